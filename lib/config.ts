@@ -1,0 +1,104 @@
+import { CeleriacError, ErrorCodes } from './errors';
+
+/**
+ * Environment keys shared by the CDK stack (which sets them on every function) and the runtime
+ * (which reads them here, and only here). Renaming one is a breaking change for deployed stacks.
+ */
+export const ENV = {
+  /** App name: the EventBridge source is `celeriac.<app>`. */
+  app: 'CELERIAC_APP',
+  /** DynamoDB table holding results, plans, joins. */
+  table: 'CELERIAC_TABLE',
+  /** EventBridge bus name (or ARN) for lifecycle events. */
+  bus: 'CELERIAC_BUS',
+  /** JSON object: logical queue name → SQS queue URL. */
+  queueUrls: 'CELERIAC_QUEUE_URLS',
+  /** JSON object: logical queue name → DLQ URL (CLI redrive, inspect). */
+  dlqUrls: 'CELERIAC_DLQ_URLS',
+  /** `on` (default) or `off`: publish lifecycle events at all. */
+  events: 'CELERIAC_EVENTS',
+  /** Seconds results live (DynamoDB TTL). 0 = forever. Default 86400 (Celery's result_expires). */
+  resultTtl: 'CELERIAC_RESULT_TTL_SECONDS',
+  /** Plans (workflow graphs) at or under this many bytes travel inline in messages. */
+  inlinePlanBytes: 'CELERIAC_INLINE_PLAN_BYTES',
+  /** EventBridge Scheduler group for periodic tasks (and, later, long delays). */
+  schedulerGroup: 'CELERIAC_SCHEDULER_GROUP',
+  /** Role EventBridge Scheduler assumes to send to the app's queues. */
+  schedulerRoleArn: 'CELERIAC_SCHEDULER_ROLE_ARN',
+  /** Log level for the worker: debug | info | warn | error. */
+  logLevel: 'CELERIAC_LOG_LEVEL',
+} as const;
+
+export interface CeleriacConfig {
+  readonly app: string | undefined;
+  readonly table: string | undefined;
+  readonly bus: string | undefined;
+  readonly queueUrls: Readonly<Record<string, string>>;
+  readonly dlqUrls: Readonly<Record<string, string>>;
+  readonly events: boolean;
+  readonly resultTtlSeconds: number;
+  readonly inlinePlanBytes: number;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** `AWS_ENDPOINT_URL` when set (LocalStack, emulators); service-specific ones are read by the SDK itself. */
+  readonly endpoint: string | undefined;
+  readonly region: string | undefined;
+}
+
+export const DEFAULT_RESULT_TTL_SECONDS = 86_400;
+export const DEFAULT_INLINE_PLAN_BYTES = 8_192;
+
+/**
+ * Reads celeriac's configuration from an environment map. The one place that reads env: pass
+ * `process.env` at the edge (a Lambda entry, the CLI), a literal in tests.
+ *
+ * @example
+ * ```ts
+ * const config = loadConfig(process.env);
+ * ```
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): CeleriacConfig {
+  const events = (env[ENV.events] ?? 'on').toLowerCase();
+  if (events !== 'on' && events !== 'off') {
+    throw new CeleriacError(ErrorCodes.CONFIG_INVALID, `${ENV.events} must be "on" or "off", got "${env[ENV.events]}"`);
+  }
+  const logLevel = (env[ENV.logLevel] ?? 'info').toLowerCase();
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
+    throw new CeleriacError(ErrorCodes.CONFIG_INVALID, `${ENV.logLevel} must be debug, info, warn or error, got "${logLevel}"`);
+  }
+  return {
+    app: env[ENV.app],
+    table: env[ENV.table],
+    bus: env[ENV.bus],
+    queueUrls: jsonMap(env, ENV.queueUrls),
+    dlqUrls: jsonMap(env, ENV.dlqUrls),
+    events: events === 'on',
+    resultTtlSeconds: nonNegativeInt(env, ENV.resultTtl, DEFAULT_RESULT_TTL_SECONDS),
+    inlinePlanBytes: nonNegativeInt(env, ENV.inlinePlanBytes, DEFAULT_INLINE_PLAN_BYTES),
+    logLevel: logLevel as CeleriacConfig['logLevel'],
+    endpoint: env.AWS_ENDPOINT_URL,
+    region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
+  };
+}
+
+function jsonMap(env: Readonly<Record<string, string | undefined>>, key: string): Record<string, string> {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new CeleriacError(ErrorCodes.CONFIG_INVALID, `${key} must be a JSON object of queue name → URL; it is not JSON`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.values(parsed).some((u) => typeof u !== 'string')) {
+    throw new CeleriacError(ErrorCodes.CONFIG_INVALID, `${key} must be a JSON object of queue name → URL strings`);
+  }
+  return parsed as Record<string, string>;
+}
+
+function nonNegativeInt(env: Readonly<Record<string, string | undefined>>, key: string, dflt: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new CeleriacError(ErrorCodes.CONFIG_INVALID, `${key} must be a non-negative integer, got "${raw}"`);
+  return n;
+}

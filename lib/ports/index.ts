@@ -1,0 +1,187 @@
+/**
+ * Ports: what the runtime needs from the outside world, and nothing more. Each has a memory
+ * adapter (lib/adapters/memory) and an AWS adapter (lib/adapters/aws), both held to one contract
+ * suite (test/contracts). Type-only: no behaviour lives here.
+ */
+import type { Json, JsonObject } from '../protocol/json';
+import type { SerializedError } from '../protocol/failure';
+import type { Plan } from '../protocol/plan';
+import type { TaskState } from '../results/states';
+
+// ── Broker ─────────────────────────────────────────────────────────────────────────────────
+
+/** One message to send. `body` is an encoded envelope (or any JSON for foreign calls). */
+export interface OutgoingMessage {
+  readonly queue: string;
+  readonly body: string;
+  /** Seconds, 0…900 (SQS DelaySeconds). Longer delays are re-delayed by the worker in hops. */
+  readonly delaySeconds?: number;
+  /** For logs and duplicate-free batching; the envelope id. */
+  readonly id: string;
+}
+
+export interface Broker {
+  /**
+   * Sends messages; resolves when every one is accepted. Rejects with a CeleriacError
+   * (`PUBLISH_FAILED`, retryable) naming the ones that were not, after the adapter's own retries.
+   */
+  send(messages: readonly OutgoingMessage[]): Promise<void>;
+}
+
+/** A message as received by a consumer (SQS ReceiveMessage semantics). */
+export interface ReceivedMessage {
+  readonly messageId: string;
+  readonly receiptHandle: string;
+  readonly body: string;
+  /** ApproximateReceiveCount: 1 on the first delivery. */
+  readonly receiveCount: number;
+  /** Epoch ms of the send (SentTimestamp). */
+  readonly sentAt: number;
+  /** Epoch ms of the first receive (ApproximateFirstReceiveTimestamp). */
+  readonly firstReceivedAt: number;
+  readonly attributes?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Pulling from queues, as a Lambda event source mapping does. Used by local pollers and the CLI;
+ * on AWS the event source mapping does this itself.
+ */
+export interface QueueConsumer {
+  /** Up to `max` (≤ 10) visible messages, hidden for `visibilityTimeoutSeconds`; waits up to `waitMs` for one. */
+  receive(queue: string, opts: { max: number; visibilityTimeoutSeconds: number; waitMs: number }): Promise<ReceivedMessage[]>;
+  delete(queue: string, receiptHandles: readonly string[]): Promise<void>;
+  /** 0 makes a message visible again at once (a failed batch item). */
+  changeVisibility(queue: string, receiptHandle: string, seconds: number): Promise<void>;
+}
+
+/** Queue administration, for local mode and the CLI. */
+export interface QueueAdmin {
+  depth(queue: string): Promise<{ visible: number; inFlight: number; delayed: number }>;
+  purge(queue: string): Promise<void>;
+}
+
+// ── Result store ───────────────────────────────────────────────────────────────────────────
+
+/**
+ * A task's stored record. PENDING is the absence of one. `cont` tracks the continuations
+ * (next chain step, callbacks, joins, events) of a ready record: `pending` while the worker that
+ * wrote the outcome publishes them under its lease, `done` after.
+ */
+export interface ResultRecord {
+  readonly id: string;
+  readonly state: TaskState;
+  readonly result?: Json;
+  readonly error?: SerializedError;
+  readonly traceback?: string;
+  /** Custom state meta (`updateState`). */
+  readonly meta?: Json;
+  readonly task?: string;
+  readonly rootId?: string;
+  readonly parentId?: string | null;
+  readonly groupId?: string;
+  readonly children?: readonly string[];
+  readonly retries?: number;
+  readonly queue?: string;
+  readonly args?: readonly Json[];
+  readonly kwargs?: JsonObject;
+  /** Epoch ms. */
+  readonly dateDone?: number;
+  readonly startedAt?: number;
+  readonly durationMs?: number;
+  readonly cont?: 'pending' | 'done';
+  readonly lease?: { readonly owner: string; readonly until: number };
+  /** Set when REVOKED was written by `revoke()` (vs. expiry at the worker). */
+  readonly revokedBy?: 'client' | 'expired' | 'chord';
+}
+
+/** The outcome of a conditional write. */
+export type WriteResult = { readonly written: true } | { readonly written: false; readonly current: ResultRecord | undefined };
+
+/** A fan-in shard: which members (by index) have finished, and which of those failed. */
+export interface JoinShard {
+  readonly done: readonly number[];
+  readonly failed: readonly number[];
+}
+
+export interface ResultStore {
+  /** Strongly consistent read. */
+  get(id: string): Promise<ResultRecord | undefined>;
+  /** Strongly consistent reads, in the order asked; missing → undefined. */
+  getMany(ids: readonly string[]): Promise<(ResultRecord | undefined)[]>;
+  /**
+   * Writes a record if no ready record exists (absent, or state not in SUCCESS/FAILURE/REVOKED).
+   * This is the exactly-once guard: of two racing writers exactly one gets `written: true`.
+   */
+  writeIfNotReady(record: ResultRecord): Promise<WriteResult>;
+  /**
+   * Writes a non-ready state (STARTED, RETRY, custom) if no ready record exists and the stored
+   * attempt number is not newer than `record.retries`.
+   */
+  writeProgress(record: ResultRecord): Promise<WriteResult>;
+  /** Marks a ready record's continuations done and drops its lease. */
+  finishContinuations(id: string): Promise<void>;
+  /**
+   * Takes over the continuations of a ready record whose lease expired (or that has none):
+   * succeeds only if the lease is still the one read (`expectedOwner`, undefined = none).
+   */
+  takeOver(id: string, expectedOwner: string | undefined, lease: { owner: string; until: number }): Promise<boolean>;
+  /** Deletes a record (`forget()`). */
+  delete(id: string): Promise<void>;
+
+  /** Stores a workflow plan (idempotent: the same id always holds the same plan). */
+  putPlan(plan: Plan): Promise<void>;
+  getPlan(id: string): Promise<Plan | undefined>;
+
+  /**
+   * Atomically and idempotently adds member `index` to shard `shard` of join `joinId`; returns the
+   * shard after the add. Adding the same index twice changes nothing (set semantics).
+   */
+  joinAdd(joinId: string, shard: number, index: number, failed: boolean): Promise<JoinShard>;
+  /** Strongly consistent read of shards `0…count-1`. */
+  joinRead(joinId: string, count: number): Promise<JoinShard[]>;
+  /** Creates marker `key` once: true for the one caller that created it. */
+  claim(key: string): Promise<boolean>;
+}
+
+// ── Events ─────────────────────────────────────────────────────────────────────────────────
+
+/** One lifecycle event, as published to the bus (EventBridge entry shape, minus the bus name). */
+export interface BusEvent {
+  readonly source: string;
+  readonly detailType: string;
+  readonly detail: JsonObject;
+  /** Epoch ms. */
+  readonly time: number;
+  readonly resources?: readonly string[];
+}
+
+export interface EventPublisher {
+  /** Publishes events (adapters batch ≤ 10 per call and retry failed entries). */
+  publish(events: readonly BusEvent[]): Promise<void>;
+}
+
+// ── Clock and ids ──────────────────────────────────────────────────────────────────────────
+
+export interface Clock {
+  /** Epoch milliseconds. */
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export interface Ids {
+  /** A fresh unique id (UUID v4). */
+  uuid(): string;
+}
+
+/** Everything an app needs to publish, run and read tasks. */
+export interface Backend {
+  readonly broker: Broker;
+  readonly store: ResultStore;
+  readonly events: EventPublisher;
+  readonly clock: Clock;
+  readonly ids: Ids;
+  /** Which backend this is, for logs and the CLI: `memory`, `emulated`, `aws`, `localstack`. */
+  readonly kind: string;
+  /** Polling interval for `get()` when the caller gives none (ms). */
+  readonly pollIntervalMs?: number;
+}

@@ -1,0 +1,272 @@
+import * as v from 'valibot';
+import { CeleriacError, ErrorCodes } from '../errors';
+import { assertSafeJson, type Json, type JsonObject } from './json';
+import type { Frame, Plan, WorkflowRef } from './plan';
+
+/** The one envelope version this codec writes. Readers reject others with UNSUPPORTED_VERSION. */
+export const ENVELOPE_VERSION = 1 as const;
+
+/** SQS's message size limit (bytes). Checked before sending, with the limit in the error. */
+export const SQS_MAX_MESSAGE_BYTES = 1_048_576;
+
+/** Headers every task message carries (Celery protocol 2 headers, camelCased). */
+export interface EnvelopeHeaders {
+  readonly rootId: string;
+  readonly parentId: string | null;
+  readonly groupId?: string;
+  readonly groupIndex?: number;
+  /** Attempts already made (0 on the first). */
+  readonly retries: number;
+  /** Earliest run time, ISO-8601. */
+  readonly eta?: string;
+  /** After this ISO-8601 time the message is discarded as REVOKED (expired). */
+  readonly expires?: string;
+  /** [hard, soft] seconds. */
+  readonly timeLimit?: readonly [number | null, number | null];
+  readonly ignoreResult?: boolean;
+  /** The logical queue the message was sent to; retries go back there. */
+  readonly queue?: string;
+  /** User headers (`applyAsync({ headers })`), preserved across retries. */
+  readonly custom?: JsonObject;
+}
+
+/**
+ * Envelope v1: one task call on the wire.
+ *
+ * @example
+ * ```json
+ * {"v":1,"id":"6f1c…","task":"add","args":[2,3],"headers":{"rootId":"6f1c…","parentId":null,"retries":0}}
+ * ```
+ */
+export interface Envelope {
+  readonly v: typeof ENVELOPE_VERSION;
+  readonly id: string;
+  readonly task: string;
+  readonly args: readonly Json[];
+  readonly kwargs?: JsonObject;
+  readonly headers: EnvelopeHeaders;
+  /** The workflow this call belongs to (absent for a plain call without links). */
+  readonly wf?: WorkflowRef;
+  /** This call's node in the plan (for its links and errbacks). */
+  readonly at?: number;
+  /** Continuation stack, innermost first. */
+  readonly k?: readonly Frame[];
+}
+
+const json = v.custom<Json>(() => true);
+const jsonObject = v.record(v.string(), json);
+const id = v.pipe(v.string(), v.minLength(1), v.maxLength(256));
+const nat = v.pipe(v.number(), v.integer(), v.minValue(0));
+const iso = v.pipe(v.string(), v.isoTimestamp());
+const limit = v.nullable(v.pipe(v.number(), v.minValue(0)));
+
+const nodeOptions = v.object({
+  queue: v.optional(v.string()),
+  countdown: v.optional(v.number()),
+  eta: v.optional(v.string()),
+  expires: v.optional(v.union([v.number(), v.string()])),
+  timeLimit: v.optional(v.number()),
+  softTimeLimit: v.optional(v.number()),
+  ignoreResult: v.optional(v.boolean()),
+  headers: v.optional(jsonObject),
+});
+const planNodeSchema = v.variant('t', [
+  v.object({
+    t: v.literal('task'),
+    id,
+    name: v.string(),
+    args: v.array(json),
+    kwargs: v.optional(jsonObject),
+    imm: v.optional(v.literal(true)),
+    opts: v.optional(nodeOptions),
+    link: v.optional(v.array(nat)),
+    err: v.optional(v.array(nat)),
+  }),
+  v.object({ t: v.literal('chain'), steps: v.array(nat) }),
+  v.object({ t: v.literal('group'), id, members: v.array(nat) }),
+  v.object({ t: v.literal('chord'), header: nat, body: nat, deadline: v.optional(v.number()) }),
+]);
+/** Schema of a stored or inline plan. */
+export const planSchema = v.object({ v: v.literal(1), id, root: nat, nodes: v.array(planNodeSchema) });
+const frameSchema = v.union([
+  v.strictObject({ c: nat, i: nat }),
+  v.strictObject({ j: id, g: nat, x: nat, n: nat, b: v.optional(nat), d: v.optional(v.number()) }),
+]);
+
+const envelopeSchema = v.object({
+  v: v.literal(1),
+  id,
+  task: v.pipe(v.string(), v.minLength(1), v.maxLength(256)),
+  args: v.array(json),
+  kwargs: v.optional(jsonObject),
+  headers: v.object({
+    rootId: id,
+    parentId: v.nullable(id),
+    groupId: v.optional(id),
+    groupIndex: v.optional(nat),
+    retries: nat,
+    eta: v.optional(iso),
+    expires: v.optional(iso),
+    timeLimit: v.optional(v.tuple([limit, limit])),
+    ignoreResult: v.optional(v.boolean()),
+    queue: v.optional(v.string()),
+    custom: v.optional(jsonObject),
+  }),
+  wf: v.optional(v.union([v.object({ plan: planSchema }), v.object({ ref: id })])),
+  at: v.optional(nat),
+  k: v.optional(v.pipe(v.array(frameSchema), v.maxLength(64))),
+});
+
+/** A foreign minimal call: `{"task":"add","args":[2,3]}`. */
+const minimalCallSchema = v.object({
+  task: v.pipe(v.string(), v.minLength(1), v.maxLength(256)),
+  args: v.optional(v.array(json)),
+  kwargs: v.optional(jsonObject),
+  id: v.optional(id),
+  countdown: v.optional(v.number()),
+  headers: v.optional(jsonObject),
+});
+
+/** What the worker learned from one message body. */
+export type Decoded =
+  | { readonly ok: true; readonly envelope: Envelope; readonly foreign: false | 'minimal' | 'payload' }
+  | { readonly ok: false; readonly error: CeleriacError; readonly id: string; readonly task?: string };
+
+/** Where a message came from, for foreign messages that carry no id or task name. */
+export interface DecodeContext {
+  /** The transport's message id: a foreign message's task id (stable across redeliveries). */
+  readonly messageId: string;
+  /** The task that owns this queue, if exactly one does: receives non-envelope bodies. */
+  readonly queueOwner?: string;
+  readonly queue?: string;
+  readonly maxDepth?: number;
+}
+
+/**
+ * Decodes one message body. Never throws: a bad body comes back as `{ ok: false }` with a specific
+ * error code and the best id to store the failure under.
+ *
+ * Accepted, in order: an envelope v1; a minimal call `{task, args?, kwargs?, id?}`; on a queue owned
+ * by one task, any other JSON value, passed to that task as its single argument.
+ */
+export function decodeEnvelope(body: string, ctx: DecodeContext): Decoded {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch (e) {
+    return fail(ErrorCodes.MALFORMED_JSON, `message body is not JSON: ${(e as Error).message}`, ctx.messageId);
+  }
+  try {
+    assertSafeJson(raw, ctx.maxDepth);
+  } catch (e) {
+    const err = e as CeleriacError;
+    const guessId = typeof (raw as { id?: unknown })?.id === 'string' ? (raw as { id: string }).id : ctx.messageId;
+    return { ok: false, error: err, id: guessId, ...taskNameOf(raw) };
+  }
+  const obj = raw as Record<string, unknown>;
+  const isObject = typeof raw === 'object' && raw !== null && !Array.isArray(raw);
+  if (isObject && 'v' in obj) {
+    if (obj.v !== ENVELOPE_VERSION) {
+      return fail(
+        ErrorCodes.UNSUPPORTED_VERSION,
+        `envelope version ${JSON.stringify(obj.v)} is not supported (this worker reads v${ENVELOPE_VERSION})`,
+        typeof obj.id === 'string' ? obj.id : ctx.messageId,
+        typeof obj.task === 'string' ? obj.task : undefined,
+      );
+    }
+    const r = v.safeParse(envelopeSchema, raw);
+    if (!r.success) {
+      return fail(
+        ErrorCodes.BAD_ENVELOPE,
+        `envelope v1 is malformed: ${describeIssues(r.issues)}`,
+        typeof obj.id === 'string' && obj.id.length > 0 && obj.id.length <= 256 ? obj.id : ctx.messageId,
+        typeof obj.task === 'string' ? obj.task : undefined,
+      );
+    }
+    return { ok: true, envelope: r.output as Envelope, foreign: false };
+  }
+  if (isObject && typeof obj.task === 'string' && !('detail-type' in obj) && !('Records' in obj)) {
+    const r = v.safeParse(minimalCallSchema, raw);
+    if (!r.success) {
+      return fail(ErrorCodes.BAD_ENVELOPE, `call message is malformed: ${describeIssues(r.issues)}`, ctx.messageId, obj.task);
+    }
+    const m = r.output;
+    const taskId = m.id ?? ctx.messageId;
+    return {
+      ok: true,
+      foreign: 'minimal',
+      envelope: {
+        v: 1,
+        id: taskId,
+        task: m.task,
+        args: m.args ?? [],
+        ...(m.kwargs ? { kwargs: m.kwargs } : {}),
+        headers: {
+          rootId: taskId,
+          parentId: null,
+          retries: 0,
+          ...(ctx.queue ? { queue: ctx.queue } : {}),
+          ...(m.headers ? { custom: m.headers } : {}),
+        },
+      },
+    };
+  }
+  if (ctx.queueOwner === undefined) {
+    return fail(
+      ErrorCodes.FOREIGN_MESSAGE_UNROUTABLE,
+      `message is neither a celeriac envelope nor a {"task": …} call, and queue ${ctx.queue ?? '?'} is shared by several tasks, so it cannot be routed`,
+      ctx.messageId,
+    );
+  }
+  return {
+    ok: true,
+    foreign: 'payload',
+    envelope: {
+      v: 1,
+      id: ctx.messageId,
+      task: ctx.queueOwner,
+      args: [raw as Json],
+      headers: { rootId: ctx.messageId, parentId: null, retries: 0, ...(ctx.queue ? { queue: ctx.queue } : {}) },
+    },
+  };
+}
+
+/** Encodes an envelope, refusing one over the SQS limit with MESSAGE_TOO_LARGE. */
+export function encodeEnvelope(env: Envelope, maxBytes: number = SQS_MAX_MESSAGE_BYTES): string {
+  const body = JSON.stringify(env);
+  // Fast path: a UTF-16 length under a third of the limit cannot exceed it in UTF-8.
+  if (body.length * 3 > maxBytes) {
+    const bytes = Buffer.byteLength(body, 'utf8');
+    if (bytes > maxBytes) {
+      throw new CeleriacError(
+        ErrorCodes.MESSAGE_TOO_LARGE,
+        `message for task ${env.task} (${env.id}) is ${bytes} bytes; the queue limit is ${maxBytes} bytes. Pass a reference (an S3 key, a table key) instead of the data.`,
+        { details: { bytes, limit: maxBytes, task: env.task } },
+      );
+    }
+  }
+  return body;
+}
+
+/** Validates a plan read from the store. */
+export function decodePlan(raw: unknown): Plan {
+  const r = v.safeParse(planSchema, raw);
+  if (!r.success) throw new CeleriacError(ErrorCodes.BAD_ENVELOPE, `stored workflow plan is malformed: ${describeIssues(r.issues)}`);
+  return r.output as Plan;
+}
+
+function fail(code: string, message: string, id: string, task?: string): Decoded {
+  return { ok: false, error: new CeleriacError(code, message), id, ...(task ? { task } : {}) };
+}
+
+function taskNameOf(raw: unknown): { task?: string } {
+  const t = (raw as { task?: unknown } | null)?.task;
+  return typeof t === 'string' ? { task: t } : {};
+}
+
+function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
+  return issues
+    .slice(0, 3)
+    .map((i) => `${i.path?.map((p) => String(p.key)).join('.') || '$'}: ${i.message}`)
+    .join('; ');
+}

@@ -1,0 +1,42 @@
+import type { Json } from '../protocol/json';
+import type { SerializedError } from '../protocol/failure';
+
+/**
+ * Lifecycle events on the bus: ONE event per outcome (an event costs as much as the rest of a task).
+ * A "postrun" subscriber is a pattern matching every detail-type, not a second event.
+ * detail-types are Celery's event names.
+ */
+export const DetailTypes = {
+  success: 'task-succeeded',
+  failure: 'task-failed',
+  retry: 'task-retried',
+  revoked: 'task-revoked',
+} as const;
+
+export type Outcome = keyof typeof DetailTypes;
+export type DetailType = (typeof DetailTypes)[Outcome];
+
+/** EventBridge `source` of an app's events. */
+export const eventSource = (app: string): string => `celeriac.${app}`;
+
+/** The `detail` of every lifecycle event (version 1). */
+export interface TaskEventDetail {
+  readonly v: 1;
+  readonly app: string;
+  readonly task: string;
+  readonly id: string;
+  readonly rootId: string;
+  readonly parentId: string | null;
+  readonly groupId?: string;
+  readonly state: 'SUCCESS' | 'FAILURE' | 'RETRY' | 'REVOKED';
+  /** The return value (success only). */
+  readonly result?: Json;
+  /** The error (failure, retry, revoked). */
+  readonly error?: SerializedError;
+  readonly durationMs: number;
+  /** Attempts made before this one (Celery's `retries`). */
+  readonly attempt: number;
+  readonly queue?: string;
+  /** ISO-8601 time of the outcome. */
+  readonly timestamp: string;
+}
