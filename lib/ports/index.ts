@@ -184,4 +184,6 @@ export interface Backend {
   readonly kind: string;
   /** Polling interval for `get()` when the caller gives none (ms). */
   readonly pollIntervalMs?: number;
+  /** Physical queue name (as in an SQS ARN or URL) → logical queue name, where they differ. */
+  readonly queueAliases?: ReadonlyMap<string, string>;
 }

@@ -21,7 +21,7 @@ const MAX_MESSAGE = 4_000;
 /** Turns anything thrown into a SerializedError. Never throws. */
 export function serializeError(e: unknown, depth = 0): SerializedError {
   if (e instanceof Error) {
-    const code = typeof (e as { code?: unknown }).code === 'string' ? String((e as { code: string }).code) : ErrorCodes.TASK_ERROR;
+    const code = typeof (e as { code?: unknown }).code === 'string' ? String((e as unknown as { code: string }).code) : ErrorCodes.TASK_ERROR;
     const retryable = (e as { retryable?: unknown }).retryable === true;
     const out: {
       type: string;

@@ -1,0 +1,432 @@
+/**
+ * The workflow engine: starts plan nodes and runs continuations (next chain step, fan-in joins,
+ * chain tails on failure) over the ports. Shared by the producer (starting a canvas) and the
+ * worker (continuing one), so both follow one set of rules.
+ */
+import { ChordError, ErrorCodes } from '../errors';
+import type { Envelope, EnvelopeHeaders } from '../protocol/envelope';
+import { type SerializedError, reprError, serializeError } from '../protocol/failure';
+import type { Json } from '../protocol/json';
+import {
+  type Frame,
+  type GroupNode,
+  isChainFrame,
+  type JoinFrame,
+  type NodeOptions,
+  type Plan,
+  type PlanNode,
+  planNode,
+  resultIdOf,
+  type TaskNode,
+  taskIdsUnder,
+  type WorkflowRef,
+} from '../protocol/plan';
+import type { Clock, ResultRecord, ResultStore } from '../ports';
+import { States } from '../results/states';
+import { deriveId } from './ids';
+
+/** Longest delay SQS takes on a message; longer waits hop (the worker re-delays). */
+export const MAX_DELAY_SECONDS = 900;
+/** Members per join shard: one shard item takes at most this many writes. */
+export const DEFAULT_JOIN_SHARD_SIZE = 100;
+/** Most shards a join uses; larger joins grow their shards instead (see README, fan-in ceiling). */
+export const MAX_JOIN_SHARDS = 100;
+/** Control task that fails a chord whose header did not finish by its deadline. */
+export const CHORD_DEADLINE_TASK = 'celeriac.chord_deadline';
+
+export interface EngineEnv {
+  readonly store: ResultStore;
+  readonly clock: Clock;
+  /** Logical queue for a task call. */
+  readonly queueOf: (task: string, opts: NodeOptions | undefined) => string;
+  /** Seconds a chord header may take; 0 disables the deadline. */
+  readonly chordDeadlineSeconds: number;
+  /** Runs an errback inline (new-style) if the errback task wants that; false → publish it. */
+  readonly runInlineErrback: (node: TaskNode, failed: FailedTask) => Promise<boolean>;
+}
+
+/** What errbacks learn about the failed task. */
+export interface FailedTask {
+  readonly id: string;
+  readonly task: string;
+  readonly args: readonly Json[];
+  readonly error: SerializedError;
+  readonly rootId: string;
+  readonly traceback: string | undefined;
+}
+
+/** One message to publish. */
+export interface Dispatch {
+  readonly envelope: Envelope;
+  readonly queue: string;
+  readonly delaySeconds: number;
+}
+
+/** The workflow a continuation runs in. */
+export interface Flow {
+  readonly plan: Plan;
+  readonly wf: WorkflowRef;
+  readonly rootId: string;
+}
+
+/** Collects the messages a step produces, so they are published together after the guard write. */
+export class Outbox {
+  readonly dispatches: Dispatch[] = [];
+  /** Ids the finishing task caused (Celery's `children`). */
+  readonly children: string[] = [];
+}
+
+interface Origin {
+  readonly parentId: string | null;
+  readonly groupId?: string;
+  readonly groupIndex?: number;
+}
+
+// ── starting nodes ─────────────────────────────────────────────────────────────────────────
+
+/** Starts node `index` with an optional input (the previous result) and continuation `k`. */
+export async function startNode(
+  env: EngineEnv,
+  flow: Flow,
+  index: number,
+  input: { readonly value: Json } | undefined,
+  k: readonly Frame[],
+  origin: Origin,
+  out: Outbox,
+): Promise<void> {
+  const node = planNode(flow.plan, index);
+  switch (node.t) {
+    case 'task':
+      out.dispatches.push(taskDispatch(env, flow, index, node, input, k, origin));
+      out.children.push(node.id);
+      return;
+    case 'chain': {
+      const [first, ...rest] = node.steps;
+      if (first === undefined) return continueSuccess(env, flow, k, input?.value ?? null, origin.parentId ?? flow.rootId, out);
+      const next: readonly Frame[] = rest.length > 0 ? [{ c: index, i: 1 }, ...k] : k;
+      return startNode(env, flow, first, input, next, origin, out);
+    }
+    case 'group':
+      return startGroup(env, flow, index, node, input, k, undefined, origin, out);
+    case 'chord': {
+      const header = planNode(flow.plan, node.header);
+      if (header.t !== 'group') throw new TypeError('chord header must be a group node');
+      if (header.members.length === 0) return startNode(env, flow, node.body, { value: [] }, k, origin, out);
+      const deadlineS = node.deadline ?? env.chordDeadlineSeconds;
+      const d = deadlineS > 0 ? env.clock.now() + deadlineS * 1000 : undefined;
+      await startGroup(env, flow, node.header, header, input, k, { body: node.body, ...(d !== undefined ? { d } : {}) }, origin, out);
+      if (d !== undefined) out.dispatches.push(deadlineDispatch(env, flow, node.header, header, { b: node.body, d }, k));
+      return;
+    }
+  }
+}
+
+async function startGroup(
+  env: EngineEnv,
+  flow: Flow,
+  index: number,
+  node: GroupNode,
+  input: { readonly value: Json } | undefined,
+  k: readonly Frame[],
+  chord: { readonly body: number; readonly d?: number } | undefined,
+  origin: Origin,
+  out: Outbox,
+): Promise<void> {
+  const n = node.members.length;
+  if (n === 0) {
+    // An empty group resolves at once to [] (GROUP-03); followed by something, that gets [].
+    if (chord) return startNode(env, flow, chord.body, { value: [] }, k, origin, out);
+    return continueSuccess(env, flow, k, [], origin.parentId ?? flow.rootId, out);
+  }
+  const joins = chord !== undefined || k.length > 0;
+  for (let x = 0; x < n; x++) {
+    const member = node.members[x] as number;
+    const frames: readonly Frame[] = joins
+      ? [{ j: node.id, g: index, x, n, ...(chord ? { b: chord.body } : {}), ...(chord?.d !== undefined ? { d: chord.d } : {}) }, ...k]
+      : [];
+    await startNode(env, flow, member, input, frames, { parentId: origin.parentId, groupId: node.id, groupIndex: x }, out);
+  }
+}
+
+function taskDispatch(
+  env: EngineEnv,
+  flow: Flow,
+  index: number,
+  node: TaskNode,
+  input: { readonly value: Json } | undefined,
+  k: readonly Frame[],
+  origin: Origin,
+  idOverride?: string,
+): Dispatch {
+  const now = env.clock.now();
+  const o = node.opts;
+  const args = input !== undefined && !node.imm ? [input.value, ...node.args] : node.args;
+  let etaMs: number | undefined;
+  if (o?.countdown !== undefined) etaMs = now + Math.max(0, o.countdown) * 1000;
+  else if (o?.eta !== undefined) etaMs = Date.parse(o.eta);
+  const queue = env.queueOf(node.name, o);
+  const headers: EnvelopeHeaders = {
+    rootId: flow.rootId,
+    parentId: origin.parentId,
+    retries: 0,
+    queue,
+    ...(origin.groupId !== undefined ? { groupId: origin.groupId, groupIndex: origin.groupIndex as number } : {}),
+    ...(etaMs !== undefined && etaMs > now ? { eta: new Date(etaMs).toISOString() } : {}),
+    ...(o?.expires !== undefined ? { expires: expiresAt(o.expires, now) } : {}),
+    ...(o?.timeLimit !== undefined || o?.softTimeLimit !== undefined ? { timeLimit: [o?.timeLimit ?? null, o?.softTimeLimit ?? null] as const } : {}),
+    ...(o?.ignoreResult ? { ignoreResult: true } : {}),
+    ...(o?.headers ? { custom: o.headers } : {}),
+  };
+  const needsFlow = k.length > 0 || node.link !== undefined || node.err !== undefined;
+  const envelope: Envelope = {
+    v: 1,
+    id: idOverride ?? node.id,
+    task: node.name,
+    args: [...args],
+    ...(node.kwargs ? { kwargs: node.kwargs } : {}),
+    headers,
+    ...(needsFlow ? { wf: flow.wf, at: index } : {}),
+    ...(k.length > 0 ? { k } : {}),
+  };
+  return { envelope, queue, delaySeconds: delayFor(etaMs, now) };
+}
+
+function deadlineDispatch(env: EngineEnv, flow: Flow, g: number, group: GroupNode, chord: { b: number; d: number }, k: readonly Frame[]): Dispatch {
+  const now = env.clock.now();
+  const frame: JoinFrame = { j: group.id, g, x: 0, n: group.members.length, b: chord.b, d: chord.d };
+  const queue = env.queueOf(CHORD_DEADLINE_TASK, undefined);
+  return {
+    queue,
+    delaySeconds: delayFor(chord.d, now),
+    envelope: {
+      v: 1,
+      id: deriveId(group.id, 'deadline'),
+      task: CHORD_DEADLINE_TASK,
+      args: [],
+      headers: { rootId: flow.rootId, parentId: null, retries: 0, queue, eta: new Date(chord.d).toISOString() },
+      wf: flow.wf,
+      k: [frame, ...k],
+    },
+  };
+}
+
+/** SQS DelaySeconds for an ETA: capped at 900; the worker re-delays the rest. */
+export function delayFor(etaMs: number | undefined, now: number): number {
+  if (etaMs === undefined || etaMs <= now) return 0;
+  return Math.min(MAX_DELAY_SECONDS, Math.ceil((etaMs - now) / 1000));
+}
+
+function expiresAt(expires: number | string, now: number): string {
+  if (typeof expires === 'number') return new Date(now + Math.max(0, expires) * 1000).toISOString();
+  return new Date(expires).toISOString();
+}
+
+// ── continuations ──────────────────────────────────────────────────────────────────────────
+
+/** After `finishedId` succeeded with `value`: the next chain step, or the join it belongs to. */
+export async function continueSuccess(env: EngineEnv, flow: Flow, k: readonly Frame[], value: Json, finishedId: string, out: Outbox): Promise<void> {
+  const [f, ...rest] = k;
+  if (f === undefined) return;
+  if (isChainFrame(f)) {
+    const chain = planNode(flow.plan, f.c);
+    if (chain.t !== 'chain') throw new TypeError('chain frame points at a non-chain node');
+    const step = chain.steps[f.i];
+    if (step === undefined) return continueSuccess(env, flow, rest, value, finishedId, out);
+    const next: readonly Frame[] = f.i + 1 < chain.steps.length ? [{ c: f.c, i: f.i + 1 }, ...rest] : rest;
+    return startNode(env, flow, step, { value }, next, { parentId: finishedId }, out);
+  }
+  return join(env, flow, f, rest, false, finishedId, out);
+}
+
+/**
+ * After `failedId` failed for good: the rest of its chain is stored FAILURE with the same error
+ * and never runs (CHAIN-05); a join counts the member as failed.
+ */
+export async function continueFailure(env: EngineEnv, flow: Flow, k: readonly Frame[], error: SerializedError, failedId: string, out: Outbox): Promise<void> {
+  const [f, ...rest] = k;
+  if (f === undefined) return;
+  if (isChainFrame(f)) {
+    const chain = planNode(flow.plan, f.c);
+    if (chain.t !== 'chain') throw new TypeError('chain frame points at a non-chain node');
+    const ids: string[] = [];
+    for (const step of chain.steps.slice(f.i)) taskIdsUnder(flow.plan, step, ids);
+    await markFailed(env, ids, error, flow.rootId, failedId);
+    return continueFailure(env, flow, rest, error, failedId, out);
+  }
+  return join(env, flow, f, rest, true, failedId, out);
+}
+
+/**
+ * After a revoked (or expired) task: its chain tail is never sent and stays PENDING (as Celery),
+ * but a join counts it as failed, so a chord never waits for it.
+ */
+export async function continueRevoked(env: EngineEnv, flow: Flow, k: readonly Frame[], revokedId: string, out: Outbox): Promise<void> {
+  const joinAt = k.findIndex((f) => !isChainFrame(f));
+  if (joinAt === -1) return;
+  return join(env, flow, k[joinAt] as JoinFrame, k.slice(joinAt + 1), true, revokedId, out);
+}
+
+async function markFailed(env: EngineEnv, ids: readonly string[], error: SerializedError, rootId: string, parentId: string): Promise<void> {
+  const now = env.clock.now();
+  await Promise.all(
+    ids.map((id) =>
+      env.store.writeIfNotReady({ id, state: States.FAILURE, error, rootId, parentId, dateDone: now, cont: 'done' } satisfies ResultRecord),
+    ),
+  );
+}
+
+/** Shard size for a join of `n` members: 100, grown so that no join has more than 100 shards. */
+export function shardSizeFor(n: number): number {
+  return Math.max(DEFAULT_JOIN_SHARD_SIZE, Math.ceil(n / MAX_JOIN_SHARDS));
+}
+
+/**
+ * Counts member `f.x` of join `f.j` (idempotently: the shard is a set) and, if it completed the
+ * join, fires what follows exactly once. One write per member; reads only by shard completers.
+ */
+async function join(env: EngineEnv, flow: Flow, f: JoinFrame, rest: readonly Frame[], failed: boolean, finishedId: string, out: Outbox): Promise<void> {
+  const size = shardSizeFor(f.n);
+  const shard = Math.floor(f.x / size);
+  const shards = Math.ceil(f.n / size);
+  const mine = await env.store.joinAdd(f.j, shard, f.x, failed);
+  const shardMembers = Math.min(size, f.n - shard * size);
+  if (mine.done.length < shardMembers) return;
+  let failedIdx: number[] = [...mine.failed];
+  if (shards > 1) {
+    const all = await env.store.joinRead(f.j, shards);
+    for (let s = 0; s < shards; s++) {
+      const members = Math.min(size, f.n - s * size);
+      const sh = all[s];
+      if (!sh || sh.done.length < members) return; // another shard is still running; its completer fires
+    }
+    failedIdx = all.flatMap((s) => s.failed);
+  }
+  if (!(await claimOnce(env, `join:${f.j}`, finishedId))) return;
+  await fireJoin(env, flow, f, rest, failedIdx, finishedId, out);
+}
+
+/**
+ * Create-once with an owner: true for the first claimant, and again for the same claimant (so a
+ * redelivered completer re-publishes what it may have lost), false for anyone else.
+ */
+export async function claimOnce(env: EngineEnv, key: string, owner: string): Promise<boolean> {
+  const r = await env.store.writeIfNotReady({ id: key, state: States.SUCCESS, result: owner, dateDone: env.clock.now(), cont: 'done' });
+  return r.written || r.current?.result === owner;
+}
+
+async function fireJoin(env: EngineEnv, flow: Flow, f: JoinFrame, rest: readonly Frame[], failedIdx: readonly number[], finishedId: string, out: Outbox): Promise<void> {
+  const group = planNode(flow.plan, f.g);
+  if (group.t !== 'group') throw new TypeError('join frame points at a non-group node');
+  const memberIds = group.members.map((m) => resultIdOf(flow.plan, m));
+  let firstFailed = failedIdx.length > 0 ? Math.min(...failedIdx) : -1;
+  let records: (ResultRecord | undefined)[] = [];
+  if (firstFailed === -1) {
+    records = await env.store.getMany(memberIds);
+    // A member counted as done but not stored SUCCESS cannot give a value: treat as failed.
+    firstFailed = records.findIndex((r) => r?.state !== States.SUCCESS);
+  }
+  if (firstFailed === -1) {
+    const values = records.map((r) => (r?.result === undefined ? null : r.result));
+    if (f.b !== undefined) return startNode(env, flow, f.b, { value: values }, rest, { parentId: finishedId }, out);
+    return continueSuccess(env, flow, rest, values, finishedId, out);
+  }
+  const depId = memberIds[firstFailed] as string;
+  const dep = await env.store.get(depId);
+  const why = dep?.error ? reprError(dep.error) : dep?.state === States.REVOKED ? 'TaskRevokedError("revoked")' : `state ${dep?.state ?? 'PENDING'}`;
+  const error = serializeError(new ChordError(`Dependency ${depId} raised ${why}`, { details: { dependency: depId } }));
+  await failJoin(env, flow, f, rest, error, finishedId, out);
+}
+
+/** A join that cannot complete: the chord body is stored FAILURE, its errbacks fire once, and what follows fails too. */
+async function failJoin(env: EngineEnv, flow: Flow, f: JoinFrame, rest: readonly Frame[], error: SerializedError, failedId: string, out: Outbox): Promise<void> {
+  if (f.b !== undefined) {
+    const ids = taskIdsUnder(flow.plan, f.b);
+    await markFailed(env, ids, error, flow.rootId, failedId);
+    const first = firstTask(flow.plan, f.b);
+    if (first) {
+      await fireErrbacks(env, flow, first, {
+        id: first.id,
+        task: first.name,
+        args: first.args,
+        error,
+        rootId: flow.rootId,
+        traceback: undefined,
+      }, out);
+    }
+    // The body's own continuation: if the body is a chain, its tail was marked above; go on outward.
+    return continueFailure(env, flow, rest, error, resultIdOf(flow.plan, f.b), out);
+  }
+  return continueFailure(env, flow, rest, error, failedId, out);
+}
+
+/** Fails a chord whose header missed its deadline (exactly once, with CHORD_TIMEOUT). */
+export async function chordDeadline(env: EngineEnv, flow: Flow, k: readonly Frame[], out: Outbox): Promise<'fired' | 'complete' | 'lost'> {
+  const [f, ...rest] = k;
+  if (f === undefined || isChainFrame(f)) throw new TypeError('a chord deadline message carries its join frame first');
+  const size = shardSizeFor(f.n);
+  const shards = Math.ceil(f.n / size);
+  const all = await env.store.joinRead(f.j, shards);
+  const missing: number[] = [];
+  for (let s = 0; s < shards; s++) {
+    const done = new Set(all[s]?.done ?? []);
+    for (let x = s * size; x < Math.min(f.n, (s + 1) * size); x++) if (!done.has(x)) missing.push(x);
+  }
+  if (missing.length === 0) return 'complete';
+  if (!(await claimOnce(env, `join:${f.j}`, 'deadline'))) return 'lost';
+  const group = planNode(flow.plan, f.g);
+  const ids = group.t === 'group' ? missing.slice(0, 5).map((x) => resultIdOf(flow.plan, group.members[x] as number)) : [];
+  const err = new ChordError(
+    `chord ${f.j} timed out: ${missing.length} of ${f.n} header members had not finished by the deadline (${new Date(f.d ?? 0).toISOString()}); first missing: ${ids.join(', ')}`,
+    { details: { missing: missing.length, of: f.n } },
+  );
+  const error = { ...serializeError(err), code: ErrorCodes.CHORD_TIMEOUT };
+  await failJoin(env, flow, f, rest, error, f.j, out);
+  return 'fired';
+}
+
+function firstTask(plan: Plan, index: number): TaskNode | undefined {
+  const n: PlanNode = planNode(plan, index);
+  switch (n.t) {
+    case 'task':
+      return n;
+    case 'chain':
+      return n.steps[0] === undefined ? undefined : firstTask(plan, n.steps[0]);
+    case 'group':
+      return n.members[0] === undefined ? undefined : firstTask(plan, n.members[0]);
+    case 'chord':
+      return firstTask(plan, n.header) ?? firstTask(plan, n.body);
+  }
+}
+
+// ── links and errbacks ─────────────────────────────────────────────────────────────────────
+
+/** Callbacks of a task that succeeded: each gets the result prepended (immutable ones do not). */
+export async function fireCallbacks(env: EngineEnv, flow: Flow, node: TaskNode, taskId: string, value: Json, out: Outbox): Promise<void> {
+  for (const l of node.link ?? []) {
+    const cb = planNode(flow.plan, l);
+    if (cb.t === 'task') {
+      const id = deriveId(taskId, `link:${l}`);
+      out.dispatches.push(taskDispatch(env, flow, l, cb, { value }, [], { parentId: taskId }, id));
+      out.children.push(id);
+    } else {
+      await startNode(env, flow, l, { value }, [], { parentId: taskId }, out);
+    }
+  }
+}
+
+/**
+ * Errbacks of a task that failed for good. New-style ones run inline (the errback task decides);
+ * old-style ones are published with the failed task's id as first argument (celery-semantics §6).
+ */
+export async function fireErrbacks(env: EngineEnv, flow: Flow, node: TaskNode, failed: FailedTask, out: Outbox): Promise<void> {
+  for (const e of node.err ?? []) {
+    const eb = planNode(flow.plan, e);
+    if (eb.t === 'task') {
+      if (await env.runInlineErrback(eb, failed)) continue;
+      const id = deriveId(failed.id, `errback:${e}`);
+      out.dispatches.push(taskDispatch(env, flow, e, eb, { value: failed.id }, [], { parentId: failed.id }, id));
+    } else {
+      await startNode(env, flow, e, { value: failed.id }, [], { parentId: failed.id }, out);
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import { type CompileEnv, compile, DEFAULT_MAX_NODES, type HandleSpec } from '../canvas/compile';
+import type { AnySignature } from '../canvas/signature';
+import { CeleriacError, ErrorCodes } from '../errors';
+import { entryTasks, type Plan, type TaskNode, type WorkflowRef } from '../protocol/plan';
+import type { Backend } from '../ports';
+import { maybeCurrentTask } from '../task/context';
+import type { CallOptions } from '../task/types';
+import type { RuntimeApp } from './app-port';
+import { type EngineEnv, type Flow, Outbox, startNode } from './engine';
+import { publish } from './publish';
+
+/**
+ * Applies a canvas: freezes it into a plan, stores the plan if it is too big to travel inline,
+ * validates what can be validated before anything is sent, and publishes the first messages.
+ */
+export async function applyCanvas(app: RuntimeApp, canvas: AnySignature, args: readonly unknown[], options: CallOptions): Promise<HandleSpec> {
+  const backend = await app.backend();
+  const env: CompileEnv = { uuid: () => backend.ids.uuid(), maxGroupSize: app.settings.maxGroupSize, maxNodes: DEFAULT_MAX_NODES };
+  const { plan, handle } = compile(canvas, args, options, env);
+  await validateEntries(app, plan);
+  const parent = maybeCurrentTask();
+  const wf = await workflowRef(app, backend, plan);
+  const flow: Flow = { plan, wf, rootId: parent?.rootId ?? plan.id };
+  const out = new Outbox();
+  await startNode(engineFor(app, backend), flow, plan.root, undefined, [], { parentId: parent?.id ?? null }, out);
+  await publish(app, backend, out.dispatches);
+  return handle;
+}
+
+function engineFor(app: RuntimeApp, backend: Backend): EngineEnv {
+  return {
+    store: backend.store,
+    clock: backend.clock,
+    queueOf: (task, opts) => app.queueOf(task, opts),
+    chordDeadlineSeconds: app.settings.chordDeadlineSeconds,
+    runInlineErrback: async () => false,
+  };
+}
+
+async function workflowRef(app: RuntimeApp, backend: Backend, plan: Plan): Promise<WorkflowRef> {
+  if (plan.nodes.length === 1) return { plan };
+  const size = JSON.stringify(plan).length;
+  if (size <= app.settings.inlinePlanBytes) return { plan };
+  await backend.store.putPlan(plan);
+  return { ref: plan.id };
+}
+
+/** Checks entry calls against their tasks (arity, schema) and chord headers, before anything is sent. */
+async function validateEntries(app: RuntimeApp, plan: Plan): Promise<void> {
+  for (const node of entryTasks(plan, plan.root)) {
+    const def = app.getTask(node.name);
+    if (!def) continue; // sendTask to a task this process does not know: the worker decides
+    const args = callArgs(node);
+    if (def.options.schema) {
+      const r = await def.options.schema['~standard'].validate(args);
+      if (r.issues) {
+        throw new CeleriacError(ErrorCodes.INVALID_ARGS, `arguments of ${node.name} are invalid: ${r.issues.map((i) => i.message).join('; ')}`);
+      }
+    } else if (args.length < def.fn.length) {
+      throw new CeleriacError(ErrorCodes.INVALID_ARGS, `${node.name}() takes ${def.fn.length} argument(s) but ${args.length} were given`);
+    }
+  }
+  for (const n of plan.nodes) {
+    if (n.t !== 'chord') continue;
+    const header = plan.nodes[n.header];
+    if (header?.t !== 'group') continue;
+    for (const m of header.members) {
+      for (const t of entryTasks(plan, m)) {
+        if (t.opts?.ignoreResult || app.getTask(t.name)?.options.ignoreResult) {
+          throw new CeleriacError(ErrorCodes.INVALID_CANVAS, `chord header member ${t.name} ignores its result; a chord needs every header result`);
+        }
+      }
+    }
+  }
+}
+
+function callArgs(node: TaskNode): readonly unknown[] {
+  return node.kwargs && Object.keys(node.kwargs).length > 0 ? [...node.args, node.kwargs] : node.args;
+}

@@ -1,0 +1,125 @@
+import type { RetryRequestOptions } from '../errors';
+import type { JsonObject } from '../protocol/json';
+import type { RequestInfo } from '../signals';
+
+/** Something that says whether an error should be retried: a class, an error code, or a predicate. */
+export type ErrorMatcher = (abstract new (...args: never[]) => Error) | string | ((error: unknown) => boolean);
+
+/**
+ * Automatic retry policy (Celery's `autoretry_for`, `max_retries`, `retry_backoff`, `retry_jitter`).
+ * Backoff countdown = min(backoffMax, base · 2^retries); jitter replaces it by a random 0…countdown.
+ */
+export interface RetryPolicy {
+  /** Maximum retries (executions = max + 1). Default 3; `null` retries forever. */
+  readonly max?: number | null;
+  /** Errors that trigger an automatic retry. Without `on`, only `ctx.retry()` retries. */
+  readonly on?: readonly ErrorMatcher[];
+  /** Errors never retried automatically, even when they match `on`. */
+  readonly notOn?: readonly ErrorMatcher[];
+  /** `true` = base 1 s; a number = base seconds. Off: the delay is `delay`. */
+  readonly backoff?: boolean | number;
+  /** Cap of the backoff countdown, seconds. Default 600. */
+  readonly backoffMax?: number;
+  /** Randomise the backoff countdown (default true, as Celery). */
+  readonly jitter?: boolean;
+  /** Seconds between retries without backoff (Celery's `default_retry_delay`). Default 180. */
+  readonly delay?: number;
+}
+
+/** A Standard Schema v1 (valibot, zod, arktype…) validating a task's argument tuple. */
+export interface StandardSchemaV1<Input = unknown, Output = Input> {
+  readonly '~standard': {
+    readonly version: 1;
+    readonly vendor: string;
+    readonly validate: (
+      value: unknown,
+    ) =>
+      | { readonly value: Output; readonly issues?: undefined }
+      | { readonly issues: readonly { readonly message: string; readonly path?: readonly unknown[] }[] }
+      | Promise<
+          | { readonly value: Output; readonly issues?: undefined }
+          | { readonly issues: readonly { readonly message: string; readonly path?: readonly unknown[] }[] }
+        >;
+    readonly types?: { readonly input: Input; readonly output: Output };
+  };
+}
+
+/** What a task body can reach about its own call. Available as `currentTask()` and passed to hooks. */
+export interface TaskContext extends RequestInfo {
+  /** Aborted at the soft time limit (reason: SoftTimeLimitExceeded) and when the hard limit is hit. */
+  readonly signal: AbortSignal;
+  /** Epoch ms by which the task must finish (hard limit or the Lambda deadline, whichever is first). */
+  readonly deadline: number;
+  /** Ask for another attempt. Throws the Retry control-flow error: use `throw ctx.retry()` for clarity. */
+  retry(options?: RetryRequestOptions): never;
+  /** Store a custom state (e.g. PROGRESS) with meta, visible to `state()` / `info()`. */
+  updateState(state: string, meta?: unknown): Promise<void>;
+  /** True when the body runs outside a worker (`task.run()` / `sig.call()`). */
+  readonly calledDirectly: boolean;
+}
+
+/** State passed to `afterReturn`. */
+export type FinalState = 'SUCCESS' | 'FAILURE';
+
+/** Options of `app.task(name, fn, options)`. */
+export interface TaskOptions<A extends readonly unknown[] = readonly unknown[], R = unknown> {
+  /** Logical queue (default: the app's default queue, `default`). */
+  readonly queue?: string;
+  readonly retry?: RetryPolicy;
+  /** Hard time limit, seconds: FAILURE with TIME_LIMIT_EXCEEDED. */
+  readonly timeLimit?: number;
+  /** Soft time limit, seconds: aborts `ctx.signal`. */
+  readonly softTimeLimit?: number;
+  /** Store nothing on success (`get()` returns undefined). */
+  readonly ignoreResult?: boolean;
+  /** Store STARTED when the body starts (Celery's `track_started`). */
+  readonly trackStarted?: boolean;
+  /** Store name, args, kwargs, queue, retries in the record (Celery's `result_extended`). */
+  readonly resultExtended?: boolean;
+  /** Publish lifecycle events for this task (default: the app's setting). */
+  readonly events?: boolean;
+  /** Validate arguments at the worker (and at publish) with a Standard Schema over the args tuple. */
+  readonly schema?: StandardSchemaV1<A>;
+  /**
+   * How this task is called as an errback: `inline` = called in the failing task's worker as
+   * `fn(request, error, traceback, ...args)`; `task` = published with the failed id as first arg.
+   * Default, as Celery: inline when the function declares more than one parameter.
+   */
+  readonly errbackStyle?: 'inline' | 'task';
+  /** Default `expires` (seconds) for calls of this task. */
+  readonly expires?: number;
+  /** Called before the body, after `taskPrerun`. */
+  readonly beforeStart?: (ctx: TaskContext) => void | Promise<void>;
+  /** After SUCCESS is stored and continuations are published, before `taskSuccess`. */
+  readonly onSuccess?: (result: Awaited<R>, ctx: TaskContext) => void | Promise<void>;
+  /** After FAILURE is stored, the chain tail marked and errbacks fired; before `taskFailure`. */
+  readonly onFailure?: (error: unknown, ctx: TaskContext) => void | Promise<void>;
+  /** After RETRY is stored (the retry was already published); before `taskRetry`. */
+  readonly onRetry?: (error: unknown, ctx: TaskContext) => void | Promise<void>;
+  /** After onSuccess/onFailure and their signal, before `taskPostrun`; not for retries. */
+  readonly afterReturn?: (state: FinalState, resultOrError: unknown, ctx: TaskContext) => void | Promise<void>;
+}
+
+/** Options of `applyAsync` and `sig.set()` (Celery's `apply_async` options, camelCased). */
+export interface CallOptions {
+  /** Seconds to wait before running. Wins over `eta` when both are given. */
+  readonly countdown?: number;
+  /** Earliest run time. */
+  readonly eta?: Date | string;
+  /** Seconds from now, or an absolute time, after which the task is REVOKED instead of run. */
+  readonly expires?: number | Date | string;
+  /** Use this task id (for a chain: the last task; for a group: the group id; for a chord: the body). */
+  readonly taskId?: string;
+  readonly queue?: string;
+  /** Custom headers, visible in `ctx.headers`, preserved across retries. */
+  readonly headers?: JsonObject;
+  readonly ignoreResult?: boolean;
+  readonly timeLimit?: number;
+  readonly softTimeLimit?: number;
+  /** Callbacks run on success with the result prepended. */
+  readonly link?: import('../canvas/signature').AnySignature | readonly import('../canvas/signature').AnySignature[];
+  /** Errbacks run on final failure. */
+  readonly linkError?: import('../canvas/signature').AnySignature | readonly import('../canvas/signature').AnySignature[];
+  /** Chord only: seconds the header may take before the chord fails with CHORD_TIMEOUT. */
+  readonly chordDeadline?: number;
+}
