@@ -1,0 +1,363 @@
+import { CeleriacError, ErrorCodes } from '../../errors';
+import type { Broker, Clock, Ids, OutgoingMessage, QueueAdmin, QueueConsumer, ReceivedMessage } from '../../ports';
+import { checkOutgoing, SQS_MAX_BATCH_ENTRIES, SQS_MAX_VISIBILITY_SECONDS } from '../limits';
+import { sleepOn, systemClock } from './clock';
+import { MinHeap } from './heap';
+import { randomIds } from './ids';
+
+// Message states. A message is in exactly one; `gen` changes with every transition, so a timer
+// entry whose `gen` no longer matches is stale and ignored when popped.
+const READY = 0;
+const DELAYED = 1;
+const IN_FLIGHT = 2;
+const GONE = 3;
+
+interface Msg {
+  readonly messageId: string;
+  readonly body: string;
+  readonly sentAt: number;
+  state: number;
+  gen: number;
+  receiveCount: number;
+  firstReceivedAt: number;
+  /** The latest receipt handle: the only one that deletes or changes visibility (as SQS). */
+  receipt: string | undefined;
+}
+
+/** When a delayed message becomes visible, or an in-flight one times out. */
+interface Timer {
+  readonly at: number;
+  readonly msg: Msg;
+  readonly gen: number;
+}
+
+/** Where messages received too often go (SQS RedrivePolicy). */
+export interface MemoryRedrivePolicy {
+  /** Dead-letter queue name (created on demand like any other). */
+  readonly queue: string;
+  /** A message received this many times is moved on its next receive, as SQS does. */
+  readonly maxReceiveCount: number;
+}
+
+class QueueState {
+  /** Visible messages in arrival order; `head` is the next to hand out. Entries may be GONE. */
+  ready: (Msg | undefined)[] = [];
+  head = 0;
+  readonly timers = new MinHeap<Timer>();
+  readonly receipts = new Map<string, Msg>();
+  visible = 0;
+  delayed = 0;
+  inFlight = 0;
+  waiters: (() => void)[] = [];
+  redrive: MemoryRedrivePolicy | undefined;
+}
+
+/** Called after messages land in a queue (before any receive can see them). */
+export type SendListener = (queue: string, count: number) => void;
+
+export interface MemoryBrokerOptions {
+  readonly clock?: Clock;
+  readonly ids?: Ids;
+}
+
+/**
+ * In-memory queues with SQS standard-queue semantics: DelaySeconds, visibility timeouts, receive
+ * counts, per-receive receipt handles (only the latest one acts), redrive to a dead-letter queue,
+ * long polling. Queues are created on first use.
+ *
+ * Every operation is O(1) amortised: visible messages sit in an array consumed from a head index,
+ * and delays and visibility timeouts are one min-heap evaluated lazily when a queue is touched —
+ * there is no timer per message. Time comes from the injected {@link Clock}, so a fake clock
+ * drives timeouts in tests.
+ */
+export class MemoryBroker implements Broker, QueueConsumer, QueueAdmin {
+  private readonly queues = new Map<string, QueueState>();
+  private readonly listeners: SendListener[] = [];
+  private readonly clock: Clock;
+  private readonly ids: Ids;
+
+  constructor(opts: MemoryBrokerOptions = {}) {
+    this.clock = opts.clock ?? systemClock;
+    this.ids = opts.ids ?? randomIds;
+  }
+
+  /** Creates (or reconfigures) a queue; `redrive` moves over-received messages to a DLQ. */
+  configureQueue(name: string, opts: { redrive?: MemoryRedrivePolicy } = {}): void {
+    const q = this.queue(name);
+    if (opts.redrive !== undefined) {
+      if (!Number.isInteger(opts.redrive.maxReceiveCount) || opts.redrive.maxReceiveCount < 1) {
+        throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `maxReceiveCount must be a positive integer, got ${opts.redrive.maxReceiveCount}`);
+      }
+      if (opts.redrive.queue === name) throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `queue "${name}" cannot be its own dead-letter queue`);
+      this.queue(opts.redrive.queue);
+    }
+    q.redrive = opts.redrive;
+  }
+
+  /** Names of every queue that exists so far. */
+  queueNames(): string[] {
+    return [...this.queues.keys()];
+  }
+
+  async send(messages: readonly OutgoingMessage[]): Promise<void> {
+    checkOutgoing(messages);
+    const now = this.clock.now();
+    let touched: Map<string, number> | undefined;
+    for (const m of messages) {
+      const q = this.queue(m.queue);
+      const delayMs = (m.delaySeconds ?? 0) * 1000;
+      const msg: Msg = {
+        messageId: this.ids.uuid(),
+        body: m.body,
+        sentAt: now,
+        state: READY,
+        gen: 0,
+        receiveCount: 0,
+        firstReceivedAt: 0,
+        receipt: undefined,
+      };
+      if (delayMs > 0) {
+        msg.state = DELAYED;
+        q.delayed++;
+        q.timers.push({ at: now + delayMs, msg, gen: 0 });
+      } else {
+        q.visible++;
+        q.ready.push(msg);
+      }
+      touched ??= new Map();
+      touched.set(m.queue, (touched.get(m.queue) ?? 0) + 1);
+    }
+    if (touched === undefined) return;
+    for (const [name, count] of touched) {
+      const q = this.queues.get(name) as QueueState;
+      if (q.visible > 0) this.wake(q);
+      for (const l of this.listeners) l(name, count);
+    }
+  }
+
+  async receive(queue: string, opts: { max: number; visibilityTimeoutSeconds: number; waitMs: number }): Promise<ReceivedMessage[]> {
+    const { max, visibilityTimeoutSeconds: vt, waitMs } = opts;
+    if (!Number.isInteger(max) || max < 1 || max > SQS_MAX_BATCH_ENTRIES) {
+      throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `receive max must be an integer 1…${SQS_MAX_BATCH_ENTRIES}, got ${max}`);
+    }
+    if (!Number.isInteger(vt) || vt < 0 || vt > SQS_MAX_VISIBILITY_SECONDS) {
+      throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `visibilityTimeoutSeconds must be an integer 0…${SQS_MAX_VISIBILITY_SECONDS}, got ${vt}`);
+    }
+    const q = this.queue(queue);
+    const deadline = this.clock.now() + Math.max(0, waitMs);
+    for (;;) {
+      const out = this.take(q, max, vt);
+      if (out.length > 0) return out;
+      const now = this.clock.now();
+      if (now >= deadline) return out;
+      await this.waitFor(q, Math.min(deadline, q.timers.peekAt()) - now);
+    }
+  }
+
+  async delete(queue: string, receiptHandles: readonly string[]): Promise<void> {
+    const q = this.queues.get(queue);
+    if (q === undefined) return;
+    for (const h of receiptHandles) {
+      const m = q.receipts.get(h);
+      if (m === undefined) continue;
+      q.receipts.delete(h);
+      if (m.state === IN_FLIGHT) q.inFlight--;
+      else if (m.state === READY) q.visible--;
+      m.state = GONE;
+      m.gen++;
+      m.receipt = undefined;
+    }
+    this.compactTimers(q);
+  }
+
+  async changeVisibility(queue: string, receiptHandle: string, seconds: number): Promise<void> {
+    if (!Number.isInteger(seconds) || seconds < 0 || seconds > SQS_MAX_VISIBILITY_SECONDS) {
+      throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `visibility timeout must be an integer 0…${SQS_MAX_VISIBILITY_SECONDS}, got ${seconds}`);
+    }
+    const q = this.queues.get(queue);
+    const m = q?.receipts.get(receiptHandle);
+    // As SQS: only an in-flight message's latest receipt acts; anything else is a no-op here
+    // (SQS answers MessageNotInflight, which the SQS adapter also swallows).
+    if (q === undefined || m === undefined || m.state !== IN_FLIGHT) return;
+    m.gen++;
+    if (seconds === 0) {
+      q.inFlight--;
+      m.state = READY;
+      q.visible++;
+      q.ready.push(m);
+      this.wake(q);
+    } else {
+      q.timers.push({ at: this.clock.now() + seconds * 1000, msg: m, gen: m.gen });
+      this.compactTimers(q);
+    }
+  }
+
+  async depth(queue: string): Promise<{ visible: number; inFlight: number; delayed: number }> {
+    const q = this.queues.get(queue);
+    if (q === undefined) return { visible: 0, inFlight: 0, delayed: 0 };
+    this.promote(q, this.clock.now());
+    return { visible: q.visible, inFlight: q.inFlight, delayed: q.delayed };
+  }
+
+  async purge(queue: string): Promise<void> {
+    const q = this.queues.get(queue);
+    if (q === undefined) return;
+    for (const m of q.receipts.values()) m.state = GONE;
+    for (let i = q.head; i < q.ready.length; i++) {
+      const m = q.ready[i];
+      if (m !== undefined) m.state = GONE;
+    }
+    q.ready = [];
+    q.head = 0;
+    q.timers.clear();
+    q.receipts.clear();
+    q.visible = 0;
+    q.delayed = 0;
+    q.inFlight = 0;
+  }
+
+  /** Registers a listener called after every send; returns the unsubscribe function. */
+  onSend(listener: SendListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i !== -1) this.listeners.splice(i, 1);
+    };
+  }
+
+  /**
+   * Resolves true as soon as `queue` has a visible message (at once if it has one now), false
+   * after `timeoutMs` without one. Lets a poller sleep instead of spinning on empty receives.
+   */
+  async waitForMessage(queue: string, timeoutMs: number): Promise<boolean> {
+    const q = this.queue(queue);
+    const deadline = this.clock.now() + Math.max(0, timeoutMs);
+    for (;;) {
+      const now = this.clock.now();
+      this.promote(q, now);
+      if (q.visible > 0) return true;
+      if (now >= deadline) return false;
+      await this.waitFor(q, Math.min(deadline, q.timers.peekAt()) - now);
+    }
+  }
+
+  private queue(name: string): QueueState {
+    let q = this.queues.get(name);
+    if (q === undefined) {
+      q = new QueueState();
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  /** Moves due delayed and timed-out in-flight messages to the visible list. */
+  private promote(q: QueueState, now: number): void {
+    for (let t = q.timers.popDue(now); t !== undefined; t = q.timers.popDue(now)) {
+      const m = t.msg;
+      if (t.gen !== m.gen) continue;
+      if (m.state === DELAYED) q.delayed--;
+      else if (m.state === IN_FLIGHT) q.inFlight--;
+      else continue;
+      m.state = READY;
+      m.gen++;
+      q.visible++;
+      q.ready.push(m);
+    }
+  }
+
+  private nextReady(q: QueueState): Msg | undefined {
+    const ready = q.ready;
+    while (q.head < ready.length) {
+      const m = ready[q.head];
+      ready[q.head++] = undefined;
+      if (m !== undefined && m.state === READY) return m;
+    }
+    ready.length = 0;
+    q.head = 0;
+    return undefined;
+  }
+
+  private take(q: QueueState, max: number, vt: number): ReceivedMessage[] {
+    const now = this.clock.now();
+    this.promote(q, now);
+    const out: ReceivedMessage[] = [];
+    while (out.length < max) {
+      const m = this.nextReady(q);
+      if (m === undefined) break;
+      q.visible--;
+      if (q.redrive !== undefined && m.receiveCount >= q.redrive.maxReceiveCount) {
+        this.deadLetter(q, q.redrive.queue, m);
+        continue;
+      }
+      if (m.receipt !== undefined) q.receipts.delete(m.receipt);
+      m.receiveCount++;
+      if (m.receiveCount === 1) m.firstReceivedAt = now;
+      const receipt = `${m.messageId}:${m.receiveCount}`;
+      m.receipt = receipt;
+      q.receipts.set(receipt, m);
+      m.state = IN_FLIGHT;
+      m.gen++;
+      q.inFlight++;
+      q.timers.push({ at: now + vt * 1000, msg: m, gen: m.gen });
+      out.push({
+        messageId: m.messageId,
+        receiptHandle: receipt,
+        body: m.body,
+        receiveCount: m.receiveCount,
+        sentAt: m.sentAt,
+        firstReceivedAt: m.firstReceivedAt,
+      });
+    }
+    // Keeps the ready array from growing without bound when consumers lag behind producers.
+    if (q.head > 1024 && q.head * 2 > q.ready.length) {
+      q.ready = q.ready.slice(q.head);
+      q.head = 0;
+    }
+    return out;
+  }
+
+  /** Moves a message to the DLQ keeping its id, body and send time, as an SQS redrive does. */
+  private deadLetter(q: QueueState, to: string, m: Msg): void {
+    if (m.receipt !== undefined) q.receipts.delete(m.receipt);
+    m.state = GONE;
+    m.gen++;
+    const dlq = this.queue(to);
+    dlq.ready.push({ ...m, state: READY, gen: 0, receiveCount: 0, firstReceivedAt: 0, receipt: undefined });
+    dlq.visible++;
+    this.wake(dlq);
+    for (const l of this.listeners) l(to, 1);
+  }
+
+  /**
+   * Each deleted or re-timed message leaves one stale timer behind; rebuilding once they
+   * outnumber live entries bounds the heap by O(live) at O(1) amortised cost.
+   */
+  private compactTimers(q: QueueState): void {
+    const live = q.delayed + q.inFlight;
+    if (q.timers.size > 2 * live + 1024) q.timers.retain((t) => t.gen === t.msg.gen);
+  }
+
+  private wake(q: QueueState): void {
+    if (q.waiters.length === 0) return;
+    const ws = q.waiters;
+    q.waiters = [];
+    for (const w of ws) w();
+  }
+
+  /** Waits until something is sent to `q` or `ms` pass, whichever is first. */
+  private waitFor(q: QueueState, ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const ac = new AbortController();
+      const waiter = (): void => {
+        ac.abort();
+        resolve();
+      };
+      q.waiters.push(waiter);
+      void sleepOn(this.clock, Math.max(0, ms), ac.signal).then(() => {
+        const i = q.waiters.indexOf(waiter);
+        if (i !== -1) q.waiters.splice(i, 1);
+        resolve();
+      });
+    });
+  }
+}
