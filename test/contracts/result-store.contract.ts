@@ -288,7 +288,7 @@ export function resultStoreContract(name: string, setup: () => ResultStore | Pro
       it('returns a copy of the plan', async () => {
         const p = plan(id());
         await store.putPlan(p);
-        const read = (await store.getPlan(p.id)) as { nodes: unknown[] };
+        const read = (await store.getPlan(p.id)) as unknown as { nodes: unknown[] };
         read.nodes.length = 0;
         expect((await store.getPlan(p.id))?.nodes).toHaveLength(4);
       });
