@@ -1,0 +1,415 @@
+import { describe, expect, it } from 'vitest';
+import { currentTask, ErrorCodes, Ignore, Reject } from '../../lib/index';
+import { retryCountdown } from '../../lib/task/retry';
+import { harness } from '../helpers/harness';
+
+class TransientError extends Error {
+  override name = 'TransientError';
+}
+
+function tracer(h: ReturnType<typeof harness>, order: string[]) {
+  const s = h.app.signals;
+  s.taskReceived.connect(() => void order.push('taskReceived'));
+  s.taskPrerun.connect(() => void order.push('taskPrerun'));
+  s.taskSuccess.connect(() => void order.push('taskSuccess'));
+  s.taskFailure.connect(() => void order.push('taskFailure'));
+  s.taskRetry.connect(() => void order.push('taskRetry'));
+  s.taskPostrun.connect((e) => void order.push(`taskPostrun:${e.state}`));
+}
+
+describe('hooks and signals fire in Celery order [P-HOOK-01/02/03]', () => {
+  it('success: received → prerun → beforeStart → body → store → onSuccess → taskSuccess → afterReturn → postrun', async () => {
+    const h = harness();
+    const order: string[] = [];
+    tracer(h, order);
+    const state = async () => h.app.asyncResult(currentTask().id).state();
+    const t = h.app.task(
+      't',
+      () => {
+        order.push('body');
+        return 1;
+      },
+      {
+        beforeStart: () => void order.push('beforeStart'),
+        onSuccess: async (result) => void order.push(`onSuccess:${result}:${await state()}`),
+        afterReturn: (st, res) => void order.push(`afterReturn:${st}:${res}`),
+      },
+    );
+    await t.delay();
+    await h.drain();
+    expect(order).toEqual([
+      'taskReceived',
+      'taskPrerun',
+      'beforeStart',
+      'body',
+      'onSuccess:1:SUCCESS',
+      'taskSuccess',
+      'afterReturn:SUCCESS:1',
+      'taskPostrun:SUCCESS',
+    ]);
+  });
+
+  it('failure: … body → store FAILURE → onFailure → taskFailure → afterReturn → postrun', async () => {
+    const h = harness();
+    const order: string[] = [];
+    tracer(h, order);
+    const t = h.app.task(
+      't',
+      () => {
+        order.push('body');
+        throw new Error('x');
+      },
+      {
+        onFailure: async (e) => void order.push(`onFailure:${(e as Error).message}:${await h.app.asyncResult(currentTask().id).state()}`),
+        afterReturn: (st) => void order.push(`afterReturn:${st}`),
+      },
+    );
+    await t.delay();
+    await h.drain();
+    expect(order).toEqual(['taskReceived', 'taskPrerun', 'body', 'onFailure:x:FAILURE', 'taskFailure', 'afterReturn:FAILURE', 'taskPostrun:FAILURE']);
+  });
+
+  it('retry: … body → publish retry → store RETRY → onRetry → taskRetry → postrun(RETRY), no afterReturn', async () => {
+    const h = harness();
+    const order: string[] = [];
+    tracer(h, order);
+    let attempt = 0;
+    const t = h.app.task(
+      't',
+      () => {
+        attempt++;
+        order.push(`body${attempt}`);
+        if (attempt === 1) throw currentTask().retry({ countdown: 0 });
+        return 'ok';
+      },
+      {
+        onRetry: async () => void order.push(`onRetry:${await h.app.asyncResult(currentTask().id).state()}`),
+        afterReturn: (st) => void order.push(`afterReturn:${st}`),
+      },
+    );
+    const r = await t.delay();
+    await h.drain();
+    expect(await r.get()).toBe('ok');
+    expect(order).toEqual([
+      'taskReceived',
+      'taskPrerun',
+      'body1',
+      'onRetry:RETRY',
+      'taskRetry',
+      'taskPostrun:RETRY',
+      'taskReceived',
+      'taskPrerun',
+      'body2',
+      'taskSuccess',
+      'afterReturn:SUCCESS',
+      'taskPostrun:SUCCESS',
+    ]);
+  });
+
+  it('Ignore stores nothing and posts IGNORED; Reject stores FAILURE with TASK_REJECTED', async () => {
+    const h = harness();
+    const order: string[] = [];
+    tracer(h, order);
+    const ign = h.app.task('ign', () => {
+      throw new Ignore();
+    });
+    const rej = h.app.task('rej', () => {
+      throw new Reject('bad data');
+    });
+    const a = await ign.delay();
+    const b = await rej.delay();
+    await h.drain();
+    expect(await a.state()).toBe('PENDING');
+    expect(order).toContain('taskPostrun:IGNORED');
+    await expect(b.get()).rejects.toMatchObject({ code: ErrorCodes.TASK_REJECTED });
+  });
+
+  it('publish signals fire in the publisher with the task name as sender', async () => {
+    const h = harness();
+    const seen: string[] = [];
+    h.app.signals.beforeTaskPublish.connect((e) => void seen.push(`before:${e.sender}:${e.body.id}`));
+    h.app.signals.afterTaskPublish.connect((e) => void seen.push(`after:${e.sender}`));
+    const t = h.app.task('t', () => 1);
+    const r = await t.delay();
+    expect(seen).toEqual([`before:t:${r.id}`, 'after:t']);
+  });
+
+  it('a failing signal receiver or hook does not change the outcome', async () => {
+    const h = harness();
+    h.app.signals.taskPrerun.connect(() => {
+      throw new Error('receiver bug');
+    });
+    const t = h.app.task('t', () => 7, {
+      onSuccess: () => {
+        throw new Error('hook bug');
+      },
+    });
+    const r = await t.delay();
+    await h.drain();
+    expect(await r.get()).toBe(7);
+  });
+});
+
+describe('retries [RETRY-01..05]', () => {
+  it('ctx.retry() republishes with the same id and retries+1; links survive', async () => {
+    const h = harness();
+    const retries: number[] = [];
+    const ids = new Set<string>();
+    const flaky = h.app.task('flaky', (x: number) => {
+      const ctx = currentTask();
+      retries.push(ctx.retries);
+      ids.add(ctx.id);
+      if (ctx.retries < 2) throw ctx.retry({ countdown: 0 });
+      return x * 2;
+    });
+    const got: unknown[] = [];
+    const cb = h.app.task('cb', (v: number) => void got.push(v));
+    const r = await flaky.applyAsync([21], { link: cb.s() });
+    await h.drain();
+    expect(await r.get()).toBe(42);
+    expect(retries).toEqual([0, 1, 2]);
+    expect(ids).toEqual(new Set([r.id]));
+    expect(got).toEqual([42]);
+  });
+
+  it('automatic retry on listed errors; at the limit the last error is stored and errbacks fire once [RETRY-03]', async () => {
+    const h = harness();
+    let runs = 0;
+    const errs: string[] = [];
+    const t = h.app.task(
+      't',
+      () => {
+        runs++;
+        throw new TransientError(`try ${runs}`);
+      },
+      { retry: { max: 2, on: [TransientError], delay: 0 } },
+    );
+    const eb = h.app.task('eb', (id: string) => void errs.push(id));
+    const r = await t.applyAsync([], { linkError: eb.s() });
+    await h.drain();
+    expect(runs).toBe(3); // max + 1 executions
+    const e = await r.get().catch((x) => x);
+    expect(e.name).toBe('TransientError');
+    expect(e.message).toBe('try 3');
+    expect(errs).toEqual([r.id]);
+  });
+
+  it('errors not listed are not retried; notOn excludes', async () => {
+    const h = harness();
+    let runs = 0;
+    const t = h.app.task(
+      't',
+      () => {
+        runs++;
+        throw new TypeError('permanent');
+      },
+      { retry: { on: [Error], notOn: [TypeError], delay: 0 } },
+    );
+    const r = await t.delay();
+    await h.drain();
+    expect(runs).toBe(1);
+    expect(await r.state()).toBe('FAILURE');
+  });
+
+  it('ctx.retry() past max without an error stores MaxRetriesExceeded [RETRY-02]', async () => {
+    const h = harness();
+    const t = h.app.task('t', () => {
+      throw currentTask().retry({ countdown: 0, maxRetries: 1 });
+    });
+    const r = await t.delay();
+    await h.drain();
+    await expect(r.get()).rejects.toMatchObject({ code: ErrorCodes.MAX_RETRIES_EXCEEDED });
+  });
+
+  it('the default retry delay is 180 s (Celery default_retry_delay) and becomes SQS DelaySeconds', async () => {
+    const h = harness();
+    const t = h.app.task('t', () => {
+      throw currentTask().retry();
+    });
+    const sent: (number | undefined)[] = [];
+    const send = h.backend.broker.send.bind(h.backend.broker);
+    h.backend.broker.send = async (msgs) => {
+      for (const m of msgs) sent.push(m.delaySeconds);
+      return send(msgs);
+    };
+    await t.delay();
+    await h.drain();
+    expect(sent).toEqual([undefined, 180]);
+    expect((await h.backend.broker.depth('default')).delayed).toBe(1);
+  });
+
+  it('backoff: min(cap, base·2^retries), jitter within 0…countdown [RETRY-05]', () => {
+    expect([0, 1, 2, 3].map((n) => retryCountdown({ backoff: true, jitter: false }, n))).toEqual([1, 2, 4, 8]);
+    expect(retryCountdown({ backoff: 5, jitter: false, backoffMax: 30 }, 10)).toBe(30);
+    expect(retryCountdown({ backoff: true, jitter: true }, 3, () => 0.999)).toBe(8);
+    expect(retryCountdown({ backoff: true, jitter: true }, 3, () => 0)).toBe(0);
+    expect(retryCountdown(undefined, 0)).toBe(180);
+  });
+});
+
+describe('time limits', () => {
+  it('a soft limit aborts the task signal; a task that handles it succeeds [P-LIMIT-02/03]', async () => {
+    const h = harness();
+    const t = h.app.task(
+      't',
+      async () => {
+        const { signal } = currentTask();
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+        return `aborted:${(signal.reason as Error).name}`;
+      },
+      { softTimeLimit: 0.05 },
+    );
+    const r = await t.delay();
+    await h.drain();
+    expect(await r.get()).toBe('aborted:SoftTimeLimitExceeded');
+  });
+
+  it('a hard limit stores FAILURE with TIME_LIMIT_EXCEEDED and fires errbacks once', async () => {
+    const h = harness();
+    const errs: string[] = [];
+    const t = h.app.task('t', () => new Promise(() => {}), { timeLimit: 0.05 });
+    const eb = h.app.task('eb', (id: string) => void errs.push(id));
+    const r = await t.applyAsync([], { linkError: eb.s() });
+    await h.drain();
+    await expect(r.get()).rejects.toMatchObject({ code: ErrorCodes.TIME_LIMIT_EXCEEDED });
+    expect(errs).toEqual([r.id]);
+  });
+
+  it('the Lambda deadline bounds the task: soft abort before it, FAILURE before the kill', async () => {
+    const h = harness();
+    const t = h.app.task('t', () => new Promise(() => {}));
+    const r = await t.delay();
+    const [m] = await h.backend.broker.receive('default', { max: 1, visibilityTimeoutSeconds: 30, waitMs: 0 });
+    const { sqsEvent } = await import('../helpers/harness');
+    const res = await h.handler(sqsEvent('default', [m as never]), { getRemainingTimeInMillis: () => 1_200 });
+    expect(res.batchItemFailures).toEqual([]);
+    await expect(r.get()).rejects.toMatchObject({ code: ErrorCodes.TIME_LIMIT_EXCEEDED });
+  });
+});
+
+describe('expires, revoke, countdown', () => {
+  it('an expired message is not run: REVOKED, taskRevoked(expired), no errbacks [CALL-03]', async () => {
+    const h = harness();
+    let ran = false;
+    const revoked: boolean[] = [];
+    h.app.signals.taskRevoked.connect((e) => void revoked.push(e.expired));
+    const t = h.app.task('t', () => {
+      ran = true;
+    });
+    const eb = h.app.task('eb', (_id: string) => {
+      throw new Error('errback must not run');
+    });
+    const r = await t.applyAsync([], { expires: new Date(Date.now() - 1000), linkError: eb.s() });
+    await h.drain();
+    expect(ran).toBe(false);
+    expect(await r.state()).toBe('REVOKED');
+    expect(await r.failed()).toBe(false);
+    expect(revoked).toEqual([true]);
+    await expect(r.get()).rejects.toMatchObject({ name: 'TaskRevokedError' });
+  });
+
+  it('revoke() stops a task that has not started; its worker discards it [P-HOOK-05]', async () => {
+    const h = harness();
+    let ran = false;
+    const t = h.app.task('t', () => {
+      ran = true;
+    });
+    const r = await t.delay();
+    await r.revoke();
+    await h.drain();
+    expect(ran).toBe(false);
+    expect(await r.state()).toBe('REVOKED');
+  });
+
+  it('revoke() does not overwrite a finished result', async () => {
+    const h = harness();
+    const t = h.app.task('t', () => 1);
+    const r = await t.delay();
+    await h.drain();
+    await r.revoke();
+    expect(await r.get()).toBe(1);
+  });
+
+  it('countdown ≤ 900 s becomes DelaySeconds; longer ones hop through 900 s delays until due', async () => {
+    const h = harness();
+    const delays: (number | undefined)[] = [];
+    const send = h.backend.broker.send.bind(h.backend.broker);
+    h.backend.broker.send = async (msgs) => {
+      for (const m of msgs) delays.push(m.delaySeconds);
+      return send(msgs);
+    };
+    const t = h.app.task('t', () => 1);
+    await t.applyAsync([], { countdown: 30 });
+    await t.applyAsync([], { countdown: 2000 });
+    expect(delays).toEqual([30, 900]);
+  });
+
+  it('forget() deletes the record: the state reads PENDING again [P-STATE-03]', async () => {
+    const h = harness();
+    const t = h.app.task('t', () => 1);
+    const r = await t.delay();
+    await h.drain();
+    await r.forget();
+    expect(await r.state()).toBe('PENDING');
+  });
+
+  it('ignoreResult stores nothing and get() resolves at once [CALL-04]', async () => {
+    const h = harness();
+    const t = h.app.task('t', () => 1);
+    const r = await t.applyAsync([], { ignoreResult: true });
+    await h.drain();
+    expect(await r.get()).toBeUndefined();
+    expect(await r.state()).toBe('PENDING');
+  });
+
+  it('trackStarted stores STARTED while the body runs; updateState stores a custom state', async () => {
+    const h = harness();
+    const seen: string[] = [];
+    const t = h.app.task(
+      't',
+      async () => {
+        const ctx = currentTask();
+        seen.push(await h.app.asyncResult(ctx.id).state());
+        await ctx.updateState('PROGRESS', { done: 50 });
+        seen.push(await h.app.asyncResult(ctx.id).state());
+        return 1;
+      },
+      { trackStarted: true },
+    );
+    await t.delay();
+    await h.drain();
+    expect(seen).toEqual(['STARTED', 'PROGRESS']);
+  });
+});
+
+describe('lifecycle events: one per outcome', () => {
+  it('publishes task-succeeded / task-failed / task-retried with the typed detail', async () => {
+    const h = harness({ name: 'shop' });
+    let n = 0;
+    const ok = h.app.task('ok', (x: number) => x + 1);
+    const bad = h.app.task('bad', () => {
+      n++;
+      if (n === 1) throw currentTask().retry({ countdown: 0 });
+      throw new Error('no');
+    });
+    const r1 = await ok.delay(1);
+    const r2 = await bad.delay();
+    await h.drain();
+    const events = h.backend.events.events;
+    expect(events.map((e) => e.detailType).sort()).toEqual(['task-failed', 'task-retried', 'task-succeeded']);
+    const s = events.find((e) => e.detailType === 'task-succeeded');
+    expect(s?.source).toBe('celeriac.shop');
+    expect(s?.detail).toMatchObject({ v: 1, app: 'shop', task: 'ok', id: r1.id, rootId: r1.id, parentId: null, state: 'SUCCESS', result: 2, attempt: 0 });
+    const f = events.find((e) => e.detailType === 'task-failed');
+    expect(f?.detail).toMatchObject({ id: r2.id, state: 'FAILURE', attempt: 1, error: { type: 'Error', message: 'no' } });
+    expect(typeof f?.detail.durationMs).toBe('number');
+  });
+
+  it('events can be turned off per task', async () => {
+    const h = harness();
+    const quiet = h.app.task('quiet', () => 1, { events: false });
+    await quiet.delay();
+    await h.drain();
+    expect(h.backend.events.events).toHaveLength(0);
+  });
+});
