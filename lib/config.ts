@@ -99,6 +99,7 @@ function nonNegativeInt(env: Readonly<Record<string, string | undefined>>, key: 
   const raw = env[key];
   if (raw === undefined || raw === '') return dflt;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new CeleriacError(ErrorCodes.CONFIG_INVALID, `${key} must be a non-negative integer, got "${raw}"`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new CeleriacError(ErrorCodes.CONFIG_INVALID, `${key} must be a non-negative integer, got "${raw}"`);
   return n;
 }

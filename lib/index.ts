@@ -10,16 +10,17 @@
  * await r.get({ timeoutMs: 10_000 }); // 9
  * ```
  */
-import { type AppOptions, App } from './task/app';
+import { App, type AppOptions } from './task/app';
 
 export { chain, chord, group } from './canvas/builders';
-export { Canvas, Chain, Chord, Group, Signature, type AnySignature, isSignature } from './canvas/signature';
+export { type AnySignature, Canvas, Chain, Chord, Group, isSignature, Signature } from './canvas/signature';
 export type { ChainStepError, InOf, OutOf } from './canvas/types';
+export { type CeleriacConfig, ENV, loadConfig } from './config';
 export {
   CeleriacError,
   ChordError,
-  ErrorCodes,
   type ErrorCode,
+  ErrorCodes,
   Ignore,
   isCeleriacError,
   MaxRetriesExceededError,
@@ -31,20 +32,28 @@ export {
   TimeLimitExceededError,
   TimeoutError,
 } from './errors';
-export { ENVELOPE_VERSION, type Envelope, type EnvelopeHeaders, decodeEnvelope, encodeEnvelope } from './protocol/envelope';
-export { type SerializedError, serializeError, deserializeError } from './protocol/failure';
+export type { Backend, Broker, BusEvent, Clock, EventPublisher, Ids, QueueAdmin, QueueConsumer, ResultRecord, ResultStore } from './ports';
+export { decodeEnvelope, ENVELOPE_VERSION, type Envelope, type EnvelopeHeaders, encodeEnvelope } from './protocol/envelope';
+export { deserializeError, type SerializedError, serializeError } from './protocol/failure';
 export type { Json, JsonObject } from './protocol/json';
-export type { Backend, Broker, BusEvent, Clock, EventPublisher, Ids, ResultRecord, ResultStore, QueueConsumer, QueueAdmin } from './ports';
-export { AsyncResult, GroupResult, type GetOptions, type ResultInfo } from './results/async-result';
-export { States, type TaskState, READY_STATES, PROPAGATE_STATES } from './results/states';
+export { AsyncResult, type GetOptions, GroupResult, type ResultInfo } from './results/async-result';
+export { PROPAGATE_STATES, READY_STATES, States, type TaskState } from './results/states';
 export { Signal, type Signals } from './signals';
-export { DetailTypes, eventSource, type TaskEventDetail, type Outcome } from './signals/events';
+export { DetailTypes, eventSource, type Outcome, type TaskEventDetail } from './signals/events';
 export { onTaskEvents, type TaskEvent } from './subscriber';
-export { App, type AppTopologyInput, type QueueSettings, type Task, MAP_TASK, STARMAP_TASK } from './task/app';
+export {
+  App,
+  type AppTopologyInput,
+  type Errback,
+  type ErrbackRequest,
+  MAP_TASK,
+  type QueueSettings,
+  STARMAP_TASK,
+  type Task,
+} from './task/app';
 export { currentTask } from './task/context';
-export type { CallOptions, RetryPolicy, TaskContext, TaskOptions, StandardSchemaV1, ErrorMatcher } from './task/types';
+export type { CallOptions, ErrorMatcher, RetryPolicy, StandardSchemaV1, TaskContext, TaskOptions } from './task/types';
 export { createWorker, type WorkerOptions } from './worker';
-export { loadConfig, ENV, type CeleriacConfig } from './config';
 
 /**
  * Creates an app. Without a `backend`, it uses AWS (SQS, DynamoDB, EventBridge) configured from

@@ -23,7 +23,9 @@ const KNOWN = new Set<string>(Object.values(DetailTypes));
  * });
  * ```
  */
-export function onTaskEvents(handler: (event: TaskEvent) => void | Promise<void>): (event: EventBridgeEvent<string, TaskEventDetail>) => Promise<void> {
+export function onTaskEvents(
+  handler: (event: TaskEvent) => void | Promise<void>,
+): (event: EventBridgeEvent<string, TaskEventDetail>) => Promise<void> {
   return async (event) => {
     if (!KNOWN.has(event['detail-type']) || typeof event.detail !== 'object' || event.detail === null || event.detail.v !== 1) {
       throw new CeleriacError(

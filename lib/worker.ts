@@ -1,6 +1,6 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { App } from './task/app';
 import { type FaultHooks, type IncomingMessage, processMessage, WorkerRuntime } from './runtime/worker';
+import type { App } from './task/app';
 
 export interface WorkerOptions {
   /** Records processed at once within a batch. Default 10. */
@@ -29,7 +29,10 @@ export interface LambdaContextLike {
  * export const handler = createWorker(app);
  * ```
  */
-export function createWorker(app: App, options: WorkerOptions = {}): (event: SQSEvent, context?: LambdaContextLike) => Promise<SQSBatchResponse> {
+export function createWorker(
+  app: App,
+  options: WorkerOptions = {},
+): (event: SQSEvent, context?: LambdaContextLike) => Promise<SQSBatchResponse> {
   const concurrency = Math.max(1, options.concurrency ?? 10);
   let runtime: Promise<WorkerRuntime> | undefined;
   const getRuntime = () => {

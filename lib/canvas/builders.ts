@@ -1,5 +1,5 @@
 import { CeleriacError, ErrorCodes } from '../errors';
-import { assertSignature, type AnySignature, Chain, Chord, Group } from './signature';
+import { type AnySignature, assertSignature, Chain, Chord, Group } from './signature';
 import type { ChainCheck, ChainOf, ChordBodyCheck, GroupOut, HandleOf, InOf, OutOf } from './types';
 
 /**
@@ -17,7 +17,7 @@ export function chain(...steps: AnySignature[]): AnySignature {
   if (steps.length === 0) {
     throw new CeleriacError(ErrorCodes.INVALID_CANVAS, 'chain() needs at least one step');
   }
-  steps.forEach((s, i) => assertSignature(s, `chain() step ${i}`));
+  for (const [i, s] of steps.entries()) assertSignature(s, `chain() step ${i}`);
   return new Chain((steps[0] as AnySignature).host, steps);
 }
 
@@ -35,7 +35,7 @@ export function group<const S extends readonly AnySignature[]>(...members: S): G
 export function group<const S extends readonly AnySignature[]>(members: S): Group<InOf<S[0]>, GroupOut<S>>;
 export function group(...input: unknown[]): AnySignature {
   const members = (input.length === 1 && Array.isArray(input[0]) ? input[0] : input) as unknown[];
-  members.forEach((m, i) => assertSignature(m, `group() member ${i}`));
+  for (const [i, m] of members.entries()) assertSignature(m, `group() member ${i}`);
   const sigs = members as AnySignature[];
   return new Group(sigs[0]?.host ?? emptyHost, sigs);
 }

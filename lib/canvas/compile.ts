@@ -31,7 +31,12 @@ export const DEFAULT_MAX_NODES = 250_000;
  * `group.link` goes, immutable, to the first member only; `group.linkError` to every member;
  * `chord.link`/`linkError` to the body.
  */
-export function compile(canvas: AnySignature, callArgs: readonly unknown[], callOptions: CallOptions, env: CompileEnv): { plan: Plan; handle: HandleSpec } {
+export function compile(
+  canvas: AnySignature,
+  callArgs: readonly unknown[],
+  callOptions: CallOptions,
+  env: CompileEnv,
+): { plan: Plan; handle: HandleSpec } {
   const nodes: PlanNode[] = [];
   const top = applyCallOptions(canvas, callOptions);
   const prepend = callArgs.map((a, i) => toJson(a, `args[${i}]`));
@@ -66,7 +71,10 @@ function applyCallOptions(canvas: AnySignature, options: CallOptions): AnySignat
   } else if (c instanceof Chord) {
     const header = Object.keys(rest).length > 0 ? new Group(c.header.host, c.header.members, { ...c.header.options, ...rest }) : c.header;
     const body = taskId !== undefined ? c.body.clone().set({ taskId }) : c.body;
-    c = new Chord(c.host, header, body, { ...c.options, ...(rest.chordDeadline !== undefined ? { chordDeadline: rest.chordDeadline } : {}) });
+    c = new Chord(c.host, header, body, {
+      ...c.options,
+      ...(rest.chordDeadline !== undefined ? { chordDeadline: rest.chordDeadline } : {}),
+    });
   } else {
     c.set({ ...rest, ...(taskId !== undefined ? { taskId } : {}) });
   }
@@ -100,7 +108,12 @@ function compileNode(c: AnySignature, prepend: readonly Json[], nodes: PlanNode[
   throw new CeleriacError(ErrorCodes.INVALID_CANVAS, 'unknown canvas kind');
 }
 
-function compileTask(s: Signature<readonly unknown[], unknown>, prepend: readonly Json[], nodes: PlanNode[], env: CompileEnv): { index: number; handle: HandleSpec } {
+function compileTask(
+  s: Signature<readonly unknown[], unknown>,
+  prepend: readonly Json[],
+  nodes: PlanNode[],
+  env: CompileEnv,
+): { index: number; handle: HandleSpec } {
   const o = s.options;
   const id = o.taskId ?? env.uuid();
   const link = (o.link ?? []).map((l) => compileNode(l, [], nodes, env).index);
@@ -138,7 +151,8 @@ function nodeOptions(o: CallOptions | Omit<CallOptions, 'link' | 'linkError'>): 
 function normaliseSteps(steps: readonly AnySignature[]): AnySignature[] {
   const flat: AnySignature[] = [];
   for (const s of steps) {
-    if (s instanceof Chain && !s.options.link?.length && !s.options.linkError?.length && !s.options.taskId) flat.push(...normaliseSteps(s.steps));
+    if (s instanceof Chain && !s.options.link?.length && !s.options.linkError?.length && !s.options.taskId)
+      flat.push(...normaliseSteps(s.steps));
     else flat.push(s);
   }
   const out: AnySignature[] = [];
@@ -165,7 +179,12 @@ function normaliseSteps(steps: readonly AnySignature[]): AnySignature[] {
   return out;
 }
 
-function compileChain(c: Chain<readonly unknown[], unknown, unknown>, prepend: readonly Json[], nodes: PlanNode[], env: CompileEnv): { index: number; handle: HandleSpec } {
+function compileChain(
+  c: Chain<readonly unknown[], unknown, unknown>,
+  prepend: readonly Json[],
+  nodes: PlanNode[],
+  env: CompileEnv,
+): { index: number; handle: HandleSpec } {
   let steps = normaliseSteps(c.steps);
   if (steps.length === 0) {
     throw new CeleriacError(ErrorCodes.INVALID_CANVAS, 'chain has no steps after removing empty groups');
@@ -200,7 +219,12 @@ function flattenGroup(g: Group<readonly unknown[], readonly unknown[]>): AnySign
   return out;
 }
 
-function compileGroup(g: Group<readonly unknown[], readonly unknown[]>, prepend: readonly Json[], nodes: PlanNode[], env: CompileEnv): { index: number; handle: HandleSpec } {
+function compileGroup(
+  g: Group<readonly unknown[], readonly unknown[]>,
+  prepend: readonly Json[],
+  nodes: PlanNode[],
+  env: CompileEnv,
+): { index: number; handle: HandleSpec } {
   let members = flattenGroup(g);
   if (members.length > env.maxGroupSize) {
     throw new CeleriacError(ErrorCodes.INVALID_CANVAS, `group has ${members.length} members; the maximum is ${env.maxGroupSize}`);
@@ -221,7 +245,12 @@ function compileGroup(g: Group<readonly unknown[], readonly unknown[]>, prepend:
   return { index, handle: { t: 'group', id, children: compiled.map((c) => c.handle) } };
 }
 
-function compileChord(c: Chord<readonly unknown[], unknown, unknown>, prepend: readonly Json[], nodes: PlanNode[], env: CompileEnv): { index: number; handle: HandleSpec } {
+function compileChord(
+  c: Chord<readonly unknown[], unknown, unknown>,
+  prepend: readonly Json[],
+  nodes: PlanNode[],
+  env: CompileEnv,
+): { index: number; handle: HandleSpec } {
   let body = c.body.clone();
   for (const l of c.options.link ?? []) body = body.link(l);
   for (const e of c.options.linkError ?? []) body = body.linkError(e);

@@ -3,8 +3,9 @@
  * adapter (lib/adapters/memory) and an AWS adapter (lib/adapters/aws), both held to one contract
  * suite (test/contracts). Type-only: no behaviour lives here.
  */
-import type { Json, JsonObject } from '../protocol/json';
+
 import type { SerializedError } from '../protocol/failure';
+import type { Json, JsonObject } from '../protocol/json';
 import type { Plan } from '../protocol/plan';
 import type { TaskState } from '../results/states';
 

@@ -1,4 +1,4 @@
-import { CeleriacError, ChordError, ErrorCodes, type ErrorCode, TaskFailedError, TaskRevokedError } from '../errors';
+import { CeleriacError, ChordError, type ErrorCode, ErrorCodes, TaskFailedError, TaskRevokedError } from '../errors';
 import type { Json } from './json';
 
 /**
@@ -21,7 +21,8 @@ const MAX_MESSAGE = 4_000;
 /** Turns anything thrown into a SerializedError. Never throws. */
 export function serializeError(e: unknown, depth = 0): SerializedError {
   if (e instanceof Error) {
-    const code = typeof (e as { code?: unknown }).code === 'string' ? String((e as unknown as { code: string }).code) : ErrorCodes.TASK_ERROR;
+    const code =
+      typeof (e as { code?: unknown }).code === 'string' ? String((e as unknown as { code: string }).code) : ErrorCodes.TASK_ERROR;
     const retryable = (e as { retryable?: unknown }).retryable === true;
     const out: {
       type: string;
@@ -50,7 +51,7 @@ export function serializeError(e: unknown, depth = 0): SerializedError {
   }
   let message: string;
   try {
-    message = typeof e === 'string' ? e : JSON.stringify(e) ?? String(e);
+    message = typeof e === 'string' ? e : (JSON.stringify(e) ?? String(e));
   } catch {
     message = String(e);
   }

@@ -42,7 +42,10 @@ function walk(v: unknown, depth: number, maxDepth: number, path: string): void {
       }
       const proto = Object.getPrototypeOf(v);
       if (proto !== Object.prototype && proto !== null) {
-        throw new CeleriacError(ErrorCodes.NOT_JSON_SERIALIZABLE, `value at ${path} is a ${proto?.constructor?.name ?? 'non-plain'} object, not plain JSON`);
+        throw new CeleriacError(
+          ErrorCodes.NOT_JSON_SERIALIZABLE,
+          `value at ${path} is a ${proto?.constructor?.name ?? 'non-plain'} object, not plain JSON`,
+        );
       }
       for (const key of Object.keys(v)) {
         if (UNSAFE_KEYS.has(key)) {

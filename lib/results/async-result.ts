@@ -1,7 +1,7 @@
 import { CeleriacError, ErrorCodes, TaskRevokedError, TimeoutError } from '../errors';
+import type { Backend, ResultRecord } from '../ports';
 import { deserializeError, type SerializedError } from '../protocol/failure';
 import type { Json } from '../protocol/json';
-import type { Backend, ResultRecord } from '../ports';
 import { maybeCurrentTask } from '../task/context';
 import { isReady, PROPAGATE_STATES, States, type TaskState } from './states';
 
@@ -184,7 +184,12 @@ export class GroupResult<T extends readonly unknown[] = unknown[]> {
   readonly parent: AsyncResult<unknown> | GroupResult<readonly unknown[]> | undefined;
   readonly #host: ResultHost;
 
-  constructor(host: ResultHost, id: string, results: readonly AsyncResult<unknown>[], parent?: AsyncResult<unknown> | GroupResult<readonly unknown[]>) {
+  constructor(
+    host: ResultHost,
+    id: string,
+    results: readonly AsyncResult<unknown>[],
+    parent?: AsyncResult<unknown> | GroupResult<readonly unknown[]>,
+  ) {
     this.#host = host;
     this.id = id;
     this.results = results;
@@ -280,7 +285,11 @@ export class GroupResult<T extends readonly unknown[] = unknown[]> {
 
 function outcome<T>(r: ResultRecord, propagate: boolean): T {
   if (r.state === States.SUCCESS) return r.result as T;
-  const err = r.error ? deserializeError(r.error) : r.state === States.REVOKED ? new TaskRevokedError(`task ${r.id} was revoked`) : new CeleriacError(ErrorCodes.TASK_ERROR, `task ${r.id} failed`);
+  const err = r.error
+    ? deserializeError(r.error)
+    : r.state === States.REVOKED
+      ? new TaskRevokedError(`task ${r.id} was revoked`)
+      : new CeleriacError(ErrorCodes.TASK_ERROR, `task ${r.id} failed`);
   if (propagate) throw err;
   return err as T;
 }

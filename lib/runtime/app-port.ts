@@ -1,5 +1,5 @@
-import type { NodeOptions } from '../protocol/plan';
 import type { Backend } from '../ports';
+import type { NodeOptions } from '../protocol/plan';
 import type { Signals } from '../signals';
 import type { TaskOptions } from '../task/types';
 

@@ -4,8 +4,9 @@
  * worker (continuing one), so both follow one set of rules.
  */
 import { ChordError, ErrorCodes } from '../errors';
+import type { Clock, ResultRecord, ResultStore } from '../ports';
 import type { Envelope, EnvelopeHeaders } from '../protocol/envelope';
-import { type SerializedError, reprError, serializeError } from '../protocol/failure';
+import { reprError, type SerializedError, serializeError } from '../protocol/failure';
 import type { Json } from '../protocol/json';
 import {
   type Frame,
@@ -21,7 +22,6 @@ import {
   taskIdsUnder,
   type WorkflowRef,
 } from '../protocol/plan';
-import type { Clock, ResultRecord, ResultStore } from '../ports';
 import { States } from '../results/states';
 import { deriveId } from './ids';
 
@@ -173,7 +173,9 @@ function taskDispatch(
     ...(origin.groupId !== undefined ? { groupId: origin.groupId, groupIndex: origin.groupIndex as number } : {}),
     ...(etaMs !== undefined && etaMs > now ? { eta: new Date(etaMs).toISOString() } : {}),
     ...(o?.expires !== undefined ? { expires: expiresAt(o.expires, now) } : {}),
-    ...(o?.timeLimit !== undefined || o?.softTimeLimit !== undefined ? { timeLimit: [o?.timeLimit ?? null, o?.softTimeLimit ?? null] as const } : {}),
+    ...(o?.timeLimit !== undefined || o?.softTimeLimit !== undefined
+      ? { timeLimit: [o?.timeLimit ?? null, o?.softTimeLimit ?? null] as const }
+      : {}),
     ...(o?.ignoreResult ? { ignoreResult: true } : {}),
     ...(o?.headers ? { custom: o.headers } : {}),
   };
@@ -191,7 +193,14 @@ function taskDispatch(
   return { envelope, queue, delaySeconds: delayFor(etaMs, now) };
 }
 
-function deadlineDispatch(env: EngineEnv, flow: Flow, g: number, group: GroupNode, chord: { b: number; d: number }, k: readonly Frame[]): Dispatch {
+function deadlineDispatch(
+  env: EngineEnv,
+  flow: Flow,
+  g: number,
+  group: GroupNode,
+  chord: { b: number; d: number },
+  k: readonly Frame[],
+): Dispatch {
   const now = env.clock.now();
   const frame: JoinFrame = { j: group.id, g, x: 0, n: group.members.length, b: chord.b, d: chord.d };
   const queue = env.queueOf(CHORD_DEADLINE_TASK, undefined);
@@ -224,7 +233,14 @@ function expiresAt(expires: number | string, now: number): string {
 // ── continuations ──────────────────────────────────────────────────────────────────────────
 
 /** After `finishedId` succeeded with `value`: the next chain step, or the join it belongs to. */
-export async function continueSuccess(env: EngineEnv, flow: Flow, k: readonly Frame[], value: Json, finishedId: string, out: Outbox): Promise<void> {
+export async function continueSuccess(
+  env: EngineEnv,
+  flow: Flow,
+  k: readonly Frame[],
+  value: Json,
+  finishedId: string,
+  out: Outbox,
+): Promise<void> {
   const [f, ...rest] = k;
   if (f === undefined) return;
   if (isChainFrame(f)) {
@@ -242,7 +258,14 @@ export async function continueSuccess(env: EngineEnv, flow: Flow, k: readonly Fr
  * After `failedId` failed for good: the rest of its chain is stored FAILURE with the same error
  * and never runs (CHAIN-05); a join counts the member as failed.
  */
-export async function continueFailure(env: EngineEnv, flow: Flow, k: readonly Frame[], error: SerializedError, failedId: string, out: Outbox): Promise<void> {
+export async function continueFailure(
+  env: EngineEnv,
+  flow: Flow,
+  k: readonly Frame[],
+  error: SerializedError,
+  failedId: string,
+  out: Outbox,
+): Promise<void> {
   const [f, ...rest] = k;
   if (f === undefined) return;
   if (isChainFrame(f)) {
@@ -284,7 +307,15 @@ export function shardSizeFor(n: number): number {
  * Counts member `f.x` of join `f.j` (idempotently: the shard is a set) and, if it completed the
  * join, fires what follows exactly once. One write per member; reads only by shard completers.
  */
-async function join(env: EngineEnv, flow: Flow, f: JoinFrame, rest: readonly Frame[], failed: boolean, finishedId: string, out: Outbox): Promise<void> {
+async function join(
+  env: EngineEnv,
+  flow: Flow,
+  f: JoinFrame,
+  rest: readonly Frame[],
+  failed: boolean,
+  finishedId: string,
+  out: Outbox,
+): Promise<void> {
   const size = shardSizeFor(f.n);
   const shard = Math.floor(f.x / size);
   const shards = Math.ceil(f.n / size);
@@ -314,7 +345,15 @@ export async function claimOnce(env: EngineEnv, key: string, owner: string): Pro
   return r.written || r.current?.result === owner;
 }
 
-async function fireJoin(env: EngineEnv, flow: Flow, f: JoinFrame, rest: readonly Frame[], failedIdx: readonly number[], finishedId: string, out: Outbox): Promise<void> {
+async function fireJoin(
+  env: EngineEnv,
+  flow: Flow,
+  f: JoinFrame,
+  rest: readonly Frame[],
+  failedIdx: readonly number[],
+  finishedId: string,
+  out: Outbox,
+): Promise<void> {
   const group = planNode(flow.plan, f.g);
   if (group.t !== 'group') throw new TypeError('join frame points at a non-group node');
   const memberIds = group.members.map((m) => resultIdOf(flow.plan, m));
@@ -332,26 +371,44 @@ async function fireJoin(env: EngineEnv, flow: Flow, f: JoinFrame, rest: readonly
   }
   const depId = memberIds[firstFailed] as string;
   const dep = await env.store.get(depId);
-  const why = dep?.error ? reprError(dep.error) : dep?.state === States.REVOKED ? 'TaskRevokedError("revoked")' : `state ${dep?.state ?? 'PENDING'}`;
+  const why = dep?.error
+    ? reprError(dep.error)
+    : dep?.state === States.REVOKED
+      ? 'TaskRevokedError("revoked")'
+      : `state ${dep?.state ?? 'PENDING'}`;
   const error = serializeError(new ChordError(`Dependency ${depId} raised ${why}`, { details: { dependency: depId } }));
   await failJoin(env, flow, f, rest, error, finishedId, out);
 }
 
 /** A join that cannot complete: the chord body is stored FAILURE, its errbacks fire once, and what follows fails too. */
-async function failJoin(env: EngineEnv, flow: Flow, f: JoinFrame, rest: readonly Frame[], error: SerializedError, failedId: string, out: Outbox): Promise<void> {
+async function failJoin(
+  env: EngineEnv,
+  flow: Flow,
+  f: JoinFrame,
+  rest: readonly Frame[],
+  error: SerializedError,
+  failedId: string,
+  out: Outbox,
+): Promise<void> {
   if (f.b !== undefined) {
     const ids = taskIdsUnder(flow.plan, f.b);
     await markFailed(env, ids, error, flow.rootId, failedId);
     const first = firstTask(flow.plan, f.b);
     if (first) {
-      await fireErrbacks(env, flow, first, {
-        id: first.id,
-        task: first.name,
-        args: first.args,
-        error,
-        rootId: flow.rootId,
-        traceback: undefined,
-      }, out);
+      await fireErrbacks(
+        env,
+        flow,
+        first,
+        {
+          id: first.id,
+          task: first.name,
+          args: first.args,
+          error,
+          rootId: flow.rootId,
+          traceback: undefined,
+        },
+        out,
+      );
     }
     // The body's own continuation: if the body is a chain, its tail was marked above; go on outward.
     return continueFailure(env, flow, rest, error, resultIdOf(flow.plan, f.b), out);

@@ -1,8 +1,8 @@
 import { type CompileEnv, compile, DEFAULT_MAX_NODES, type HandleSpec } from '../canvas/compile';
 import type { AnySignature } from '../canvas/signature';
 import { CeleriacError, ErrorCodes } from '../errors';
-import { entryTasks, type Plan, type TaskNode, type WorkflowRef } from '../protocol/plan';
 import type { Backend } from '../ports';
+import { entryTasks, type Plan, type TaskNode, type WorkflowRef } from '../protocol/plan';
 import { maybeCurrentTask } from '../task/context';
 import type { CallOptions } from '../task/types';
 import type { RuntimeApp } from './app-port';
@@ -13,7 +13,12 @@ import { publish } from './publish';
  * Applies a canvas: freezes it into a plan, stores the plan if it is too big to travel inline,
  * validates what can be validated before anything is sent, and publishes the first messages.
  */
-export async function applyCanvas(app: RuntimeApp, canvas: AnySignature, args: readonly unknown[], options: CallOptions): Promise<HandleSpec> {
+export async function applyCanvas(
+  app: RuntimeApp,
+  canvas: AnySignature,
+  args: readonly unknown[],
+  options: CallOptions,
+): Promise<HandleSpec> {
   const backend = await app.backend();
   const env: CompileEnv = { uuid: () => backend.ids.uuid(), maxGroupSize: app.settings.maxGroupSize, maxNodes: DEFAULT_MAX_NODES };
   const { plan, handle } = compile(canvas, args, options, env);
@@ -54,7 +59,10 @@ async function validateEntries(app: RuntimeApp, plan: Plan): Promise<void> {
     if (def.options.schema) {
       const r = await def.options.schema['~standard'].validate(args);
       if (r.issues) {
-        throw new CeleriacError(ErrorCodes.INVALID_ARGS, `arguments of ${node.name} are invalid: ${r.issues.map((i) => i.message).join('; ')}`);
+        throw new CeleriacError(
+          ErrorCodes.INVALID_ARGS,
+          `arguments of ${node.name} are invalid: ${r.issues.map((i) => i.message).join('; ')}`,
+        );
       }
     } else if (args.length < def.fn.length) {
       throw new CeleriacError(ErrorCodes.INVALID_ARGS, `${node.name}() takes ${def.fn.length} argument(s) but ${args.length} were given`);
@@ -67,7 +75,10 @@ async function validateEntries(app: RuntimeApp, plan: Plan): Promise<void> {
     for (const m of header.members) {
       for (const t of entryTasks(plan, m)) {
         if (t.opts?.ignoreResult || app.getTask(t.name)?.options.ignoreResult) {
-          throw new CeleriacError(ErrorCodes.INVALID_CANVAS, `chord header member ${t.name} ignores its result; a chord needs every header result`);
+          throw new CeleriacError(
+            ErrorCodes.INVALID_CANVAS,
+            `chord header member ${t.name} ignores its result; a chord needs every header result`,
+          );
         }
       }
     }

@@ -1,7 +1,7 @@
-import { encodeEnvelope } from '../protocol/envelope';
 import type { Backend, OutgoingMessage } from '../ports';
-import type { Dispatch } from './engine';
+import { encodeEnvelope } from '../protocol/envelope';
 import type { RuntimeApp } from './app-port';
+import type { Dispatch } from './engine';
 
 /** Publishes dispatches, with `beforeTaskPublish` / `afterTaskPublish` around each (sender = task name). */
 export async function publish(app: RuntimeApp, backend: Backend, dispatches: readonly Dispatch[]): Promise<void> {

@@ -14,14 +14,14 @@ import {
   SoftTimeLimitExceededError,
   TimeLimitExceededError,
 } from '../errors';
+import type { Backend, ResultRecord } from '../ports';
 import { decodeEnvelope, decodePlan, type Envelope } from '../protocol/envelope';
 import { deserializeError, type SerializedError, serializeError } from '../protocol/failure';
 import { type Json, toJson } from '../protocol/json';
 import { entryTasks, isChainFrame, type Plan, planNode, type TaskNode } from '../protocol/plan';
-import type { Backend, ResultRecord } from '../ports';
 import { isReady, States } from '../results/states';
-import { type DetailType, DetailTypes, eventSource, type TaskEventDetail } from '../signals/events';
 import type { RequestInfo } from '../signals';
+import { type DetailType, DetailTypes, eventSource, type TaskEventDetail } from '../signals/events';
 import { runWithContext } from '../task/context';
 import { maxRetries, retryCountdown, shouldAutoRetry } from '../task/retry';
 import type { TaskContext } from '../task/types';
@@ -35,9 +35,9 @@ import {
   delayFor,
   type EngineEnv,
   type FailedTask,
+  type Flow,
   fireCallbacks,
   fireErrbacks,
-  type Flow,
   Outbox,
 } from './engine';
 import { deriveId } from './ids';
@@ -104,7 +104,10 @@ export class WorkerRuntime {
     let plan = this.#plans.get(wf.ref);
     if (!plan) {
       const raw = await this.backend.store.getPlan(wf.ref);
-      if (!raw) throw new CeleriacError(ErrorCodes.WORKFLOW_NOT_FOUND, `workflow plan ${wf.ref} is not in the store (expired or deleted)`, { retryable: true });
+      if (!raw)
+        throw new CeleriacError(ErrorCodes.WORKFLOW_NOT_FOUND, `workflow plan ${wf.ref} is not in the store (expired or deleted)`, {
+          retryable: true,
+        });
       plan = decodePlan(raw);
       if (this.#plans.size > 1_000) this.#plans.clear();
       this.#plans.set(wf.ref, plan);
@@ -185,7 +188,10 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
 
   const def = app.getTask(env.task);
   if (!def) {
-    const err = new CeleriacError(ErrorCodes.TASK_NOT_REGISTERED, `task "${env.task}" is not registered in app "${app.name}" (is the worker bundle up to date?)`);
+    const err = new CeleriacError(
+      ErrorCodes.TASK_NOT_REGISTERED,
+      `task "${env.task}" is not registered in app "${app.name}" (is the worker bundle up to date?)`,
+    );
     if (app.signals.taskUnknown.hasReceivers) {
       await app.signals.taskUnknown.send({ sender: env.task, message: msg.body, exc: err, name: env.task, id: env.id });
     }
@@ -220,11 +226,16 @@ function requestOf(env: Envelope): RequestInfo {
 
 // ── execution ──────────────────────────────────────────────────────────────────────────────
 
-type RunOutcome =
-  | { readonly kind: 'success'; readonly value: unknown }
-  | { readonly kind: 'error'; readonly error: unknown };
+type RunOutcome = { readonly kind: 'success'; readonly value: unknown } | { readonly kind: 'error'; readonly error: unknown };
 
-async function execute(rt: WorkerRuntime, env: Envelope, request: RequestInfo, def: TaskDef, inv: InvocationInfo, lease: { owner: string; until: number }): Promise<Disposition> {
+async function execute(
+  rt: WorkerRuntime,
+  env: Envelope,
+  request: RequestInfo,
+  def: TaskDef,
+  inv: InvocationInfo,
+  lease: { owner: string; until: number },
+): Promise<Disposition> {
   const { app, backend } = rt;
   const { signals } = app;
   const started = backend.clock.now();
@@ -262,7 +273,15 @@ async function execute(rt: WorkerRuntime, env: Envelope, request: RequestInfo, d
     await signals.taskPrerun.send({ sender: env.task, taskId: env.id, task: env.task, args, kwargs: env.kwargs });
   }
   if (def.options.trackStarted) {
-    await backend.store.writeProgress({ id: env.id, state: States.STARTED, retries: h.retries, task: env.task, rootId: h.rootId, parentId: h.parentId, startedAt: started });
+    await backend.store.writeProgress({
+      id: env.id,
+      state: States.STARTED,
+      retries: h.retries,
+      task: env.task,
+      rootId: h.rootId,
+      parentId: h.parentId,
+      startedAt: started,
+    });
   }
 
   let outcome: RunOutcome;
@@ -292,14 +311,30 @@ async function execute(rt: WorkerRuntime, env: Envelope, request: RequestInfo, d
   const error = outcome.error;
   if (error instanceof Ignore) {
     if (signals.taskPostrun.hasReceivers) {
-      await signals.taskPostrun.send({ sender: env.task, taskId: env.id, task: env.task, args, kwargs: env.kwargs, retval: undefined, state: 'IGNORED' });
+      await signals.taskPostrun.send({
+        sender: env.task,
+        taskId: env.id,
+        task: env.task,
+        args,
+        kwargs: env.kwargs,
+        retval: undefined,
+        state: 'IGNORED',
+      });
     }
     return 'ack';
   }
   if (error instanceof Reject) {
     if (error.requeue) {
       if (signals.taskPostrun.hasReceivers) {
-        await signals.taskPostrun.send({ sender: env.task, taskId: env.id, task: env.task, args, kwargs: env.kwargs, retval: undefined, state: 'REJECTED' });
+        await signals.taskPostrun.send({
+          sender: env.task,
+          taskId: env.id,
+          task: env.task,
+          args,
+          kwargs: env.kwargs,
+          retval: undefined,
+          state: 'REJECTED',
+        });
       }
       return 'retry';
     }
@@ -311,8 +346,7 @@ async function execute(rt: WorkerRuntime, env: Envelope, request: RequestInfo, d
     const req: RetryRequestOptions = error instanceof Retry ? error.options : { error };
     const limit = maxRetries(def.options.retry, req.maxRetries);
     if (limit !== null && h.retries >= limit) {
-      const final =
-        req.error ?? new MaxRetriesExceededError(`task ${env.task}[${env.id}] exceeded its maximum of ${limit} retries`);
+      const final = req.error ?? new MaxRetriesExceededError(`task ${env.task}[${env.id}] exceeded its maximum of ${limit} retries`);
       await fail(rt, env, request, ctx, final, lease, duration, { hooks: true, def });
       return 'ack';
     }
@@ -330,7 +364,10 @@ async function validateArgs(def: TaskDef, args: readonly unknown[]): Promise<voi
     if (r.issues) {
       const detail = r.issues
         .slice(0, 3)
-        .map((i) => `${i.path?.map((p) => (typeof p === 'object' && p !== null && 'key' in p ? String((p as { key: unknown }).key) : String(p))).join('.') || '$'}: ${i.message}`)
+        .map(
+          (i) =>
+            `${i.path?.map((p) => (typeof p === 'object' && p !== null && 'key' in p ? String((p as { key: unknown }).key) : String(p))).join('.') || '$'}: ${i.message}`,
+        )
         .join('; ');
       throw new CeleriacError(ErrorCodes.INVALID_ARGS, `arguments of ${def.name} are invalid: ${detail}`);
     }
@@ -355,17 +392,27 @@ async function runWithLimits(
   try {
     if (Number.isFinite(softAt)) {
       softTimer = setTimeout(
-        () => controller.abort(new SoftTimeLimitExceededError(`soft time limit (${Math.round((softAt - started) / 1000)} s) exceeded by ${env.task}[${env.id}]`)),
+        () =>
+          controller.abort(
+            new SoftTimeLimitExceededError(
+              `soft time limit (${Math.round((softAt - started) / 1000)} s) exceeded by ${env.task}[${env.id}]`,
+            ),
+          ),
         Math.max(0, softAt - Date.now()),
       );
     }
     const hard = Number.isFinite(hardAt)
       ? new Promise<never>((_, reject) => {
-          hardTimer = setTimeout(() => {
-            const err = new TimeLimitExceededError(`hard time limit (${Math.round((hardAt - started) / 1000)} s) exceeded by ${env.task}[${env.id}]`);
-            if (!controller.signal.aborted) controller.abort(err);
-            reject(err);
-          }, Math.max(0, hardAt - Date.now()));
+          hardTimer = setTimeout(
+            () => {
+              const err = new TimeLimitExceededError(
+                `hard time limit (${Math.round((hardAt - started) / 1000)} s) exceeded by ${env.task}[${env.id}]`,
+              );
+              if (!controller.signal.aborted) controller.abort(err);
+              reject(err);
+            },
+            Math.max(0, hardAt - Date.now()),
+          );
         })
       : undefined;
     const p = Promise.resolve().then(run);
@@ -475,7 +522,15 @@ async function succeed(
   if (signals.taskSuccess.hasReceivers) await signals.taskSuccess.send({ sender: env.task, taskId: env.id, result: raw });
   if (hooks.afterReturn) await guardHook(rt, 'afterReturn', env, () => runWithContext(ctx, () => hooks.afterReturn?.('SUCCESS', raw, ctx)));
   if (signals.taskPostrun.hasReceivers) {
-    await signals.taskPostrun.send({ sender: env.task, taskId: env.id, task: env.task, args: ctx.args, kwargs: request.kwargs, retval: raw, state: States.SUCCESS });
+    await signals.taskPostrun.send({
+      sender: env.task,
+      taskId: env.id,
+      task: env.task,
+      args: ctx.args,
+      kwargs: request.kwargs,
+      retval: raw,
+      state: States.SUCCESS,
+    });
   }
 }
 
@@ -511,7 +566,13 @@ async function fail(
     const out = new Outbox();
     await continueFailure(rt.engine, flow, env.k ?? [], serialized, env.id, out);
     if (node) {
-      await fireErrbacks(rt.engine, flow, node, { id: env.id, task: env.task, args: env.args, error: serialized, rootId: env.headers.rootId, traceback }, out);
+      await fireErrbacks(
+        rt.engine,
+        flow,
+        node,
+        { id: env.id, task: env.task, args: env.args, error: serialized, rootId: env.headers.rootId, traceback },
+        out,
+      );
     }
     await publish(app, backend, out.dispatches);
     rt.faults.afterPublish?.(env);
@@ -524,11 +585,27 @@ async function fail(
   const hooks = opts.def?.options;
   if (hooks?.onFailure) await guardHook(rt, 'onFailure', env, () => runWithContext(ctx, () => hooks.onFailure?.(error, ctx)));
   if (signals.taskFailure.hasReceivers) {
-    await signals.taskFailure.send({ sender: env.task, taskId: env.id, exception: error, args: ctx.args, kwargs: request.kwargs, traceback });
+    await signals.taskFailure.send({
+      sender: env.task,
+      taskId: env.id,
+      exception: error,
+      args: ctx.args,
+      kwargs: request.kwargs,
+      traceback,
+    });
   }
-  if (hooks?.afterReturn) await guardHook(rt, 'afterReturn', env, () => runWithContext(ctx, () => hooks.afterReturn?.('FAILURE', error, ctx)));
+  if (hooks?.afterReturn)
+    await guardHook(rt, 'afterReturn', env, () => runWithContext(ctx, () => hooks.afterReturn?.('FAILURE', error, ctx)));
   if (signals.taskPostrun.hasReceivers) {
-    await signals.taskPostrun.send({ sender: env.task, taskId: env.id, task: env.task, args: ctx.args, kwargs: request.kwargs, retval: error, state: States.FAILURE });
+    await signals.taskPostrun.send({
+      sender: env.task,
+      taskId: env.id,
+      task: env.task,
+      args: ctx.args,
+      kwargs: request.kwargs,
+      retval: error,
+      state: States.FAILURE,
+    });
   }
 }
 
@@ -565,16 +642,32 @@ async function retry(
   });
   const { signals } = app;
   if (def.options.onRetry) await guardHook(rt, 'onRetry', env, () => runWithContext(ctx, () => def.options.onRetry?.(reason, ctx)));
-  if (signals.taskRetry.hasReceivers) await signals.taskRetry.send({ sender: env.task, request, reason: raised instanceof Retry ? raised : new Retry(req) });
+  if (signals.taskRetry.hasReceivers)
+    await signals.taskRetry.send({ sender: env.task, request, reason: raised instanceof Retry ? raised : new Retry(req) });
   await emit(rt, env, def, DetailTypes.retry, { state: 'RETRY', error: serialized, durationMs: duration });
   if (signals.taskPostrun.hasReceivers) {
-    await signals.taskPostrun.send({ sender: env.task, taskId: env.id, task: env.task, args: ctx.args, kwargs: request.kwargs, retval: raised, state: States.RETRY });
+    await signals.taskPostrun.send({
+      sender: env.task,
+      taskId: env.id,
+      task: env.task,
+      args: ctx.args,
+      kwargs: request.kwargs,
+      retval: raised,
+      state: States.RETRY,
+    });
   }
 }
 
-async function revokeExpired(rt: WorkerRuntime, env: Envelope, request: RequestInfo, lease: { owner: string; until: number }): Promise<Disposition> {
+async function revokeExpired(
+  rt: WorkerRuntime,
+  env: Envelope,
+  request: RequestInfo,
+  lease: { owner: string; until: number },
+): Promise<Disposition> {
   const { backend } = rt;
-  const error = serializeError(new CeleriacError(ErrorCodes.TASK_REVOKED, `task ${env.task}[${env.id}] expired at ${env.headers.expires} before it ran`));
+  const error = serializeError(
+    new CeleriacError(ErrorCodes.TASK_REVOKED, `task ${env.task}[${env.id}] expired at ${env.headers.expires} before it ran`),
+  );
   const hasCont = (env.k?.length ?? 0) > 0;
   const w = await backend.store.writeIfNotReady({
     ...baseRecord(env, rt.app.getTask(env.task), rt.app.settings.resultExtended),
@@ -590,7 +683,14 @@ async function revokeExpired(rt: WorkerRuntime, env: Envelope, request: RequestI
   return 'ack';
 }
 
-async function finishRevoked(rt: WorkerRuntime, env: Envelope, request: RequestInfo, expired: boolean, error: SerializedError, hasCont: boolean): Promise<void> {
+async function finishRevoked(
+  rt: WorkerRuntime,
+  env: Envelope,
+  request: RequestInfo,
+  expired: boolean,
+  error: SerializedError,
+  hasCont: boolean,
+): Promise<void> {
   const { app, backend } = rt;
   if (app.signals.taskRevoked.hasReceivers) await app.signals.taskRevoked.send({ sender: env.task, request, terminated: false, expired });
   if (hasCont) {
@@ -613,7 +713,10 @@ async function resume(rt: WorkerRuntime, env: Envelope, rec: ResultRecord, lease
   const node = nodeOf(flow, env);
   const def = app.getTask(env.task);
   if (rec.state === States.REVOKED) {
-    const error = rec.error ?? { ...serializeError(new CeleriacError(ErrorCodes.TASK_REVOKED, `task ${env.id} was revoked`)), type: 'TaskRevokedError' };
+    const error = rec.error ?? {
+      ...serializeError(new CeleriacError(ErrorCodes.TASK_REVOKED, `task ${env.id} was revoked`)),
+      type: 'TaskRevokedError',
+    };
     await finishRevoked(rt, env, requestOf(env), rec.revokedBy === 'expired', error, true);
     return 'ack';
   }
@@ -626,14 +729,25 @@ async function resume(rt: WorkerRuntime, env: Envelope, rec: ResultRecord, lease
     } else {
       const error = rec.error ?? serializeError(new Error('failed'));
       await continueFailure(rt.engine, flow, env.k ?? [], error, env.id, out);
-      if (node) await fireErrbacks(rt.engine, flow, node, { id: env.id, task: env.task, args: env.args, error, rootId: env.headers.rootId, traceback: rec.traceback }, out);
+      if (node)
+        await fireErrbacks(
+          rt.engine,
+          flow,
+          node,
+          { id: env.id, task: env.task, args: env.args, error, rootId: env.headers.rootId, traceback: rec.traceback },
+          out,
+        );
     }
     await publish(app, backend, out.dispatches);
   }
   if (rec.state === States.SUCCESS) {
     await emit(rt, env, def, DetailTypes.success, { state: 'SUCCESS', result: rec.result ?? null, durationMs: rec.durationMs ?? 0 });
   } else {
-    await emit(rt, env, def, DetailTypes.failure, { state: 'FAILURE', ...(rec.error ? { error: rec.error } : {}), durationMs: rec.durationMs ?? 0 });
+    await emit(rt, env, def, DetailTypes.failure, {
+      state: 'FAILURE',
+      ...(rec.error ? { error: rec.error } : {}),
+      durationMs: rec.durationMs ?? 0,
+    });
   }
   await backend.store.finishContinuations(env.id);
   return 'ack';
@@ -652,10 +766,17 @@ async function handleChordDeadline(rt: WorkerRuntime, env: Envelope): Promise<Di
 }
 
 /** A message that cannot be decoded: stored as FAILURE under the best id, with a specific code. */
-async function rejectMessage(rt: WorkerRuntime, msg: IncomingMessage, id: string, task: string | undefined, error: CeleriacError): Promise<Disposition> {
+async function rejectMessage(
+  rt: WorkerRuntime,
+  msg: IncomingMessage,
+  id: string,
+  task: string | undefined,
+  error: CeleriacError,
+): Promise<Disposition> {
   const { app, backend } = rt;
   app.logger.warn('rejected a message that is not a valid call', { messageId: msg.messageId, id, code: error.code, reason: error.message });
-  if (app.signals.taskRejected.hasReceivers) await app.signals.taskRejected.send({ sender: task ?? '(unknown)', message: msg.body, exc: error });
+  if (app.signals.taskRejected.hasReceivers)
+    await app.signals.taskRejected.send({ sender: task ?? '(unknown)', message: msg.body, exc: error });
   await backend.store.writeIfNotReady({
     id,
     state: States.FAILURE,
@@ -716,7 +837,9 @@ async function emit(
     timestamp: new Date(now).toISOString(),
     ...part,
   };
-  await backend.events.publish([{ source: eventSource(app.name), detailType, detail: detail as unknown as Record<string, Json>, time: now, resources: [] }]);
+  await backend.events.publish([
+    { source: eventSource(app.name), detailType, detail: detail as unknown as Record<string, Json>, time: now, resources: [] },
+  ]);
 }
 
 async function guardHook(rt: WorkerRuntime, hook: string, env: Envelope, fn: () => unknown): Promise<void> {

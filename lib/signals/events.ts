@@ -1,5 +1,5 @@
-import type { Json } from '../protocol/json';
 import type { SerializedError } from '../protocol/failure';
+import type { Json } from '../protocol/json';
 
 /**
  * Lifecycle events on the bus: ONE event per outcome (an event costs as much as the rest of a task).

@@ -2,10 +2,10 @@ import type { HandleSpec } from '../canvas/compile';
 import { type AnySignature, type CanvasHost, Group, Signature } from '../canvas/signature';
 import type { Drop } from '../canvas/types';
 import { CeleriacError, ErrorCodes, TaskRevokedError } from '../errors';
+import type { Backend } from '../ports';
 import { serializeError } from '../protocol/failure';
 import { type Json, type JsonObject, toJson } from '../protocol/json';
 import type { NodeOptions } from '../protocol/plan';
-import type { Backend } from '../ports';
 import { AsyncResult, GroupResult, type ResultHost } from '../results/async-result';
 import { States } from '../results/states';
 import type { AppSettings, Logger, RuntimeApp, TaskDef } from '../runtime/app-port';
@@ -57,8 +57,18 @@ export interface AppTopologyInput {
   readonly app: string;
   readonly tasks: readonly { readonly name: string; readonly queue: string; readonly events: boolean }[];
   readonly links: readonly { readonly from: string; readonly to: string; readonly kind: 'success' | 'error' }[];
-  readonly subscribers: readonly { readonly name: string; readonly entry?: string; readonly tasks?: readonly string[]; readonly outcomes?: readonly Outcome[] }[];
-  readonly periodic: readonly { readonly name: string; readonly task: string; readonly schedule: string; readonly args?: readonly unknown[] }[];
+  readonly subscribers: readonly {
+    readonly name: string;
+    readonly entry?: string;
+    readonly tasks?: readonly string[];
+    readonly outcomes?: readonly Outcome[];
+  }[];
+  readonly periodic: readonly {
+    readonly name: string;
+    readonly task: string;
+    readonly schedule: string;
+    readonly args?: readonly unknown[];
+  }[];
   readonly queues: readonly ({ readonly name: string } & QueueSettings)[];
 }
 
@@ -85,6 +95,23 @@ export interface Task<A extends readonly unknown[], R> {
   /** A group of `ceil(items / n)` starmap tasks; results are a list of lists (Celery's `chunks`). */
   chunks(items: readonly A[], n: number): Group<[], R[][]>;
 }
+
+/** What an inline errback learns about the failed task. */
+export interface ErrbackRequest {
+  readonly id: string;
+  readonly task: string;
+  readonly args: readonly Json[];
+  readonly rootId: string;
+}
+
+/** A new-style errback: `s(...extra)` builds the signature to pass as `linkError`. */
+export interface Errback<E extends unknown[]> {
+  readonly name: string;
+  s(...extra: E): Signature<[failedId?: unknown], void>;
+}
+
+/** A task, or its name. */
+export type TaskRef = { readonly name: string } | string;
 
 const NAME_RE = /^[A-Za-z0-9_.:-]{1,200}$/;
 export const MAP_TASK = 'celeriac.map';
@@ -147,9 +174,13 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
    */
   task<A extends unknown[], R>(name: string, fn: (...args: A) => R, options: TaskOptions<A, Awaited<R>> = {}): Task<A, Awaited<R>> {
     if (!NAME_RE.test(name)) {
-      throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `task name "${name}" must be 1-200 characters of letters, digits, "_", ".", ":" or "-"`);
+      throw new CeleriacError(
+        ErrorCodes.INVALID_OPTIONS,
+        `task name "${name}" must be 1-200 characters of letters, digits, "_", ".", ":" or "-"`,
+      );
     }
-    if (this.#tasks.has(name)) throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `task "${name}" is already registered in app "${this.name}"`);
+    if (this.#tasks.has(name))
+      throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `task "${name}" is already registered in app "${this.name}"`);
     if (typeof fn !== 'function') throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `task "${name}" needs a function body`);
     this.#tasks.set(name, { name, fn, options });
     this.#owners = undefined;
@@ -157,26 +188,27 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
   }
 
   #makeTask<A extends unknown[], R>(name: string, options: TaskOptions<A, R>): Task<A, R> {
-    const app = this;
     const jsonArgs = (args: readonly unknown[]) => args.map((a, i) => toJson(a, `${name} args[${i}]`));
     return {
       name,
       options,
-      s: (...args) => new Signature(app, name, jsonArgs(args)),
-      si: (...args) => new Signature(app, name, jsonArgs(args), { immutable: true }),
-      delay: (...args) => app.applyCanvas(new Signature(app, name, []), args, {}) as Promise<AsyncResult<R>>,
-      applyAsync: (args, opts = {}) => app.applyCanvas(new Signature(app, name, []), args, opts) as Promise<AsyncResult<R>>,
+      s: (...args) => new Signature(this, name, jsonArgs(args)),
+      si: (...args) => new Signature(this, name, jsonArgs(args), { immutable: true }),
+      delay: (...args) => this.applyCanvas(new Signature(this, name, []), args, {}) as Promise<AsyncResult<R>>,
+      applyAsync: (args, opts = {}) => this.applyCanvas(new Signature(this, name, []), args, opts) as Promise<AsyncResult<R>>,
       run: async (...args) => {
-        const def = app.#tasks.get(name) as TaskDef;
+        const def = this.#tasks.get(name) as TaskDef;
         return (await runWithContext(directContext(name, args), () => def.fn(...args))) as R;
       },
-      map: (items) => new Signature(app, MAP_TASK, [name, jsonArgs(items as unknown[])]) as unknown as Signature<[], R[]>,
-      starmap: (items) => new Signature(app, STARMAP_TASK, [name, jsonArgs(items as unknown[])]) as unknown as Signature<[], R[]>,
+      map: (items) => new Signature(this, MAP_TASK, [name, jsonArgs(items as unknown[])]) as unknown as Signature<[], R[]>,
+      starmap: (items) => new Signature(this, STARMAP_TASK, [name, jsonArgs(items as unknown[])]) as unknown as Signature<[], R[]>,
       chunks: (items, n) => {
-        if (!Number.isInteger(n) || n < 1) throw new CeleriacError(ErrorCodes.INVALID_CANVAS, `chunks() size must be a positive integer, got ${n}`);
+        if (!Number.isInteger(n) || n < 1)
+          throw new CeleriacError(ErrorCodes.INVALID_CANVAS, `chunks() size must be a positive integer, got ${n}`);
         const parts: AnySignature[] = [];
-        for (let i = 0; i < items.length; i += n) parts.push(new Signature(app, STARMAP_TASK, [name, jsonArgs(items.slice(i, i + n) as unknown[])]));
-        return new Group(app, parts) as unknown as Group<[], R[][]>;
+        for (let i = 0; i < items.length; i += n)
+          parts.push(new Signature(this, STARMAP_TASK, [name, jsonArgs(items.slice(i, i + n) as unknown[])]));
+        return new Group(this, parts) as unknown as Group<[], R[][]>;
       },
     };
   }
@@ -207,9 +239,38 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
     });
   }
 
+  /**
+   * Registers a new-style errback (Celery's errback with `(request, exc, traceback)`): called
+   * inline, in the worker of the failing task, with the failed request, the error, its traceback
+   * and the signature's own args. It gets no task id and its return value is not stored.
+   *
+   * @example
+   * ```ts
+   * const alert = app.errback('alert', (request, error, traceback, channel: string) => notify(channel, request.id, error));
+   * await charge.applyAsync([order], { linkError: alert.s('#payments') });
+   * ```
+   */
+  errback<E extends unknown[]>(
+    name: string,
+    fn: (request: ErrbackRequest, error: Error, traceback: string | undefined, ...extra: E) => unknown,
+    options: Omit<TaskOptions<unknown[], unknown>, 'errbackStyle'> = {},
+  ): Errback<E> {
+    const t = this.task(name, fn as (...args: unknown[]) => unknown, { ...options, errbackStyle: 'inline' });
+    return { name, s: (...extra: E) => t.s(...(extra as unknown[])) as unknown as Signature<[failedId?: unknown], void> };
+  }
+
   /** A signature for a task by name, without its code (Celery's `signature('add', ...)`). */
-  signature<R = unknown>(name: string, args: readonly unknown[] = [], options: Omit<CallOptions, 'link' | 'linkError'> = {}): Signature<unknown[], R> {
-    return new Signature<unknown[], R>(this, name, args.map((a, i) => toJson(a, `${name} args[${i}]`)), { options });
+  signature<R = unknown>(
+    name: string,
+    args: readonly unknown[] = [],
+    options: Omit<CallOptions, 'link' | 'linkError'> = {},
+  ): Signature<unknown[], R> {
+    return new Signature<unknown[], R>(
+      this,
+      name,
+      args.map((a, i) => toJson(a, `${name} args[${i}]`)),
+      { options },
+    );
   }
 
   /**
@@ -231,7 +292,11 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
 
   /** Rebuilds a group handle from its id and member ids. */
   groupResult<R extends readonly unknown[] = unknown[]>(id: string, memberIds: readonly string[]): GroupResult<R> {
-    return new GroupResult<R>(this, id, memberIds.map((m) => new AsyncResult(this, m)));
+    return new GroupResult<R>(
+      this,
+      id,
+      memberIds.map((m) => new AsyncResult(this, m)),
+    );
   }
 
   /** Publishes any canvas; used by signatures. */
@@ -243,7 +308,12 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
   #handle(spec: HandleSpec, ignored: boolean): AsyncResult<unknown> | GroupResult<unknown[]> {
     const parent = spec.parent ? this.#handle(spec.parent, false) : undefined;
     if (spec.t === 'task') return new AsyncResult(this, spec.id, parent, ignored);
-    return new GroupResult(this, spec.id, spec.children.map((c) => this.#handle(c, false) as AsyncResult<unknown>), parent);
+    return new GroupResult(
+      this,
+      spec.id,
+      spec.children.map((c) => this.#handle(c, false) as AsyncResult<unknown>),
+      parent,
+    );
   }
 
   /** Stops a task that has not started: stores REVOKED unless it is already ready. */
@@ -274,7 +344,10 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
       const src = this.#backendSource;
       if (!src) {
         return Promise.reject(
-          new CeleriacError(ErrorCodes.NOT_CONFIGURED, `app "${this.name}" has no backend: run it under startLocal(), in a worker, or call app.use(backend)`),
+          new CeleriacError(
+            ErrorCodes.NOT_CONFIGURED,
+            `app "${this.name}" has no backend: run it under startLocal(), in a worker, or call app.use(backend)`,
+          ),
         );
       }
       this.#backend = Promise.resolve(typeof src === 'function' ? src() : src);
@@ -319,19 +392,22 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
   }
 
   /** A static link: whenever `from` succeeds, `to` is called with its result (an EventBridge rule on AWS). */
-  link(from: Task<readonly unknown[], unknown> | string, to: Task<readonly unknown[], unknown> | string): this {
+  link(from: TaskRef, to: TaskRef): this {
     this.#links.push({ from: nameOf(from), to: nameOf(to), kind: 'success' });
     return this;
   }
 
   /** A static error link: whenever `from` fails, `to` is called with the failed task id. */
-  linkError(from: Task<readonly unknown[], unknown> | string, to: Task<readonly unknown[], unknown> | string): this {
+  linkError(from: TaskRef, to: TaskRef): this {
     this.#links.push({ from: nameOf(from), to: nameOf(to), kind: 'error' });
     return this;
   }
 
   /** A subscriber function receiving lifecycle events (all outcomes unless filtered). */
-  subscribe(name: string, options: { entry?: string; tasks?: readonly (Task<readonly unknown[], unknown> | string)[]; outcomes?: readonly Outcome[] } = {}): this {
+  subscribe(
+    name: string,
+    options: { entry?: string; tasks?: readonly (TaskRef)[]; outcomes?: readonly Outcome[] } = {},
+  ): this {
     this.#subscribers.push({
       name,
       ...(options.entry ? { entry: options.entry } : {}),
@@ -342,7 +418,7 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
   }
 
   /** A periodic task (EventBridge Scheduler expression: `rate(5 minutes)` or `cron(…)`). */
-  periodic(name: string, task: Task<readonly unknown[], unknown> | string, schedule: string, args: readonly unknown[] = []): this {
+  periodic(name: string, task: TaskRef, schedule: string, args: readonly unknown[] = []): this {
     this.#periodic.push({ name, task: nameOf(task), schedule, args });
     return this;
   }
@@ -365,7 +441,7 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
   }
 }
 
-function nameOf(t: Task<readonly unknown[], unknown> | string): string {
+function nameOf(t: TaskRef): string {
   return typeof t === 'string' ? t : t.name;
 }
 

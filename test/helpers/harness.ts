@@ -74,13 +74,10 @@ export function harness(opts: { name?: string; worker?: WorkerOptions; app?: Par
 export const quietLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Records log lines instead of printing them. */
-export function recordingLogger(): typeof quietLogger & { lines: { level: string; msg: string; extra?: unknown }[] } {
+export function recordingLogger() {
   const lines: { level: string; msg: string; extra?: unknown }[] = [];
-  return {
-    lines,
-    debug: (msg, extra) => lines.push({ level: 'debug', msg, extra }),
-    info: (msg, extra) => lines.push({ level: 'info', msg, extra }),
-    warn: (msg, extra) => lines.push({ level: 'warn', msg, extra }),
-    error: (msg, extra) => lines.push({ level: 'error', msg, extra }),
-  } as typeof quietLogger & { lines: { level: string; msg: string; extra?: unknown }[] };
+  const at = (level: string) => (msg: string, extra?: Record<string, unknown>) => {
+    lines.push({ level, msg, extra });
+  };
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }

@@ -45,7 +45,7 @@ describe('delay / applyAsync / get', () => {
     const h = harness();
     const add = h.app.task('add', (x: number, y: number) => x + y);
     const r = await add.delay(1, 1);
-    const e = await r.get({ timeoutMs: 20, intervalMs: 5 }).catch((x) => x);
+    const e: unknown = await r.get({ timeoutMs: 20, intervalMs: 5 }).catch((x: unknown) => x);
     expect(isCeleriacError(e, ErrorCodes.TIMEOUT)).toBe(true);
     await h.drain();
     expect(await r.get()).toBe(2);
@@ -78,8 +78,7 @@ describe('delay / applyAsync / get', () => {
     const h = harness();
     const r = await h.app.sendTask('nope', [1]);
     await h.drain();
-    const e = await r.get().catch((x) => x);
-    expect(e.code).toBe(ErrorCodes.TASK_NOT_REGISTERED);
+    await expect(r.get()).rejects.toMatchObject({ code: ErrorCodes.TASK_NOT_REGISTERED });
   });
 
   it('chain passes each result as the next first argument; ids, rootId and parentId are frozen', async () => {

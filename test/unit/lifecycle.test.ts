@@ -66,7 +66,15 @@ describe('hooks and signals fire in Celery order [P-HOOK-01/02/03]', () => {
     );
     await t.delay();
     await h.drain();
-    expect(order).toEqual(['taskReceived', 'taskPrerun', 'body', 'onFailure:x:FAILURE', 'taskFailure', 'afterReturn:FAILURE', 'taskPostrun:FAILURE']);
+    expect(order).toEqual([
+      'taskReceived',
+      'taskPrerun',
+      'body',
+      'onFailure:x:FAILURE',
+      'taskFailure',
+      'afterReturn:FAILURE',
+      'taskPostrun:FAILURE',
+    ]);
   });
 
   it('retry: … body → publish retry → store RETRY → onRetry → taskRetry → postrun(RETRY), no afterReturn', async () => {
@@ -399,7 +407,17 @@ describe('lifecycle events: one per outcome', () => {
     expect(events.map((e) => e.detailType).sort()).toEqual(['task-failed', 'task-retried', 'task-succeeded']);
     const s = events.find((e) => e.detailType === 'task-succeeded');
     expect(s?.source).toBe('celeriac.shop');
-    expect(s?.detail).toMatchObject({ v: 1, app: 'shop', task: 'ok', id: r1.id, rootId: r1.id, parentId: null, state: 'SUCCESS', result: 2, attempt: 0 });
+    expect(s?.detail).toMatchObject({
+      v: 1,
+      app: 'shop',
+      task: 'ok',
+      id: r1.id,
+      rootId: r1.id,
+      parentId: null,
+      state: 'SUCCESS',
+      result: 2,
+      attempt: 0,
+    });
     const f = events.find((e) => e.detailType === 'task-failed');
     expect(f?.detail).toMatchObject({ id: r2.id, state: 'FAILURE', attempt: 1, error: { type: 'Error', message: 'no' } });
     expect(typeof f?.detail.durationMs).toBe('number');

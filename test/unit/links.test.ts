@@ -73,7 +73,7 @@ describe('link and linkError', () => {
     const bad = h.app.task('bad', (_n: number) => {
       throw new RangeError('nope');
     });
-    const onErr = h.app.task('onErr', (request: { id: string }, error: Error, traceback: string | undefined, extra: string) => {
+    const onErr = h.app.errback('onErr', (request, error, traceback, extra: string) => {
       got.push({ id: request.id, name: error.name, message: error.message, tb: traceback, extra });
     });
     const r = await bad.applyAsync([7], { linkError: onErr.s('tag') });
@@ -123,7 +123,7 @@ describe('chain', () => {
       ranAfter++;
       return x;
     });
-    const r = await chain(add.s(1, 2), fail.s(), after.s(10), after.s(20)).applyAsync();
+    const r = await chain(add.s(1, 2), fail.s(), after.s(), after.s()).applyAsync();
     await h.drain();
     expect(ranAfter).toBe(0);
     const e = await r.get().catch((x) => x);
@@ -172,7 +172,7 @@ describe('chain', () => {
   it('a chain of errors stores every tail id with the original error code', async () => {
     const h = harness();
     const add = h.app.task('add', (x: number, y: number) => x + y);
-    const r = await chain(add.s(1, 1), h.app.signature('missing-task'), add.s(1)).applyAsync();
+    const r = await chain(add.s(1, 1), h.app.signature<number>('missing-task'), add.s(1)).applyAsync();
     await h.drain();
     await expect(r.get()).rejects.toMatchObject({ code: ErrorCodes.TASK_NOT_REGISTERED });
   });

@@ -31,10 +31,14 @@ describe('foreign messages are calls too', () => {
   it('any other JSON on a queue owned by one task is passed to it as its single argument (e.g. an EventBridge event)', async () => {
     const h = harness();
     const got: unknown[] = [];
-    h.app.task('onUpload', (event: { 'detail-type': string; detail: { key: string } }) => {
-      got.push(event.detail.key);
-      return event['detail-type'];
-    }, { queue: 'uploads' });
+    h.app.task(
+      'onUpload',
+      (event: { 'detail-type': string; detail: { key: string } }) => {
+        got.push(event.detail.key);
+        return event['detail-type'];
+      },
+      { queue: 'uploads' },
+    );
     const ev = { version: '0', id: 'e1', 'detail-type': 'Object Created', source: 'aws.s3', detail: { key: 'a.txt' } };
     await h.handler(sqsEvent('uploads', [msg(JSON.stringify(ev), 'm-3')]));
     expect(got).toEqual(['a.txt']);

@@ -1,0 +1,5 @@
+/** The SQS-triggered worker Lambda: every queue's function runs this entry. */
+import { createWorker } from 'celeriac';
+import { app } from './app';
+
+export const handler = createWorker(app);
