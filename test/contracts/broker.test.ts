@@ -1,7 +1,16 @@
+import { randomUUID } from 'node:crypto';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { awsBackend, awsBackendFromEnv, SqsBroker } from '../../lib/adapters/aws';
 import { fakeClock, MemoryBroker } from '../../lib/adapters/memory';
+import { type Emulator, ensureQueue, startFauxqs } from '../../lib/local/emulators';
+import { clientConfig, countCommands, fastRetry, sdkError, stubClient, testConfig } from './aws-helpers';
 import { brokerContract } from './broker.contract';
 
 let n = 0;
+const msg = (queue: string, body: string) => ({ queue, id: randomUUID(), body });
+
+// ── memory ───────────────────────────────────────────────────────────────────────────────────
 
 brokerContract('memory', () => {
   const clock = fakeClock();
@@ -17,4 +26,224 @@ brokerContract('memory', () => {
     elapse: (ms) => clock.advance(ms),
     now: () => clock.now(),
   };
+});
+
+describe('MemoryBroker specifics', () => {
+  it('tells onSend listeners how many messages landed in which queue, until unsubscribed', async () => {
+    const broker = new MemoryBroker();
+    const seen: [string, number][] = [];
+    const off = broker.onSend((q, count) => seen.push([q, count]));
+    await broker.send([msg('a', '1'), msg('b', '2'), msg('a', '3')]);
+    off();
+    await broker.send([msg('a', '4')]);
+    expect(seen).toEqual([
+      ['a', 2],
+      ['b', 1],
+    ]);
+  });
+
+  it('waitForMessage resolves true when a message arrives, false when the wait ends', async () => {
+    const clock = fakeClock();
+    const broker = new MemoryBroker({ clock });
+    const arrives = broker.waitForMessage('q', 10_000);
+    await broker.send([msg('q', 'x')]);
+    expect(await arrives).toBe(true);
+    expect(await broker.waitForMessage('q', 10_000)).toBe(true);
+    const times = broker.waitForMessage('empty', 5_000);
+    await clock.advance(5_000);
+    expect(await times).toBe(false);
+  });
+
+  it('waitForMessage wakes when a delayed message becomes visible', async () => {
+    const clock = fakeClock();
+    const broker = new MemoryBroker({ clock });
+    await broker.send([{ ...msg('q', 'later'), delaySeconds: 3 }]);
+    const woke = broker.waitForMessage('q', 60_000);
+    await clock.advance(3_000);
+    expect(await woke).toBe(true);
+  });
+
+  it('keeps memory bounded when messages are received and deleted at volume', async () => {
+    const broker = new MemoryBroker();
+    for (let round = 0; round < 50; round++) {
+      await broker.send(Array.from({ length: 1_000 }, (_, i) => msg('hot', String(i))));
+      for (;;) {
+        const got = await broker.receive('hot', { max: 10, visibilityTimeoutSeconds: 30, waitMs: 0 });
+        if (got.length === 0) break;
+        await broker.delete('hot', got.map((m) => m.receiptHandle));
+      }
+    }
+    expect(await broker.depth('hot')).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+    // 50,000 deleted deliveries left at most a bounded number of stale timeout entries.
+    const timers = (broker as unknown as { queues: Map<string, { timers: { size: number } }> }).queues.get('hot')?.timers.size ?? 0;
+    expect(timers).toBeLessThanOrEqual(1_024);
+  });
+});
+
+// ── SQS on fauxqs ────────────────────────────────────────────────────────────────────────────
+
+describe('SQS (fauxqs)', () => {
+  let fauxqs: Emulator;
+  beforeAll(async () => {
+    fauxqs = await startFauxqs();
+  });
+  afterAll(async () => {
+    await fauxqs?.stop();
+  });
+
+  const newQueue = async (opts?: { maxReceiveCount?: number }) => {
+    const name = `celeriac-${++n}-${randomUUID().slice(0, 8)}`;
+    if (opts?.maxReceiveCount === undefined) {
+      await ensureQueue(fauxqs.endpoint, name);
+      return { name };
+    }
+    await ensureQueue(fauxqs.endpoint, name, { dlqName: `${name}-dlq`, maxReceiveCount: opts.maxReceiveCount });
+    return { name, dlq: `${name}-dlq` };
+  };
+
+  brokerContract('SqsBroker on fauxqs', () => {
+    const backend = awsBackend(testConfig(), { endpoints: { sqs: fauxqs.endpoint }, clientConfig, retry: fastRetry });
+    return {
+      broker: backend.broker,
+      newQueue,
+      elapse: (ms) => new Promise((r) => setTimeout(r, ms)),
+      now: () => Date.now(),
+    };
+  });
+
+  describe('SqsBroker specifics', () => {
+    it('coalesces concurrent sends into SendMessageBatch requests of at most 10', async () => {
+      const backend = awsBackend(testConfig(), { endpoints: { sqs: fauxqs.endpoint }, clientConfig });
+      const calls = countCommands(backend.clients.sqs as never);
+      const { name } = await newQueue();
+      await Promise.all(Array.from({ length: 25 }, (_, i) => backend.broker.send([msg(name, `m${i}`)])));
+      expect(calls.filter((c) => c === 'SendMessageBatchCommand')).toHaveLength(3);
+      expect(calls).not.toContain('SendMessageCommand');
+      expect(await backend.broker.depth(name)).toEqual({ visible: 25, inFlight: 0, delayed: 0 });
+      backend.destroy();
+    });
+
+    it('uses CELERIAC_QUEUE_URLS when a queue is listed, GetQueueUrl (once, cached) when not', async () => {
+      const listed = await newQueue();
+      const other = await newQueue();
+      const { url } = await ensureQueue(fauxqs.endpoint, listed.name);
+      const backend = awsBackend(testConfig({ CELERIAC_QUEUE_URLS: JSON.stringify({ orders: url }) }), { endpoints: { sqs: fauxqs.endpoint }, clientConfig });
+      const calls = countCommands(backend.clients.sqs as never);
+      await backend.broker.send([msg('orders', 'via map')]);
+      await backend.broker.send([msg(other.name, 'via lookup')]);
+      await backend.broker.send([msg(other.name, 'cached')]);
+      expect(calls.filter((c) => c === 'GetQueueUrlCommand')).toHaveLength(1);
+      expect((await backend.broker.depth(listed.name)).visible).toBe(1);
+      expect((await backend.broker.depth(other.name)).visible).toBe(2);
+      backend.destroy();
+    });
+
+    it('rejects a send to a queue that does not exist with PUBLISH_FAILED (not retryable), naming the queue', async () => {
+      const backend = awsBackend(testConfig(), { endpoints: { sqs: fauxqs.endpoint }, clientConfig, retry: fastRetry });
+      const err = await backend.broker.send([msg('no-such-queue', 'x')]).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'PUBLISH_FAILED', retryable: false });
+      expect((err as Error).message).toContain('no-such-queue');
+      backend.destroy();
+    });
+
+    it('honours AWS_ENDPOINT_URL_SQS from the env map (awsBackendFromEnv)', async () => {
+      const { name } = await newQueue();
+      const backend = awsBackendFromEnv(
+        { CELERIAC_TABLE: 'unused', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_ENDPOINT_URL_SQS: fauxqs.endpoint },
+        { clientConfig },
+      );
+      await backend.broker.send([msg(name, 'env')]);
+      expect((await backend.broker.depth(name)).visible).toBe(1);
+      backend.destroy();
+    });
+
+    it('honours AWS_ENDPOINT_URL_SQS set in process.env (read by the SDK itself)', async () => {
+      const { name } = await newQueue();
+      const saved = process.env.AWS_ENDPOINT_URL_SQS;
+      process.env.AWS_ENDPOINT_URL_SQS = fauxqs.endpoint;
+      try {
+        const backend = awsBackend(testConfig(), { clientConfig });
+        await backend.broker.send([msg(name, 'sdk env')]);
+        expect((await backend.broker.depth(name)).visible).toBe(1);
+        backend.destroy();
+      } finally {
+        if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_SQS;
+        else process.env.AWS_ENDPOINT_URL_SQS = saved;
+      }
+    });
+  });
+
+  describe('SqsBroker failure handling (stub client)', () => {
+    const url = 'https://sqs.us-east-1.amazonaws.com/123456789012/tasks';
+    const ok = (entries: { Id: string }[]) => ({ Successful: entries.map((e) => ({ Id: e.Id, MessageId: randomUUID() })), Failed: [] });
+    const brokerWith = (handler: Parameters<typeof stubClient>[0]) => {
+      const { client, calls } = stubClient<SQSClient>(handler);
+      return { broker: new SqsBroker({ client, queueUrls: { tasks: url }, retry: fastRetry }), calls };
+    };
+
+    it('resends only the entries SQS failed for a transient reason, then resolves', async () => {
+      const { broker, calls } = brokerWith((cmd, call) => {
+        const entries = cmd.input.Entries as { Id: string; MessageBody: string }[];
+        if (call === 1) {
+          return { Successful: [{ Id: '0', MessageId: 'a' }], Failed: [{ Id: '1', Code: 'InternalError', SenderFault: false, Message: 'try again' }] };
+        }
+        return ok(entries);
+      });
+      await broker.send([msg('tasks', 'first'), msg('tasks', 'second')]);
+      expect(calls).toHaveLength(2);
+      expect((calls[1]?.input.Entries as { MessageBody: string }[]).map((e) => e.MessageBody)).toEqual(['second']);
+    });
+
+    it('retries a whole batch that failed with throttling after the SDK’s own retries', async () => {
+      const { broker, calls } = brokerWith((cmd, call) => {
+        if (call === 1) throw sdkError('RequestThrottled', 400);
+        return ok(cmd.input.Entries as { Id: string }[]);
+      });
+      await broker.send([msg('tasks', 'x')]);
+      expect(calls).toHaveLength(2);
+    });
+
+    it('gives up after the bounded attempts with PUBLISH_FAILED (retryable), naming the failed ids', async () => {
+      const { broker, calls } = brokerWith((cmd) => ({
+        Successful: [],
+        Failed: (cmd.input.Entries as { Id: string }[]).map((e) => ({ Id: e.Id, Code: 'ServiceUnavailable', SenderFault: false })),
+      }));
+      const m = msg('tasks', 'never');
+      const err = await broker.send([m]).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'PUBLISH_FAILED', retryable: true, details: { failed: [{ id: m.id, code: 'ServiceUnavailable' }] } });
+      expect((err as Error).message).toContain(m.id);
+      expect(calls).toHaveLength(fastRetry.attempts);
+    });
+
+    it('does not retry an entry SQS refused as the sender’s fault', async () => {
+      const { broker, calls } = brokerWith(() => ({ Successful: [], Failed: [{ Id: '0', Code: 'InvalidMessageContents', SenderFault: true }] }));
+      await expect(broker.send([msg('tasks', 'bad')])).rejects.toMatchObject({ code: 'PUBLISH_FAILED', retryable: false });
+      expect(calls).toHaveLength(1);
+    });
+
+    it('splits batches at 1 MiB total, not only at 10 entries', async () => {
+      const { broker, calls } = brokerWith((cmd) => ok(cmd.input.Entries as { Id: string }[]));
+      await broker.send(Array.from({ length: 6 }, (_, i) => msg('tasks', String(i).repeat(300_000))));
+      expect(calls.map((c) => (c.input.Entries as unknown[]).length)).toEqual([3, 3]);
+    });
+
+    it('swallows stale receipt handles on delete and changeVisibility', async () => {
+      const { broker } = brokerWith((cmd) => {
+        if (cmd.constructor.name === 'ChangeMessageVisibilityCommand') throw sdkError('MessageNotInflight', 400);
+        return { Successful: [], Failed: [{ Id: '0', Code: 'ReceiptHandleIsInvalid', SenderFault: true }] };
+      });
+      await expect(broker.delete('tasks', ['stale'])).resolves.toBeUndefined();
+      await expect(broker.changeVisibility('tasks', 'stale', 0)).resolves.toBeUndefined();
+    });
+
+    it('maps a throttled receive to a retryable BACKEND_UNAVAILABLE', async () => {
+      const { broker } = brokerWith(() => {
+        throw sdkError('RequestThrottled', 400);
+      });
+      await expect(broker.receive('tasks', { max: 10, visibilityTimeoutSeconds: 30, waitMs: 0 })).rejects.toMatchObject({
+        code: 'BACKEND_UNAVAILABLE',
+        retryable: true,
+      });
+    });
+  });
 });

@@ -41,28 +41,30 @@ export function eventPublisherContract(name: string, setup: () => EventPublisher
       expect(h.received()).toHaveLength(before);
     });
 
-    it('publishes more than 10 events in one call, each once and in order', async () => {
+    // EventBridge promises no order between entries, so neither does the port.
+    const ids = (run: string) =>
+      mine(run)
+        .map((e) => String(e.detail.id))
+        .sort();
+
+    it('publishes more than 10 events in one call, each once', async () => {
       const run = randomUUID();
       const events = Array.from({ length: 25 }, (_, i) => event({ run, id: `t${i}` }));
       await h.publisher.publish(events);
-      expect(mine(run).map((e) => e.detail.id)).toEqual(events.map((e) => e.detail.id));
+      expect(ids(run)).toEqual(events.map((e) => String(e.detail.id)).sort());
     });
 
     it('publishes events of many concurrent calls, each once', async () => {
       const run = randomUUID();
       await Promise.all(Array.from({ length: 30 }, (_, i) => h.publisher.publish([event({ run, id: `c${i}` })])));
-      expect(
-        mine(run)
-          .map((e) => String(e.detail.id))
-          .sort(),
-      ).toEqual(Array.from({ length: 30 }, (_, i) => `c${i}`).sort());
+      expect(ids(run)).toEqual(Array.from({ length: 30 }, (_, i) => `c${i}`).sort());
     });
 
     it('publishes large events that together exceed one request (5 × 100 KB)', async () => {
       const run = randomUUID();
       const events = Array.from({ length: 5 }, (_, i) => event({ run, id: `big${i}`, pad: 'p'.repeat(100_000) }));
       await h.publisher.publish(events);
-      expect(mine(run).map((e) => e.detail.id)).toEqual(['big0', 'big1', 'big2', 'big3', 'big4']);
+      expect(ids(run)).toEqual(['big0', 'big1', 'big2', 'big3', 'big4']);
     });
 
     it('refuses an event over 256 KB with MESSAGE_TOO_LARGE, publishing nothing of that call', async () => {

@@ -1,0 +1,133 @@
+/**
+ * AWS adapters: SQS, DynamoDB, EventBridge. The only module that imports `@aws-sdk/*`.
+ *
+ * Endpoints: every client honours `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>` — the SDK
+ * reads them itself from `process.env`, and {@link awsBackendFromEnv} also reads them from the env
+ * map it is given (service-specific first, as the SDK does). An explicit `endpoint`/`endpoints`
+ * option wins over both; injected clients are used as they are (Powertools style).
+ */
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { type CeleriacConfig, loadConfig } from '../../config';
+import { CeleriacError, ErrorCodes } from '../../errors';
+import type { Backend, BusEvent, Clock, EventPublisher, Ids } from '../../ports';
+import { systemClock } from '../memory/clock';
+import { randomIds } from '../memory/ids';
+import { DynamoResultStore } from './dynamo-result-store';
+import { EventBridgePublisher } from './eventbridge-publisher';
+import type { RetryPolicy } from './retry';
+import { SqsBroker } from './sqs-broker';
+
+export { DynamoResultStore, type DynamoResultStoreOptions } from './dynamo-result-store';
+export { EventBridgePublisher, type EventBridgePublisherOptions } from './eventbridge-publisher';
+export { DEFAULT_RETRY, type RetryPolicy } from './retry';
+export { SqsBroker, type SqsBrokerOptions } from './sqs-broker';
+
+/** Client settings shared by the three clients celeriac creates (ignored for injected clients). */
+export type AwsClientConfig = Pick<DynamoDBClientConfig, 'region' | 'credentials' | 'maxAttempts' | 'retryMode' | 'requestHandler' | 'logger'>;
+
+export interface AwsBackendOptions {
+  /** Pre-built clients (tracing, custom middleware, shared connections); others are created. */
+  readonly clients?: { readonly sqs?: SQSClient; readonly dynamodb?: DynamoDBClient; readonly eventbridge?: EventBridgeClient };
+  readonly clientConfig?: AwsClientConfig;
+  /** One endpoint for every service (an emulator, LocalStack). Overrides `config.endpoint`. */
+  readonly endpoint?: string;
+  /** Per-service endpoints; override `endpoint`. */
+  readonly endpoints?: { readonly sqs?: string; readonly dynamodb?: string; readonly eventbridge?: string };
+  readonly clock?: Clock;
+  readonly ids?: Ids;
+  /** Backoff for failed batch entries and unprocessed keys. */
+  readonly retry?: Partial<RetryPolicy>;
+  /** For logs and the CLI; default `aws`, or `localstack` when an endpoint is configured. */
+  readonly kind?: string;
+}
+
+/** A {@link Backend} whose parts are the concrete AWS adapters. */
+export interface AwsBackend extends Backend {
+  readonly broker: SqsBroker;
+  readonly store: DynamoResultStore;
+  readonly events: EventPublisher;
+  readonly clients: { readonly sqs: SQSClient; readonly dynamodb: DynamoDBClient; readonly eventbridge: EventBridgeClient };
+  /** Closes the connections of the clients this backend created (injected ones are left alone). */
+  destroy(): void;
+}
+
+/** Publishes nothing: `CELERIAC_EVENTS=off`. */
+const NO_EVENTS: EventPublisher = { publish: async (_events: readonly BusEvent[]) => {} };
+
+/**
+ * Builds the AWS backend from a loaded config. `config.table` is required; the bus may be omitted
+ * (the default bus), and queues are found through `config.queueUrls` or by name.
+ *
+ * @example
+ * ```ts
+ * const backend = awsBackend(loadConfig(process.env), { clients: { dynamodb: tracedClient } });
+ * ```
+ */
+export function awsBackend(config: CeleriacConfig, opts: AwsBackendOptions = {}): AwsBackend {
+  if (config.table === undefined || config.table === '') {
+    throw new CeleriacError(ErrorCodes.NOT_CONFIGURED, 'no DynamoDB table configured: set CELERIAC_TABLE (the CDK stack sets it on every function)');
+  }
+  const clock = opts.clock ?? systemClock;
+  const endpointFor = (svc: 'sqs' | 'dynamodb' | 'eventbridge'): string | undefined => opts.endpoints?.[svc] ?? opts.endpoint ?? config.endpoint;
+  const base = {
+    ...(config.region === undefined ? {} : { region: config.region }),
+    ...opts.clientConfig,
+  };
+  const created: { destroy(): void }[] = [];
+  const make = <C extends { destroy(): void }>(injected: C | undefined, build: () => C): C => {
+    if (injected !== undefined) return injected;
+    const c = build();
+    created.push(c);
+    return c;
+  };
+  const sqsEndpoint = endpointFor('sqs');
+  const sqs = make(opts.clients?.sqs, () =>
+    new SQSClient({
+      ...base,
+      ...(sqsEndpoint === undefined ? {} : { endpoint: sqsEndpoint }),
+      // Requests go to the client's endpoint, never to the host inside a queue URL: emulators
+      // hand out URLs like sqs.us-east-1.localhost that do not resolve, and an endpoint taken
+      // from AWS_ENDPOINT_URL_SQS is invisible here. Queues live in the client's region.
+      useQueueUrlAsEndpoint: false,
+    }),
+  );
+  const ddbEndpoint = endpointFor('dynamodb');
+  const dynamodb = make(opts.clients?.dynamodb, () => new DynamoDBClient({ ...base, ...(ddbEndpoint === undefined ? {} : { endpoint: ddbEndpoint }) }));
+  const ebEndpoint = endpointFor('eventbridge');
+  const eventbridge = make(opts.clients?.eventbridge, () => new EventBridgeClient({ ...base, ...(ebEndpoint === undefined ? {} : { endpoint: ebEndpoint }) }));
+  const retry = opts.retry ?? {};
+  return {
+    kind: opts.kind ?? (sqsEndpoint ?? ddbEndpoint ?? ebEndpoint ? 'localstack' : 'aws'),
+    broker: new SqsBroker({ client: sqs, queueUrls: config.queueUrls, clock, retry }),
+    store: new DynamoResultStore({ client: dynamodb, table: config.table, ttlSeconds: config.resultTtlSeconds, clock, retry }),
+    events: config.events ? new EventBridgePublisher({ client: eventbridge, ...(config.bus === undefined ? {} : { bus: config.bus }), clock, retry }) : NO_EVENTS,
+    clock,
+    ids: opts.ids ?? randomIds,
+    pollIntervalMs: 500,
+    clients: { sqs, dynamodb, eventbridge },
+    destroy() {
+      for (const c of created) c.destroy();
+    },
+  };
+}
+
+/**
+ * Builds the AWS backend from an environment map (`process.env` at a Lambda entry or the CLI):
+ * {@link loadConfig} plus the SDK's endpoint variables, service-specific ones first.
+ */
+export function awsBackendFromEnv(env: Readonly<Record<string, string | undefined>>, opts: AwsBackendOptions = {}): AwsBackend {
+  const loaded = loadConfig(env);
+  // The SDK's own switch for "ignore endpoint variables": honoured for the ones read here too.
+  if (env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.toLowerCase() === 'true') return awsBackend({ ...loaded, endpoint: undefined }, opts);
+  const config = loaded;
+  const pick = (k: string): string | undefined => (env[k] === undefined || env[k] === '' ? undefined : env[k]);
+  const endpoints = {
+    sqs: opts.endpoints?.sqs ?? pick('AWS_ENDPOINT_URL_SQS'),
+    dynamodb: opts.endpoints?.dynamodb ?? pick('AWS_ENDPOINT_URL_DYNAMODB'),
+    eventbridge: opts.endpoints?.eventbridge ?? pick('AWS_ENDPOINT_URL_EVENTBRIDGE'),
+  };
+  const defined = Object.fromEntries(Object.entries(endpoints).filter(([, v]) => v !== undefined)) as AwsBackendOptions['endpoints'];
+  return awsBackend(config, { ...opts, ...(defined === undefined ? {} : { endpoints: defined }) });
+}
