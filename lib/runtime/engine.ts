@@ -332,9 +332,12 @@ async function join(
     }
     failedIdx = all.flatMap((s) => s.failed);
   }
-  if (!(await claimOnce(env, `join:${f.j}`, finishedId))) return;
+  if (!(await claimOnce(env, joinClaimKey(f.j), finishedId))) return;
   await fireJoin(env, flow, f, rest, failedIdx, finishedId, out);
 }
+
+/** The record id of a join's create-once fire claim. */
+export const joinClaimKey = (joinId: string): string => `join:${joinId}`;
 
 /**
  * Create-once with an owner: true for the first claimant, and again for the same claimant (so a
@@ -429,7 +432,7 @@ export async function chordDeadline(env: EngineEnv, flow: Flow, k: readonly Fram
     for (let x = s * size; x < Math.min(f.n, (s + 1) * size); x++) if (!done.has(x)) missing.push(x);
   }
   if (missing.length === 0) return 'complete';
-  if (!(await claimOnce(env, `join:${f.j}`, 'deadline'))) return 'lost';
+  if (!(await claimOnce(env, joinClaimKey(f.j), 'deadline'))) return 'lost';
   const group = planNode(flow.plan, f.g);
   const ids = group.t === 'group' ? missing.slice(0, 5).map((x) => resultIdOf(flow.plan, group.members[x] as number)) : [];
   const err = new ChordError(

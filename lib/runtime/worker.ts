@@ -36,6 +36,7 @@ import {
   type EngineEnv,
   type FailedTask,
   type Flow,
+  joinClaimKey,
   fireCallbacks,
   fireErrbacks,
   Outbox,
@@ -158,6 +159,8 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
   rt.faults.afterDecode?.(env);
   const now = backend.clock.now();
 
+  // A chord deadline check for a chord that already fired is dropped, not hopped for a day.
+  if (env.task === CHORD_DEADLINE_TASK && (await joinFired(rt, env))) return 'ack';
   // A delay longer than SQS allows arrives early: send it on for the rest (a hop), do nothing else.
   if (env.headers.eta !== undefined) {
     const eta = Date.parse(env.headers.eta);
@@ -751,6 +754,12 @@ async function resume(rt: WorkerRuntime, env: Envelope, rec: ResultRecord, lease
   }
   await backend.store.finishContinuations(env.id);
   return 'ack';
+}
+
+async function joinFired(rt: WorkerRuntime, env: Envelope): Promise<boolean> {
+  const f = env.k?.[0];
+  if (!f || isChainFrame(f)) return false;
+  return (await rt.backend.store.get(joinClaimKey(f.j))) !== undefined;
 }
 
 async function handleChordDeadline(rt: WorkerRuntime, env: Envelope): Promise<Disposition> {
