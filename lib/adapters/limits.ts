@@ -33,6 +33,18 @@ export function mayExceed(s: string, limit: number): boolean {
 }
 
 /**
+ * Characters SQS refuses besides lone surrogates (allowed: tab, LF, CR, U+0020–U+D7FF,
+ * U+E000–U+FFFD, U+10000–U+10FFFF). A positive class scans about 3× faster than the negated
+ * `u`-flag class; surrogates are checked natively by `isWellFormed`.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const SQS_FORBIDDEN = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** `String.prototype.isWellFormed` (ES2024; Node ≥ 20) — the tsconfig's lib is ES2023. */
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+/**
  * Validates messages before anything is sent, so one bad message rejects the whole call instead
  * of leaving it half sent. Returns each body's byte size (for batch packing).
  */
@@ -48,6 +60,17 @@ export function checkOutgoing(messages: readonly OutgoingMessage[]): number[] {
       throw new CeleriacError(
         ErrorCodes.INVALID_OPTIONS,
         `message ${m.id}: delaySeconds must be an integer 0…${SQS_MAX_DELAY_SECONDS} (SQS DelaySeconds), got ${delay}; longer delays are re-delayed in hops`,
+      );
+    }
+    if (m.body.length === 0)
+      throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `message ${m.id} has an empty body; SQS needs at least one character`);
+    const bad = SQS_FORBIDDEN.exec(m.body) ?? (isWellFormed(m.body) ? null : LONE_SURROGATE.exec(m.body));
+    if (bad !== null) {
+      const cp = bad[0].codePointAt(0) ?? 0;
+      throw new CeleriacError(
+        ErrorCodes.INVALID_UNICODE,
+        `message ${m.id} contains U+${cp.toString(16).toUpperCase().padStart(4, '0')} at offset ${bad.index}, which SQS does not accept (allowed: tab, LF, CR, U+0020–U+D7FF, U+E000–U+FFFD, U+10000–U+10FFFF)`,
+        { details: { id: m.id, queue: m.queue, offset: bad.index } },
       );
     }
     const size = utf8Bytes(m.body);

@@ -7,14 +7,9 @@
  * connections, so neither tests nor `celeriac dev` hang on exit.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
-  ResourceInUseException,
-} from '@aws-sdk/client-dynamodb';
+import type { AddressInfo } from 'node:net';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -55,7 +50,12 @@ type DynaliteFactory = (opts: Record<string, unknown>) => Server;
 export async function startDynalite(opts: DynaliteOptions = {}): Promise<Emulator> {
   // dynalite is CommonJS without type declarations.
   const dynalite = createRequire(import.meta.url)('dynalite') as DynaliteFactory;
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(opts.path === undefined ? {} : { path: opts.path }) });
+  const server = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(opts.path === undefined ? {} : { path: opts.path }),
+  });
   const port = await listen(server, opts.port ?? 0);
   return { endpoint: `http://127.0.0.1:${port}`, stop: () => close(server) };
 }
@@ -120,7 +120,11 @@ export interface EnsureQueueOptions {
  * Creates a queue (and its DLQ) if missing, or updates the attributes of an existing one, and
  * returns their URLs.
  */
-export async function ensureQueue(endpoint: string, name: string, opts: EnsureQueueOptions = {}): Promise<{ url: string; dlqUrl?: string }> {
+export async function ensureQueue(
+  endpoint: string,
+  name: string,
+  opts: EnsureQueueOptions = {},
+): Promise<{ url: string; dlqUrl?: string }> {
   const client = new SQSClient({ ...EMULATOR_CLIENT_CONFIG, endpoint });
   try {
     const attributes: Record<string, string> = {};
@@ -288,7 +292,11 @@ function readBody(req: IncomingMessage): Promise<string> {
 function reply(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent) return;
   const json = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'content-length': Buffer.byteLength(json), 'x-amzn-requestid': `req-${Date.now()}` });
+  res.writeHead(status, {
+    'content-type': 'application/x-amz-json-1.1',
+    'content-length': Buffer.byteLength(json),
+    'x-amzn-requestid': `req-${Date.now()}`,
+  });
   res.end(json);
 }
 

@@ -41,7 +41,12 @@ export function brokerContract(name: string, setup: () => BrokerHarness | Promis
       broker = h.broker;
     });
     const queue = async (opts?: { maxReceiveCount?: number }) => (await h.newQueue(opts)).name;
-    const msg = (q: string, body: string, delaySeconds?: number) => ({ queue: q, id: randomUUID(), body, ...(delaySeconds === undefined ? {} : { delaySeconds }) });
+    const msg = (q: string, body: string, delaySeconds?: number) => ({
+      queue: q,
+      id: randomUUID(),
+      body,
+      ...(delaySeconds === undefined ? {} : { delaySeconds }),
+    });
 
     it('delivers a sent message with its body, a receipt handle and receive count 1', async () => {
       const q = await queue();
@@ -91,7 +96,10 @@ export function brokerContract(name: string, setup: () => BrokerHarness | Promis
       await broker.send(Array.from({ length: 23 }, (_, i) => msg(q, `m${i}`)));
       const got = await receiveAll(broker, q, 23);
       expect(got).toHaveLength(23);
-      await broker.delete(q, got.map((m) => m.receiptHandle));
+      await broker.delete(
+        q,
+        got.map((m) => m.receiptHandle),
+      );
       expect(await broker.depth(q)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
     });
 
@@ -189,6 +197,27 @@ export function brokerContract(name: string, setup: () => BrokerHarness | Promis
       expect(err).toMatchObject({ code: 'MESSAGE_TOO_LARGE', retryable: false });
       expect(String((err as Error).message)).toMatch(/1048578 bytes.*1048576/);
       expect(await broker.depth(q)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+    });
+
+    it('refuses a body SQS cannot carry: empty, or with a character outside its allowed set', async () => {
+      const q = await queue();
+      await expect(broker.send([msg(q, '')])).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
+      await expect(broker.send([msg(q, 'nul \u0000 byte')])).rejects.toMatchObject({
+        code: 'INVALID_UNICODE',
+        message: expect.stringContaining('U+0000 at offset 4'),
+      });
+      await expect(broker.send([msg(q, 'lone \uD800 surrogate')])).rejects.toMatchObject({ code: 'INVALID_UNICODE' });
+      await broker.send([msg(q, 'tab\tnewline\n céleri 芹菜 ok')]);
+      const [m] = await broker.receive(q, { max: 1, visibilityTimeoutSeconds: 30, waitMs: 0 });
+      expect(m?.body).toBe('tab\tnewline\n céleri 芹菜 ok');
+    });
+
+    it('carries characters beyond U+FFFF in a JSON body: the received body is the same JSON value', async () => {
+      const q = await queue();
+      const value = { task: 'greet', args: ['🥕 carrot', '𝄞'] };
+      await broker.send([msg(q, JSON.stringify(value))]);
+      const [m] = await broker.receive(q, { max: 1, visibilityTimeoutSeconds: 30, waitMs: 0 });
+      expect(JSON.parse(m?.body ?? 'null')).toEqual(value);
     });
 
     it('refuses delaySeconds outside 0…900 with INVALID_OPTIONS', async () => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { awsBackend, awsBackendFromEnv, SqsBroker } from '../../lib/adapters/aws';
+import { escapeNonBmpInJson } from '../../lib/adapters/aws/sqs-broker';
 import { fakeClock, MemoryBroker } from '../../lib/adapters/memory';
 import { type Emulator, ensureQueue, startFauxqs } from '../../lib/local/emulators';
 import { clientConfig, countCommands, fastRetry, sdkError, stubClient, testConfig } from './aws-helpers';
@@ -70,7 +71,10 @@ describe('MemoryBroker specifics', () => {
       for (;;) {
         const got = await broker.receive('hot', { max: 10, visibilityTimeoutSeconds: 30, waitMs: 0 });
         if (got.length === 0) break;
-        await broker.delete('hot', got.map((m) => m.receiptHandle));
+        await broker.delete(
+          'hot',
+          got.map((m) => m.receiptHandle),
+        );
       }
     }
     expect(await broker.depth('hot')).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
@@ -102,7 +106,13 @@ describe('SQS (fauxqs)', () => {
   };
 
   brokerContract('SqsBroker on fauxqs', () => {
-    const backend = awsBackend(testConfig(), { endpoints: { sqs: fauxqs.endpoint }, clientConfig, retry: fastRetry });
+    // fauxqs refuses characters beyond U+FFFF that SQS accepts; emulated mode escapes them.
+    const backend = awsBackend(testConfig(), {
+      endpoints: { sqs: fauxqs.endpoint },
+      clientConfig,
+      retry: fastRetry,
+      escapeNonBmpInJson: true,
+    });
     return {
       broker: backend.broker,
       newQueue,
@@ -127,7 +137,10 @@ describe('SQS (fauxqs)', () => {
       const listed = await newQueue();
       const other = await newQueue();
       const { url } = await ensureQueue(fauxqs.endpoint, listed.name);
-      const backend = awsBackend(testConfig({ CELERIAC_QUEUE_URLS: JSON.stringify({ orders: url }) }), { endpoints: { sqs: fauxqs.endpoint }, clientConfig });
+      const backend = awsBackend(testConfig({ CELERIAC_QUEUE_URLS: JSON.stringify({ orders: url }) }), {
+        endpoints: { sqs: fauxqs.endpoint },
+        clientConfig,
+      });
       const calls = countCommands(backend.clients.sqs as never);
       await backend.broker.send([msg('orders', 'via map')]);
       await backend.broker.send([msg(other.name, 'via lookup')]);
@@ -149,7 +162,12 @@ describe('SQS (fauxqs)', () => {
     it('honours AWS_ENDPOINT_URL_SQS from the env map (awsBackendFromEnv)', async () => {
       const { name } = await newQueue();
       const backend = awsBackendFromEnv(
-        { CELERIAC_TABLE: 'unused', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_ENDPOINT_URL_SQS: fauxqs.endpoint },
+        {
+          CELERIAC_TABLE: 'unused',
+          AWS_REGION: 'us-east-1',
+          AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+          AWS_ENDPOINT_URL_SQS: fauxqs.endpoint,
+        },
         { clientConfig },
       );
       await backend.broker.send([msg(name, 'env')]);
@@ -185,13 +203,16 @@ describe('SQS (fauxqs)', () => {
       const { broker, calls } = brokerWith((cmd, call) => {
         const entries = cmd.input.Entries as { Id: string; MessageBody: string }[];
         if (call === 1) {
-          return { Successful: [{ Id: '0', MessageId: 'a' }], Failed: [{ Id: '1', Code: 'InternalError', SenderFault: false, Message: 'try again' }] };
+          return {
+            Successful: [{ Id: '0', MessageId: 'a' }],
+            Failed: [{ Id: '1', Code: 'InternalError', SenderFault: false, Message: 'try again' }],
+          };
         }
         return ok(entries);
       });
       await broker.send([msg('tasks', 'first'), msg('tasks', 'second')]);
       expect(calls).toHaveLength(2);
-      expect((calls[1]?.input.Entries as { MessageBody: string }[]).map((e) => e.MessageBody)).toEqual(['second']);
+      expect((calls[1]?.input.Entries as { MessageBody: string }[] | undefined)?.map((e) => e.MessageBody)).toEqual(['second']);
     });
 
     it('retries a whole batch that failed with throttling after the SDK’s own retries', async () => {
@@ -210,13 +231,20 @@ describe('SQS (fauxqs)', () => {
       }));
       const m = msg('tasks', 'never');
       const err = await broker.send([m]).catch((e: unknown) => e);
-      expect(err).toMatchObject({ code: 'PUBLISH_FAILED', retryable: true, details: { failed: [{ id: m.id, code: 'ServiceUnavailable' }] } });
+      expect(err).toMatchObject({
+        code: 'PUBLISH_FAILED',
+        retryable: true,
+        details: { failed: [{ id: m.id, code: 'ServiceUnavailable' }] },
+      });
       expect((err as Error).message).toContain(m.id);
       expect(calls).toHaveLength(fastRetry.attempts);
     });
 
     it('does not retry an entry SQS refused as the sender’s fault', async () => {
-      const { broker, calls } = brokerWith(() => ({ Successful: [], Failed: [{ Id: '0', Code: 'InvalidMessageContents', SenderFault: true }] }));
+      const { broker, calls } = brokerWith(() => ({
+        Successful: [],
+        Failed: [{ Id: '0', Code: 'InvalidMessageContents', SenderFault: true }],
+      }));
       await expect(broker.send([msg('tasks', 'bad')])).rejects.toMatchObject({ code: 'PUBLISH_FAILED', retryable: false });
       expect(calls).toHaveLength(1);
     });
@@ -245,5 +273,14 @@ describe('SQS (fauxqs)', () => {
         retryable: true,
       });
     });
+  });
+});
+
+describe('escapeNonBmpInJson', () => {
+  it('escapes astral characters of JSON bodies as surrogate pairs, leaving other bodies alone', () => {
+    expect(escapeNonBmpInJson('{"s":"🥕 é"}')).toBe('{"s":"\\ud83e\\udd55 é"}');
+    expect(JSON.parse(escapeNonBmpInJson('["𝄞"]'))).toEqual(['𝄞']);
+    expect(escapeNonBmpInJson('not json 🥕')).toBe('not json 🥕');
+    expect(escapeNonBmpInJson('{"plain":"ascii"}')).toBe('{"plain":"ascii"}');
   });
 });

@@ -30,7 +30,10 @@ export function eventPublisherContract(name: string, setup: () => EventPublisher
 
     it('publishes an event with its source, detail type, detail and time', async () => {
       const run = randomUUID();
-      const e: BusEvent = { ...event({ run, id: 't1', task: 'add', state: 'SUCCESS', result: { total: 5 }, attempt: 0 }), resources: ['arn:aws:sqs:x'] };
+      const e: BusEvent = {
+        ...event({ run, id: 't1', task: 'add', state: 'SUCCESS', result: { total: 5 }, attempt: 0 }),
+        resources: ['arn:aws:sqs:x'],
+      };
       await h.publisher.publish([e]);
       expect(mine(run)).toEqual([e]);
     });
@@ -69,7 +72,9 @@ export function eventPublisherContract(name: string, setup: () => EventPublisher
 
     it('refuses an event over 256 KB with MESSAGE_TOO_LARGE, publishing nothing of that call', async () => {
       const run = randomUUID();
-      const err = await h.publisher.publish([event({ run, id: 'ok' }), event({ run, id: 'huge', pad: 'p'.repeat(300_000) })]).catch((e: unknown) => e);
+      const err = await h.publisher
+        .publish([event({ run, id: 'ok' }), event({ run, id: 'huge', pad: 'p'.repeat(300_000) })])
+        .catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'MESSAGE_TOO_LARGE', retryable: false });
       expect((err as Error).message).toMatch(/task huge.*262144 bytes/);
       expect(mine(run)).toEqual([]);

@@ -8,7 +8,12 @@ import type { BusEvent } from '../../lib/ports';
 import { clientConfig, fastRetry, testConfig } from './aws-helpers';
 import { eventPublisherContract } from './event-publisher.contract';
 
-const event = (detail: BusEvent['detail']): BusEvent => ({ source: 'celeriac.shop', detailType: 'task.succeeded', detail, time: 1_700_000_000_000 });
+const event = (detail: BusEvent['detail']): BusEvent => ({
+  source: 'celeriac.shop',
+  detailType: 'task.succeeded',
+  detail,
+  time: 1_700_000_000_000,
+});
 
 // ── memory ───────────────────────────────────────────────────────────────────────────────────
 
@@ -108,7 +113,10 @@ describe('EventBridge (capture endpoint)', () => {
       const sizes: number[] = [];
       const sized = await startEventBridgeEndpoint({ onEvents: (es) => void sizes.push(es.reduce((n, e) => n + e.Detail.length, 0)) });
       try {
-        const p = new EventBridgePublisher({ client: new EventBridgeClient({ ...clientConfig, endpoint: sized.endpoint }), retry: fastRetry });
+        const p = new EventBridgePublisher({
+          client: new EventBridgeClient({ ...clientConfig, endpoint: sized.endpoint }),
+          retry: fastRetry,
+        });
         await p.publish(Array.from({ length: 5 }, (_, i) => event({ run, id: `big${i}`, pad: 'p'.repeat(100_000) })));
         expect(sized.events).toHaveLength(5);
         expect(sizes.length).toBeGreaterThanOrEqual(3);
@@ -147,7 +155,9 @@ describe('EventBridge (capture endpoint)', () => {
     it('rejects with PUBLISH_FAILED (retryable) after the bounded retries of an entry that keeps failing', async () => {
       const run = randomUUID();
       bus.setFailures({ entry: (e) => (e.Detail.includes('doomed') ? { errorCode: 'InternalFailure', errorMessage: 'nope' } : undefined) });
-      const err = await publisher().publish([event({ run, id: 'fine' }), event({ run, id: 'doomed' })]).catch((e: unknown) => e);
+      const err = await publisher()
+        .publish([event({ run, id: 'fine' }), event({ run, id: 'doomed' })])
+        .catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'PUBLISH_FAILED', retryable: true, details: { failed: [{ code: 'InternalFailure' }] } });
       expect((err as Error).message).toContain('task.succeeded doomed');
       expect(mine(run).map((e) => (JSON.parse(e.Detail) as { id: string }).id)).toEqual(['fine']);
@@ -185,7 +195,10 @@ describe('EventBridge (capture endpoint)', () => {
 
     it('honours AWS_ENDPOINT_URL_EVENTBRIDGE from the env map, and from process.env via the SDK', async () => {
       const run = randomUUID();
-      const fromMap = awsBackendFromEnv({ CELERIAC_TABLE: 't', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint }, { clientConfig });
+      const fromMap = awsBackendFromEnv(
+        { CELERIAC_TABLE: 't', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint },
+        { clientConfig },
+      );
       await fromMap.events.publish([event({ run, id: 'map' })]);
       fromMap.destroy();
       const saved = process.env.AWS_ENDPOINT_URL_EVENTBRIDGE;

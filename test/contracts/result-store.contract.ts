@@ -4,14 +4,29 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Plan } from '../../lib/protocol/plan';
 import type { ResultRecord, ResultStore } from '../../lib/ports';
+import type { Plan } from '../../lib/protocol/plan';
 
 const id = (): string => randomUUID();
 
 const success = (taskId: string, result: unknown = 5, extra: Partial<ResultRecord> = {}): ResultRecord =>
-  ({ id: taskId, state: 'SUCCESS', result, task: 'add', rootId: taskId, parentId: null, dateDone: 1_700_000_000_000, ...extra }) as ResultRecord;
-const started = (taskId: string, retries = 0): ResultRecord => ({ id: taskId, state: 'STARTED', task: 'add', retries, startedAt: 1_700_000_000_000 });
+  ({
+    id: taskId,
+    state: 'SUCCESS',
+    result,
+    task: 'add',
+    rootId: taskId,
+    parentId: null,
+    dateDone: 1_700_000_000_000,
+    ...extra,
+  }) as ResultRecord;
+const started = (taskId: string, retries = 0): ResultRecord => ({
+  id: taskId,
+  state: 'STARTED',
+  task: 'add',
+  retries,
+  startedAt: 1_700_000_000_000,
+});
 
 function plan(planId: string, nodes = 3, argBytes = 8): Plan {
   return {
@@ -67,7 +82,14 @@ export function resultStoreContract(name: string, setup: () => ResultStore | Pro
         const record: ResultRecord = {
           id: taskId,
           state: 'FAILURE',
-          error: { type: 'TypeError', message: 'boom', code: 'TASK_ERROR', retryable: false, stack: 'TypeError: boom\n  at x', details: { n: 1 } },
+          error: {
+            type: 'TypeError',
+            message: 'boom',
+            code: 'TASK_ERROR',
+            retryable: false,
+            stack: 'TypeError: boom\n  at x',
+            details: { n: 1 },
+          },
           traceback: 'TypeError: boom\n  at x',
           meta: { progress: [1, 2, { deep: true }] },
           task: 'report',
@@ -181,7 +203,9 @@ export function resultStoreContract(name: string, setup: () => ResultStore | Pro
       });
 
       it('refuses oversized progress meta too', async () => {
-        await expect(store.writeProgress({ id: id(), state: 'PROGRESS', meta: 'm'.repeat(450_000) })).rejects.toMatchObject({ code: 'RESULT_TOO_LARGE' });
+        await expect(store.writeProgress({ id: id(), state: 'PROGRESS', meta: 'm'.repeat(450_000) })).rejects.toMatchObject({
+          code: 'RESULT_TOO_LARGE',
+        });
       });
 
       it('stores a 300 KB result', async () => {
@@ -329,7 +353,9 @@ export function resultStoreContract(name: string, setup: () => ResultStore | Pro
         const all = Array.from({ length: 100 }, (_, i) => i);
         expect(await store.joinRead(j, 1)).toEqual([{ done: all, failed: all.filter((i) => i % 10 === 0) }]);
         // Every add saw its own member; the last add to land saw the complete set.
-        shards.forEach((s, n) => expect(s.done).toContain(n % 100));
+        shards.forEach((s, n) => {
+          expect(s.done).toContain(n % 100);
+        });
         expect(shards.some((s) => s.done.length === 100)).toBe(true);
       });
 

@@ -23,9 +23,13 @@ describe('DynamoDB (dynalite)', () => {
     raw?.destroy();
     await dynalite?.stop();
   });
-  const item = async (pk: string) => (await raw.send(new GetItemCommand({ TableName: table, Key: { pk: { S: pk } }, ConsistentRead: true }))).Item;
+  const item = async (pk: string) =>
+    (await raw.send(new GetItemCommand({ TableName: table, Key: { pk: { S: pk } }, ConsistentRead: true }))).Item;
 
-  resultStoreContract('DynamoResultStore on dynalite', () => awsBackend(testConfig({ CELERIAC_TABLE: table }), { endpoints: { dynamodb: dynalite.endpoint }, clientConfig }).store);
+  resultStoreContract(
+    'DynamoResultStore on dynalite',
+    () => awsBackend(testConfig({ CELERIAC_TABLE: table }), { endpoints: { dynamodb: dynalite.endpoint }, clientConfig }).store,
+  );
 
   describe('DynamoResultStore specifics', () => {
     const clock = fakeClock(Date.UTC(2025, 0, 1));
@@ -40,7 +44,14 @@ describe('DynamoDB (dynalite)', () => {
       await s.joinAdd(joinId, 3, 7, true);
       await s.claim(claimKey);
       const ttl = { N: String(Date.UTC(2025, 0, 1) / 1000 + 3_600) };
-      expect(await item(`r#${taskId}`)).toMatchObject({ state: { S: 'SUCCESS' }, attempt: { N: '2' }, cont: { S: 'pending' }, leaseOwner: { S: 'w' }, leaseUntil: { N: '9' }, ttl });
+      expect(await item(`r#${taskId}`)).toMatchObject({
+        state: { S: 'SUCCESS' },
+        attempt: { N: '2' },
+        cont: { S: 'pending' },
+        leaseOwner: { S: 'w' },
+        leaseUntil: { N: '9' },
+        ttl,
+      });
       expect(JSON.parse((await item(`r#${taskId}`))?.rec?.S ?? '')).toEqual({ id: taskId, state: 'SUCCESS', result: 1, retries: 2 });
       expect(await item(`p#${planId}`)).toMatchObject({ plan: { S: expect.stringContaining(planId) }, ttl });
       expect(await item(`j#${joinId}#3`)).toMatchObject({ done: { NS: ['7'] }, failed: { NS: ['7'] }, ttl });
@@ -55,14 +66,24 @@ describe('DynamoDB (dynalite)', () => {
 
     it('gzips a large plan, and splits one over ~350 KB gzipped into chunk items', async () => {
       const s = store();
-      const mid: Plan = { v: 1, id: randomUUID(), root: 0, nodes: Array.from({ length: 500 }, (_, i) => ({ t: 'task' as const, id: `t${i}`, name: 'add', args: ['x'.repeat(100)] })) };
+      const mid: Plan = {
+        v: 1,
+        id: randomUUID(),
+        root: 0,
+        nodes: Array.from({ length: 500 }, (_, i) => ({ t: 'task' as const, id: `t${i}`, name: 'add', args: ['x'.repeat(100)] })),
+      };
       await s.putPlan(mid);
       expect((await item(`p#${mid.id}`))?.planGz?.B).toBeInstanceOf(Uint8Array);
       const huge: Plan = {
         v: 1,
         id: randomUUID(),
         root: 0,
-        nodes: Array.from({ length: 1_000 }, (_, i) => ({ t: 'task' as const, id: `t${i}`, name: 'add', args: [randomBytes(900).toString('base64')] })),
+        nodes: Array.from({ length: 1_000 }, (_, i) => ({
+          t: 'task' as const,
+          id: `t${i}`,
+          name: 'add',
+          args: [randomBytes(900).toString('base64')],
+        })),
       };
       await s.putPlan(huge);
       const head = await item(`p#${huge.id}`);
@@ -73,12 +94,18 @@ describe('DynamoDB (dynalite)', () => {
     });
 
     it('reports a missing table as NOT_CONFIGURED', async () => {
-      const s = new DynamoResultStore({ client: new DynamoDBClient({ ...clientConfig, endpoint: dynalite.endpoint }), table: 'no-such-table' });
+      const s = new DynamoResultStore({
+        client: new DynamoDBClient({ ...clientConfig, endpoint: dynalite.endpoint }),
+        table: 'no-such-table',
+      });
       await expect(s.get('x')).rejects.toMatchObject({ code: 'NOT_CONFIGURED', retryable: false });
     });
 
     it('maps an unreachable endpoint to a retryable BACKEND_UNAVAILABLE', async () => {
-      const s = new DynamoResultStore({ client: new DynamoDBClient({ ...clientConfig, maxAttempts: 1, endpoint: 'http://127.0.0.1:9' }), table });
+      const s = new DynamoResultStore({
+        client: new DynamoDBClient({ ...clientConfig, maxAttempts: 1, endpoint: 'http://127.0.0.1:9' }),
+        table,
+      });
       await expect(s.get('x')).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE', retryable: true });
     });
 
@@ -102,9 +129,15 @@ describe('DynamoDB (dynalite)', () => {
       const { client, calls } = stubClient<DynamoDBClient>((cmd, call) => {
         const keys = (cmd.input.RequestItems as Record<string, { Keys: { pk: { S: string } }[] }>)[table]?.Keys ?? [];
         const [first, ...rest] = keys;
-        const rec = (k: { pk: { S: string } }) => ({ pk: k.pk, state: { S: 'SUCCESS' }, rec: { S: JSON.stringify({ id: k.pk.S.slice(2), state: 'SUCCESS' }) } });
+        const rec = (k: { pk: { S: string } }) => ({
+          pk: k.pk,
+          state: { S: 'SUCCESS' },
+          rec: { S: JSON.stringify({ id: k.pk.S.slice(2), state: 'SUCCESS' }) },
+        });
         // The first call answers one key and leaves the rest unprocessed, as under throttling.
-        return call === 1 ? { Responses: { [table]: first ? [rec(first)] : [] }, UnprocessedKeys: { [table]: { Keys: rest } } } : { Responses: { [table]: keys.map(rec) } };
+        return call === 1
+          ? { Responses: { [table]: first ? [rec(first)] : [] }, UnprocessedKeys: { [table]: { Keys: rest } } }
+          : { Responses: { [table]: keys.map(rec) } };
       });
       const s = new DynamoResultStore({ client, table, retry: fastRetry });
       const got = await s.getMany(['a', 'b', 'c']);

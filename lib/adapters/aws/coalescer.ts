@@ -46,7 +46,10 @@ export class Coalescer<T> {
   constructor(private readonly opts: CoalescerOptions<T>) {}
 
   /** Queues entries; resolves with the failures among them after retries (empty: all accepted). */
-  submit(key: string, entries: readonly { readonly value: T; readonly bytes: number }[]): Promise<(EntryFailure & { readonly value: T })[]> {
+  submit(
+    key: string,
+    entries: readonly { readonly value: T; readonly bytes: number }[],
+  ): Promise<(EntryFailure & { readonly value: T })[]> {
     const outcomes = entries.map(
       (e) =>
         new Promise<(EntryFailure & { readonly value: T }) | undefined>((resolve) => {

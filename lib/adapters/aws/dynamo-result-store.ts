@@ -3,6 +3,7 @@ import { gunzip, gzip } from 'node:zlib';
 import {
   type AttributeValue,
   BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
   DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
@@ -10,12 +11,12 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CeleriacError, ErrorCodes } from '../../errors';
-import type { Plan } from '../../protocol/plan';
 import type { Clock, JoinShard, ResultRecord, ResultStore, WriteResult } from '../../ports';
+import type { Plan } from '../../protocol/plan';
 import { isReady, States } from '../../results/states';
 import { DYNAMO_MAX_ITEM_BYTES, resultTooLarge, utf8Bytes } from '../limits';
 import { systemClock } from '../memory/clock';
-import { backendError, DEFAULT_RETRY, errorName, retryLeftovers, type RetryPolicy } from './retry';
+import { backendError, DEFAULT_RETRY, errorName, type RetryPolicy, retryLeftovers } from './retry';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -105,7 +106,10 @@ export class DynamoResultStore implements ResultStore {
 
   async writeProgress(record: ResultRecord): Promise<WriteResult> {
     if (isReady(record.state)) {
-      throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `writeProgress writes non-ready states only; ${record.state} goes through writeIfNotReady`);
+      throw new CeleriacError(
+        ErrorCodes.INVALID_OPTIONS,
+        `writeProgress writes non-ready states only; ${record.state} goes through writeIfNotReady`,
+      );
     }
     return this.conditionalPut(
       record,
@@ -116,27 +120,33 @@ export class DynamoResultStore implements ResultStore {
   }
 
   async finishContinuations(id: string): Promise<void> {
-    await this.conditionalUpdate({
-      Key: { pk: { S: resultKey(id) } },
-      UpdateExpression: 'SET #cont = :done REMOVE #leaseOwner, #leaseUntil',
-      ConditionExpression: 'attribute_exists(#pk)',
-      ExpressionAttributeNames: { '#pk': A.pk, '#cont': A.cont, '#leaseOwner': A.leaseOwner, '#leaseUntil': A.leaseUntil },
-      ExpressionAttributeValues: { ':done': { S: 'done' } },
-    }, 'finishContinuations');
+    await this.conditionalUpdate(
+      {
+        Key: { pk: { S: resultKey(id) } },
+        UpdateExpression: 'SET #cont = :done REMOVE #leaseOwner, #leaseUntil',
+        ConditionExpression: 'attribute_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': A.pk, '#cont': A.cont, '#leaseOwner': A.leaseOwner, '#leaseUntil': A.leaseUntil },
+        ExpressionAttributeValues: { ':done': { S: 'done' } },
+      },
+      'finishContinuations',
+    );
   }
 
   async takeOver(id: string, expectedOwner: string | undefined, lease: { owner: string; until: number }): Promise<boolean> {
     const values: Item = { ':done': { S: 'done' }, ':owner': { S: lease.owner }, ':until': { N: String(lease.until) } };
     if (expectedOwner !== undefined) values[':expected'] = { S: expectedOwner };
-    return this.conditionalUpdate({
-      Key: { pk: { S: resultKey(id) } },
-      UpdateExpression: 'SET #leaseOwner = :owner, #leaseUntil = :until',
-      ConditionExpression: `attribute_exists(#pk) AND (attribute_not_exists(#cont) OR #cont <> :done) AND ${
-        expectedOwner === undefined ? 'attribute_not_exists(#leaseOwner)' : '#leaseOwner = :expected'
-      }`,
-      ExpressionAttributeNames: { '#pk': A.pk, '#cont': A.cont, '#leaseOwner': A.leaseOwner, '#leaseUntil': A.leaseUntil },
-      ExpressionAttributeValues: values,
-    }, 'takeOver');
+    return this.conditionalUpdate(
+      {
+        Key: { pk: { S: resultKey(id) } },
+        UpdateExpression: 'SET #leaseOwner = :owner, #leaseUntil = :until',
+        ConditionExpression: `attribute_exists(#pk) AND (attribute_not_exists(#cont) OR #cont <> :done) AND ${
+          expectedOwner === undefined ? 'attribute_not_exists(#leaseOwner)' : '#leaseOwner = :expected'
+        }`,
+        ExpressionAttributeNames: { '#pk': A.pk, '#cont': A.cont, '#leaseOwner': A.leaseOwner, '#leaseUntil': A.leaseUntil },
+        ExpressionAttributeValues: values,
+      },
+      'takeOver',
+    );
   }
 
   async delete(id: string): Promise<void> {
@@ -170,7 +180,10 @@ export class DynamoResultStore implements ResultStore {
         const ttl = this.ttl();
         await Promise.all(
           Array.from({ length: count }, (_, n) =>
-            this.put({ pk: { S: chunkKey(plan.id, n) }, [A.data]: { B: gz.subarray(n * PLAN_CHUNK_BYTES, (n + 1) * PLAN_CHUNK_BYTES) }, ...ttl }, 'PutItem (plan chunk)'),
+            this.put(
+              { pk: { S: chunkKey(plan.id, n) }, [A.data]: { B: gz.subarray(n * PLAN_CHUNK_BYTES, (n + 1) * PLAN_CHUNK_BYTES) }, ...ttl },
+              'PutItem (plan chunk)',
+            ),
           ),
         );
         head[A.chunks] = { N: String(count) };
@@ -195,7 +208,8 @@ export class DynamoResultStore implements ResultStore {
         Array.from({ length: count }, async (_, n) => {
           const chunk = await this.getItem(chunkKey(id, n), 'GetItem (plan chunk)');
           const data = chunk?.[A.data]?.B;
-          if (data === undefined) throw new CeleriacError(ErrorCodes.WORKFLOW_NOT_FOUND, `workflow ${id}: chunk ${n} of ${count} is missing`);
+          if (data === undefined)
+            throw new CeleriacError(ErrorCodes.WORKFLOW_NOT_FOUND, `workflow ${id}: chunk ${n} of ${count} is missing`);
           return data;
         }),
       );
@@ -216,7 +230,11 @@ export class DynamoResultStore implements ResultStore {
           Key: { pk: { S: joinKey(joinId, shard) } },
           // ADD on a number set is a set union: a duplicate delivery adds nothing.
           UpdateExpression: `ADD #done :i${failed ? ', #failed :i' : ''}${ttl.ttl === undefined ? '' : ' SET #ttl = if_not_exists(#ttl, :ttl)'}`,
-          ExpressionAttributeNames: { '#done': A.done, ...(failed ? { '#failed': A.failed } : {}), ...(ttl.ttl === undefined ? {} : { '#ttl': A.ttl }) },
+          ExpressionAttributeNames: {
+            '#done': A.done,
+            ...(failed ? { '#failed': A.failed } : {}),
+            ...(ttl.ttl === undefined ? {} : { '#ttl': A.ttl }),
+          },
           ExpressionAttributeValues: { ':i': member, ...(ttl.ttl === undefined ? {} : { ':ttl': ttl.ttl }) },
           ReturnValues: 'ALL_NEW',
         }),
@@ -278,7 +296,10 @@ export class DynamoResultStore implements ResultStore {
     }
   }
 
-  private async conditionalUpdate(input: Omit<ConstructorParameters<typeof UpdateItemCommand>[0], 'TableName'>, what: string): Promise<boolean> {
+  private async conditionalUpdate(
+    input: Omit<ConstructorParameters<typeof UpdateItemCommand>[0], 'TableName'>,
+    what: string,
+  ): Promise<boolean> {
     try {
       await this.client.send(new UpdateItemCommand({ TableName: this.table, ...input }));
       return true;
@@ -337,10 +358,12 @@ export class DynamoResultStore implements ResultStore {
     await Promise.all(
       chunks.map(async (chunk) => {
         const left = await retryLeftovers(this.clock, this.retry, chunk, async (keys) => {
-          let out;
+          let out: BatchGetItemCommandOutput;
           try {
             out = await this.client.send(
-              new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: keys.map((k) => ({ pk: { S: k } })), ConsistentRead: true } } }),
+              new BatchGetItemCommand({
+                RequestItems: { [this.table]: { Keys: keys.map((k) => ({ pk: { S: k } })), ConsistentRead: true } },
+              }),
             );
           } catch (e) {
             throw this.error('BatchGetItem', e);
@@ -352,9 +375,13 @@ export class DynamoResultStore implements ResultStore {
           return (out.UnprocessedKeys?.[this.table]?.Keys ?? []).map((k) => k.pk?.S ?? '');
         });
         if (left.length > 0) {
-          throw new CeleriacError(ErrorCodes.BACKEND_UNAVAILABLE, `BatchGetItem left ${left.length} key(s) unprocessed after ${this.retry.attempts} attempts`, {
-            retryable: true,
-          });
+          throw new CeleriacError(
+            ErrorCodes.BACKEND_UNAVAILABLE,
+            `BatchGetItem left ${left.length} key(s) unprocessed after ${this.retry.attempts} attempts`,
+            {
+              retryable: true,
+            },
+          );
         }
       }),
     );
@@ -367,7 +394,11 @@ export class DynamoResultStore implements ResultStore {
       return new CeleriacError(ErrorCodes.NOT_CONFIGURED, `DynamoDB table "${this.table}" does not exist (${what})`, { cause: e });
     }
     if (name === 'ValidationException' && /item size/i.test(e instanceof Error ? e.message : '')) {
-      return new CeleriacError(ErrorCodes.RESULT_TOO_LARGE, `${what}: ${(e as Error).message}; a DynamoDB item holds at most ${DYNAMO_MAX_ITEM_BYTES} bytes`, { cause: e });
+      return new CeleriacError(
+        ErrorCodes.RESULT_TOO_LARGE,
+        `${what}: ${(e as Error).message}; a DynamoDB item holds at most ${DYNAMO_MAX_ITEM_BYTES} bytes`,
+        { cause: e },
+      );
     }
     return backendError(`DynamoDB ${what} on ${this.table}`, e);
   }
@@ -409,5 +440,6 @@ function itemBytes(item: Item): number {
 }
 
 function checkIndex(what: string, n: number): void {
-  if (!Number.isSafeInteger(n) || n < 0) throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `join ${what} must be a non-negative integer, got ${n}`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `join ${what} must be a non-negative integer, got ${n}`);
 }

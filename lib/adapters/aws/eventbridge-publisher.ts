@@ -49,7 +49,11 @@ export class EventBridgePublisher implements EventPublisher {
       maxEntries: EVENTS_MAX_BATCH_ENTRIES,
       maxBytes: EVENTS_MAX_BATCH_BYTES,
       send: (_key, batch) => this.put(batch),
-      classify: (e): EntryFailure => ({ code: errorName(e), message: e instanceof Error ? e.message : String(e), retryable: isTransient(e) }),
+      classify: (e): EntryFailure => ({
+        code: errorName(e),
+        message: e instanceof Error ? e.message : String(e),
+        retryable: isTransient(e),
+      }),
       retry: { ...DEFAULT_RETRY, ...opts.retry },
       clock: opts.clock ?? systemClock,
     });

@@ -25,7 +25,10 @@ export { DEFAULT_RETRY, type RetryPolicy } from './retry';
 export { SqsBroker, type SqsBrokerOptions } from './sqs-broker';
 
 /** Client settings shared by the three clients celeriac creates (ignored for injected clients). */
-export type AwsClientConfig = Pick<DynamoDBClientConfig, 'region' | 'credentials' | 'maxAttempts' | 'retryMode' | 'requestHandler' | 'logger'>;
+export type AwsClientConfig = Pick<
+  DynamoDBClientConfig,
+  'region' | 'credentials' | 'maxAttempts' | 'retryMode' | 'requestHandler' | 'logger'
+>;
 
 export interface AwsBackendOptions {
   /** Pre-built clients (tracing, custom middleware, shared connections); others are created. */
@@ -39,6 +42,8 @@ export interface AwsBackendOptions {
   readonly ids?: Ids;
   /** Backoff for failed batch entries and unprocessed keys. */
   readonly retry?: Partial<RetryPolicy>;
+  /** See {@link SqsBrokerOptions.escapeNonBmpInJson}: on for fauxqs (emulated local mode). */
+  readonly escapeNonBmpInJson?: boolean;
   /** For logs and the CLI; default `aws`, or `localstack` when an endpoint is configured. */
   readonly kind?: string;
 }
@@ -67,10 +72,14 @@ const NO_EVENTS: EventPublisher = { publish: async (_events: readonly BusEvent[]
  */
 export function awsBackend(config: CeleriacConfig, opts: AwsBackendOptions = {}): AwsBackend {
   if (config.table === undefined || config.table === '') {
-    throw new CeleriacError(ErrorCodes.NOT_CONFIGURED, 'no DynamoDB table configured: set CELERIAC_TABLE (the CDK stack sets it on every function)');
+    throw new CeleriacError(
+      ErrorCodes.NOT_CONFIGURED,
+      'no DynamoDB table configured: set CELERIAC_TABLE (the CDK stack sets it on every function)',
+    );
   }
   const clock = opts.clock ?? systemClock;
-  const endpointFor = (svc: 'sqs' | 'dynamodb' | 'eventbridge'): string | undefined => opts.endpoints?.[svc] ?? opts.endpoint ?? config.endpoint;
+  const endpointFor = (svc: 'sqs' | 'dynamodb' | 'eventbridge'): string | undefined =>
+    opts.endpoints?.[svc] ?? opts.endpoint ?? config.endpoint;
   const base = {
     ...(config.region === undefined ? {} : { region: config.region }),
     ...opts.clientConfig,
@@ -83,26 +92,36 @@ export function awsBackend(config: CeleriacConfig, opts: AwsBackendOptions = {})
     return c;
   };
   const sqsEndpoint = endpointFor('sqs');
-  const sqs = make(opts.clients?.sqs, () =>
-    new SQSClient({
-      ...base,
-      ...(sqsEndpoint === undefined ? {} : { endpoint: sqsEndpoint }),
-      // Requests go to the client's endpoint, never to the host inside a queue URL: emulators
-      // hand out URLs like sqs.us-east-1.localhost that do not resolve, and an endpoint taken
-      // from AWS_ENDPOINT_URL_SQS is invisible here. Queues live in the client's region.
-      useQueueUrlAsEndpoint: false,
-    }),
+  const sqs = make(
+    opts.clients?.sqs,
+    () =>
+      new SQSClient({
+        ...base,
+        ...(sqsEndpoint === undefined ? {} : { endpoint: sqsEndpoint }),
+        // Requests go to the client's endpoint, never to the host inside a queue URL: emulators
+        // hand out URLs like sqs.us-east-1.localhost that do not resolve, and an endpoint taken
+        // from AWS_ENDPOINT_URL_SQS is invisible here. Queues live in the client's region.
+        useQueueUrlAsEndpoint: false,
+      }),
   );
   const ddbEndpoint = endpointFor('dynamodb');
-  const dynamodb = make(opts.clients?.dynamodb, () => new DynamoDBClient({ ...base, ...(ddbEndpoint === undefined ? {} : { endpoint: ddbEndpoint }) }));
+  const dynamodb = make(
+    opts.clients?.dynamodb,
+    () => new DynamoDBClient({ ...base, ...(ddbEndpoint === undefined ? {} : { endpoint: ddbEndpoint }) }),
+  );
   const ebEndpoint = endpointFor('eventbridge');
-  const eventbridge = make(opts.clients?.eventbridge, () => new EventBridgeClient({ ...base, ...(ebEndpoint === undefined ? {} : { endpoint: ebEndpoint }) }));
+  const eventbridge = make(
+    opts.clients?.eventbridge,
+    () => new EventBridgeClient({ ...base, ...(ebEndpoint === undefined ? {} : { endpoint: ebEndpoint }) }),
+  );
   const retry = opts.retry ?? {};
   return {
-    kind: opts.kind ?? (sqsEndpoint ?? ddbEndpoint ?? ebEndpoint ? 'localstack' : 'aws'),
-    broker: new SqsBroker({ client: sqs, queueUrls: config.queueUrls, clock, retry }),
+    kind: opts.kind ?? ((sqsEndpoint ?? ddbEndpoint ?? ebEndpoint) ? 'localstack' : 'aws'),
+    broker: new SqsBroker({ client: sqs, queueUrls: config.queueUrls, clock, retry, escapeNonBmpInJson: opts.escapeNonBmpInJson ?? false }),
     store: new DynamoResultStore({ client: dynamodb, table: config.table, ttlSeconds: config.resultTtlSeconds, clock, retry }),
-    events: config.events ? new EventBridgePublisher({ client: eventbridge, ...(config.bus === undefined ? {} : { bus: config.bus }), clock, retry }) : NO_EVENTS,
+    events: config.events
+      ? new EventBridgePublisher({ client: eventbridge, ...(config.bus === undefined ? {} : { bus: config.bus }), clock, retry })
+      : NO_EVENTS,
     clock,
     ids: opts.ids ?? randomIds,
     pollIntervalMs: 500,

@@ -38,9 +38,27 @@ const THROTTLE_NAMES = new Set([
   'SlowDown',
 ]);
 
-const SERVER_NAMES = new Set(['InternalServerError', 'InternalFailure', 'InternalError', 'InternalException', 'ServiceUnavailable', 'ServiceUnavailableException']);
+const SERVER_NAMES = new Set([
+  'InternalServerError',
+  'InternalFailure',
+  'InternalError',
+  'InternalException',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+]);
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'UND_ERR_SOCKET']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
+  'UND_ERR_SOCKET',
+]);
 
 interface SdkErrorShape {
   readonly name?: unknown;

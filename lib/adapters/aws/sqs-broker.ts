@@ -1,6 +1,7 @@
 import {
   ChangeMessageVisibilityCommand,
   DeleteMessageBatchCommand,
+  type DeleteMessageBatchCommandOutput,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   PurgeQueueCommand,
@@ -18,7 +19,12 @@ import { backendError, DEFAULT_RETRY, errorName, isTransient, type RetryPolicy }
 /** Errors that mean the queue itself is missing: retrying cannot help. */
 const NO_QUEUE = new Set(['QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue']);
 /** Delete/visibility answers for a handle that no longer acts (message re-received or gone). */
-const STALE_HANDLE = new Set(['ReceiptHandleIsInvalid', 'MessageNotInflight', 'InvalidParameterValue', 'AWS.SimpleQueueService.MessageNotInflight']);
+const STALE_HANDLE = new Set([
+  'ReceiptHandleIsInvalid',
+  'MessageNotInflight',
+  'InvalidParameterValue',
+  'AWS.SimpleQueueService.MessageNotInflight',
+]);
 
 export interface SqsBrokerOptions {
   readonly client: SQSClient;
@@ -27,6 +33,12 @@ export interface SqsBrokerOptions {
   readonly clock?: Clock;
   /** Backoff for failed batch entries (default 5 attempts, 50 ms…2 s, full jitter). */
   readonly retry?: Partial<RetryPolicy>;
+  /**
+   * Sends characters beyond U+FFFF (emoji…) in JSON bodies as `\uXXXX` surrogate escapes — the
+   * same JSON value. SQS accepts those characters; fauxqs 2 refuses them, so emulated local mode
+   * turns this on. Bodies that are not JSON are sent unchanged.
+   */
+  readonly escapeNonBmpInJson?: boolean;
 }
 
 /**
@@ -43,9 +55,11 @@ export class SqsBroker implements Broker, QueueConsumer, QueueAdmin {
   private readonly queueUrls: Readonly<Record<string, string>>;
   private readonly resolved = new Map<string, Promise<string>>();
   private readonly coalescer: Coalescer<OutgoingMessage>;
+  private readonly escapeNonBmp: boolean;
 
   constructor(opts: SqsBrokerOptions) {
     this.client = opts.client;
+    this.escapeNonBmp = opts.escapeNonBmpInJson ?? false;
     this.queueUrls = opts.queueUrls ?? {};
     this.coalescer = new Coalescer<OutgoingMessage>({
       maxEntries: SQS_MAX_BATCH_ENTRIES,
@@ -66,7 +80,10 @@ export class SqsBroker implements Broker, QueueConsumer, QueueAdmin {
     const byQueue = new Map<string, { value: OutgoingMessage; bytes: number }[]>();
     messages.forEach((m, i) => {
       let list = byQueue.get(m.queue);
-      if (list === undefined) byQueue.set(m.queue, (list = []));
+      if (list === undefined) {
+        list = [];
+        byQueue.set(m.queue, list);
+      }
       list.push({ value: m, bytes: sizes[i] as number });
     });
     const results = await Promise.all([...byQueue].map(([queue, entries]) => this.coalescer.submit(queue, entries)));
@@ -118,7 +135,7 @@ export class SqsBroker implements Broker, QueueConsumer, QueueAdmin {
     for (let i = 0; i < receiptHandles.length; i += SQS_MAX_BATCH_ENTRIES) chunks.push(receiptHandles.slice(i, i + SQS_MAX_BATCH_ENTRIES));
     await Promise.all(
       chunks.map(async (chunk) => {
-        let out;
+        let out: DeleteMessageBatchCommandOutput;
         try {
           out = await this.client.send(
             new DeleteMessageBatchCommand({ QueueUrl: url, Entries: chunk.map((h, i) => ({ Id: String(i), ReceiptHandle: h })) }),
@@ -129,10 +146,14 @@ export class SqsBroker implements Broker, QueueConsumer, QueueAdmin {
         // A stale handle means the message was received again meanwhile: that delivery owns it now.
         const failed = (out.Failed ?? []).filter((f) => !STALE_HANDLE.has(f.Code ?? ''));
         if (failed.length > 0) {
-          throw new CeleriacError(ErrorCodes.BACKEND_UNAVAILABLE, `SQS did not delete ${failed.length} message(s) from ${queue}: ${failed[0]?.Code}: ${failed[0]?.Message}`, {
-            retryable: failed.every((f) => f.SenderFault !== true),
-            details: { failed },
-          });
+          throw new CeleriacError(
+            ErrorCodes.BACKEND_UNAVAILABLE,
+            `SQS did not delete ${failed.length} message(s) from ${queue}: ${failed[0]?.Code}: ${failed[0]?.Message}`,
+            {
+              retryable: failed.every((f) => f.SenderFault !== true),
+              details: { failed },
+            },
+          );
         }
       }),
     );
@@ -141,7 +162,9 @@ export class SqsBroker implements Broker, QueueConsumer, QueueAdmin {
   async changeVisibility(queue: string, receiptHandle: string, seconds: number): Promise<void> {
     const url = await this.url(queue);
     try {
-      await this.client.send(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }));
+      await this.client.send(
+        new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }),
+      );
     } catch (e) {
       if (STALE_HANDLE.has(errorName(e))) return;
       throw backendError(`ChangeMessageVisibility on ${queue}`, e);
@@ -217,16 +240,38 @@ export class SqsBroker implements Broker, QueueConsumer, QueueAdmin {
         // Entry ids are positions: envelope ids may repeat within a batch (a re-sent message).
         Entries: batch.map((m, i) => ({
           Id: String(i),
-          MessageBody: m.body,
+          MessageBody: this.escapeNonBmp ? escapeNonBmpInJson(m.body) : m.body,
           ...(m.delaySeconds ? { DelaySeconds: m.delaySeconds } : {}),
         })),
       }),
     );
-    const outcome: (EntryFailure | undefined)[] = batch.map(() => ({ code: 'NoAnswer', message: 'SQS reported neither success nor failure', retryable: true }));
+    const outcome: (EntryFailure | undefined)[] = batch.map(() => ({
+      code: 'NoAnswer',
+      message: 'SQS reported neither success nor failure',
+      retryable: true,
+    }));
     for (const s of out.Successful ?? []) outcome[Number(s.Id)] = undefined;
     for (const f of out.Failed ?? []) {
       outcome[Number(f.Id)] = { code: f.Code ?? 'Unknown', message: f.Message ?? '', retryable: f.SenderFault !== true };
     }
     return outcome;
   }
+}
+
+const SURROGATE = /[\uD800-\uDFFF]/;
+const NON_BMP = /[\u{10000}-\u{10FFFF}]/gu;
+
+/** Escapes astral characters of a JSON text (where they can only sit inside strings). */
+export function escapeNonBmpInJson(body: string): string {
+  if (!SURROGATE.test(body)) return body;
+  try {
+    JSON.parse(body);
+  } catch {
+    return body;
+  }
+  return body.replace(NON_BMP, (c) => {
+    const hi = c.charCodeAt(0).toString(16);
+    const lo = c.charCodeAt(1).toString(16);
+    return `\\u${hi}\\u${lo}`;
+  });
 }

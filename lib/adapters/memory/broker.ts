@@ -86,9 +86,13 @@ export class MemoryBroker implements Broker, QueueConsumer, QueueAdmin {
     const q = this.queue(name);
     if (opts.redrive !== undefined) {
       if (!Number.isInteger(opts.redrive.maxReceiveCount) || opts.redrive.maxReceiveCount < 1) {
-        throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `maxReceiveCount must be a positive integer, got ${opts.redrive.maxReceiveCount}`);
+        throw new CeleriacError(
+          ErrorCodes.INVALID_OPTIONS,
+          `maxReceiveCount must be a positive integer, got ${opts.redrive.maxReceiveCount}`,
+        );
       }
-      if (opts.redrive.queue === name) throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `queue "${name}" cannot be its own dead-letter queue`);
+      if (opts.redrive.queue === name)
+        throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `queue "${name}" cannot be its own dead-letter queue`);
       this.queue(opts.redrive.queue);
     }
     q.redrive = opts.redrive;
@@ -141,7 +145,10 @@ export class MemoryBroker implements Broker, QueueConsumer, QueueAdmin {
       throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `receive max must be an integer 1…${SQS_MAX_BATCH_ENTRIES}, got ${max}`);
     }
     if (!Number.isInteger(vt) || vt < 0 || vt > SQS_MAX_VISIBILITY_SECONDS) {
-      throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `visibilityTimeoutSeconds must be an integer 0…${SQS_MAX_VISIBILITY_SECONDS}, got ${vt}`);
+      throw new CeleriacError(
+        ErrorCodes.INVALID_OPTIONS,
+        `visibilityTimeoutSeconds must be an integer 0…${SQS_MAX_VISIBILITY_SECONDS}, got ${vt}`,
+      );
     }
     const q = this.queue(queue);
     const deadline = this.clock.now() + Math.max(0, waitMs);
@@ -172,7 +179,10 @@ export class MemoryBroker implements Broker, QueueConsumer, QueueAdmin {
 
   async changeVisibility(queue: string, receiptHandle: string, seconds: number): Promise<void> {
     if (!Number.isInteger(seconds) || seconds < 0 || seconds > SQS_MAX_VISIBILITY_SECONDS) {
-      throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `visibility timeout must be an integer 0…${SQS_MAX_VISIBILITY_SECONDS}, got ${seconds}`);
+      throw new CeleriacError(
+        ErrorCodes.INVALID_OPTIONS,
+        `visibility timeout must be an integer 0…${SQS_MAX_VISIBILITY_SECONDS}, got ${seconds}`,
+      );
     }
     const q = this.queues.get(queue);
     const m = q?.receipts.get(receiptHandle);

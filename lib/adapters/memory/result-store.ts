@@ -1,6 +1,6 @@
 import { CeleriacError, ErrorCodes } from '../../errors';
-import type { Plan } from '../../protocol/plan';
 import type { JoinShard, ResultRecord, ResultStore, WriteResult } from '../../ports';
+import type { Plan } from '../../protocol/plan';
 import { isReady } from '../../results/states';
 import { DYNAMO_MAX_ITEM_BYTES, resultTooLarge, utf8Bytes } from '../limits';
 
@@ -58,7 +58,10 @@ export class MemoryResultStore implements ResultStore {
 
   async writeProgress(record: ResultRecord): Promise<WriteResult> {
     if (isReady(record.state)) {
-      throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `writeProgress writes non-ready states only; ${record.state} goes through writeIfNotReady`);
+      throw new CeleriacError(
+        ErrorCodes.INVALID_OPTIONS,
+        `writeProgress writes non-ready states only; ${record.state} goes through writeIfNotReady`,
+      );
     }
     const entry = toEntry(record);
     const cur = this.records.get(record.id);
@@ -143,8 +146,9 @@ export class MemoryResultStore implements ResultStore {
 const WRITTEN: WriteResult = Object.freeze({ written: true });
 
 function toEntry(record: ResultRecord): Entry {
-  const { cont, lease, ...rest } = record;
-  const json = JSON.stringify(rest);
+  const { cont, lease } = record;
+  // Rest-destructuring is measurably slower than this on the hot path; most writes carry neither.
+  const json = JSON.stringify(cont === undefined && lease === undefined ? record : withoutContinuation(record));
   // Cheap bound first: a UTF-16 unit is at most 3 UTF-8 bytes.
   if (json.length * 3 + ITEM_OVERHEAD_BYTES > DYNAMO_MAX_ITEM_BYTES) {
     const bytes = utf8Bytes(json) + ITEM_OVERHEAD_BYTES;
@@ -159,6 +163,12 @@ function toEntry(record: ResultRecord): Entry {
   };
 }
 
+function withoutContinuation(record: ResultRecord): Partial<ResultRecord> {
+  const out: Record<string, unknown> = {};
+  for (const k in record) if (k !== 'cont' && k !== 'lease') out[k] = record[k as keyof ResultRecord];
+  return out;
+}
+
 function materialize(e: Entry): ResultRecord {
   const rec = JSON.parse(e.json) as { -readonly [K in keyof ResultRecord]: ResultRecord[K] };
   if (e.cont !== undefined) rec.cont = e.cont;
@@ -167,7 +177,8 @@ function materialize(e: Entry): ResultRecord {
 }
 
 function checkIndex(what: string, n: number): void {
-  if (!Number.isSafeInteger(n) || n < 0) throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `join ${what} must be a non-negative integer, got ${n}`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `join ${what} must be a non-negative integer, got ${n}`);
 }
 
 /** Set insert into an ascending array (members mostly arrive in order, so this is usually a push). */
