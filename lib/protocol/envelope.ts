@@ -88,10 +88,24 @@ const planNodeSchema = v.variant('t', [
 ]);
 /** Schema of a stored or inline plan. */
 export const planSchema = v.object({ v: v.literal(1), id, root: nat, nodes: v.array(planNodeSchema) });
-const frameSchema = v.union([
-  v.strictObject({ c: nat, i: nat }),
-  v.strictObject({ j: id, g: nat, x: nat, n: nat, b: v.optional(nat), d: v.optional(v.number()) }),
-]);
+const isNat = (x: unknown): boolean => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+/** A continuation frame: `{c, i}` or `{j, g, x, n, b?, d?}` (checked by hand: it is on every hop of a workflow). */
+const frameSchema = v.custom<Frame>((f) => {
+  if (typeof f !== 'object' || f === null) return false;
+  const o = f as Record<string, unknown>;
+  if ('c' in o) return isNat(o.c) && isNat(o.i) && Object.keys(o).length === 2;
+  return (
+    typeof o.j === 'string' &&
+    o.j.length > 0 &&
+    o.j.length <= 256 &&
+    isNat(o.g) &&
+    isNat(o.x) &&
+    isNat(o.n) &&
+    (o.b === undefined || isNat(o.b)) &&
+    (o.d === undefined || typeof o.d === 'number') &&
+    Object.keys(o).every((k) => k === 'j' || k === 'g' || k === 'x' || k === 'n' || k === 'b' || k === 'd')
+  );
+}, 'a continuation frame must be {c, i} or {j, g, x, n, b?, d?}');
 
 const envelopeSchema = v.object({
   v: v.literal(1),

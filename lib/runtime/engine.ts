@@ -74,6 +74,18 @@ export class Outbox {
   readonly dispatches: Dispatch[] = [];
   /** Ids the finishing task caused (Celery's `children`). */
   readonly children: string[] = [];
+  /** Create-once claims to mark done once the dispatches are published. */
+  readonly claims: string[] = [];
+}
+
+/**
+ * True when a continuation stack's own work is idempotent on replay (it starts with a join, whose
+ * set add is a no-op the second time and whose firing is claim-guarded): such a task needs no
+ * "continuations done" write of its own, which keeps a join at one write per member.
+ */
+export function joinOnly(k: readonly Frame[] | undefined): boolean {
+  const f = k?.[0];
+  return f !== undefined && !isChainFrame(f);
 }
 
 interface Origin {
@@ -332,8 +344,10 @@ async function join(
     }
     failedIdx = all.flatMap((s) => s.failed);
   }
-  if (!(await claimOnce(env, joinClaimKey(f.j), finishedId))) return;
+  const key = joinClaimKey(f.j);
+  if (!(await claimOnce(env, key, finishedId))) return;
   await fireJoin(env, flow, f, rest, failedIdx, finishedId, out);
+  out.claims.push(key);
 }
 
 /** The record id of a join's create-once fire claim. */
@@ -344,8 +358,10 @@ export const joinClaimKey = (joinId: string): string => `join:${joinId}`;
  * redelivered completer re-publishes what it may have lost), false for anyone else.
  */
 export async function claimOnce(env: EngineEnv, key: string, owner: string): Promise<boolean> {
-  const r = await env.store.writeIfNotReady({ id: key, state: States.SUCCESS, result: owner, dateDone: env.clock.now(), cont: 'done' });
-  return r.written || r.current?.result === owner;
+  // `cont: pending` until what the claim guards was published (then `done`): a redelivered
+  // claimant finds `done` and does not publish it twice.
+  const r = await env.store.writeIfNotReady({ id: key, state: States.SUCCESS, result: owner, dateDone: env.clock.now(), cont: 'pending' });
+  return r.written || (r.current?.result === owner && r.current.cont !== 'done');
 }
 
 async function fireJoin(
@@ -433,6 +449,7 @@ export async function chordDeadline(env: EngineEnv, flow: Flow, k: readonly Fram
   }
   if (missing.length === 0) return 'complete';
   if (!(await claimOnce(env, joinClaimKey(f.j), 'deadline'))) return 'lost';
+  out.claims.push(joinClaimKey(f.j));
   const group = planNode(flow.plan, f.g);
   const ids = group.t === 'group' ? missing.slice(0, 5).map((x) => resultIdOf(flow.plan, group.members[x] as number)) : [];
   const err = new ChordError(

@@ -42,10 +42,21 @@ function engineFor(app: RuntimeApp, backend: Backend): EngineEnv {
   };
 }
 
+/**
+ * Small plain chains travel inline (saves a write and a read); anything with a group or chord is
+ * stored once and referenced, so the first message never grows with the workflow's depth.
+ */
 async function workflowRef(app: RuntimeApp, backend: Backend, plan: Plan): Promise<WorkflowRef> {
   if (plan.nodes.length === 1) return { plan };
-  const size = JSON.stringify(plan).length;
-  if (size <= app.settings.inlinePlanBytes) return { plan };
+  // A flat group of link-free tasks: no message refers back to the plan, so nothing is stored.
+  if (
+    plan.nodes.every((n) => n.t === 'group' || (n.t === 'task' && !n.link && !n.err)) &&
+    plan.nodes.filter((n) => n.t === 'group').length === 1
+  ) {
+    return { plan };
+  }
+  const plain = plan.nodes.every((n) => n.t === 'task' || n.t === 'chain');
+  if (plain && JSON.stringify(plan).length <= app.settings.inlinePlanBytes) return { plan };
   await backend.store.putPlan(plan);
   return { ref: plan.id };
 }

@@ -36,9 +36,10 @@ import {
   type EngineEnv,
   type FailedTask,
   type Flow,
-  joinClaimKey,
   fireCallbacks,
   fireErrbacks,
+  joinClaimKey,
+  joinOnly,
   Outbox,
 } from './engine';
 import { deriveId } from './ids';
@@ -82,13 +83,17 @@ export class WorkerRuntime {
   readonly backend: Backend;
   readonly engine: EngineEnv;
   readonly faults: FaultHooks;
+  /** Unique per worker instance: lease owners must never collide across concurrent invocations. */
+  readonly instance: string;
+  #seq = 0;
   /** Plans are immutable: a warm worker reads each one once. */
-  readonly #plans = new Map<string, Plan>();
+  readonly #plans = new Map<string, Promise<Plan>>();
 
   constructor(app: RuntimeApp, backend: Backend, faults: FaultHooks = {}) {
     this.app = app;
     this.backend = backend;
     this.faults = faults;
+    this.instance = backend.ids.uuid();
     this.engine = {
       store: backend.store,
       clock: backend.clock,
@@ -98,22 +103,36 @@ export class WorkerRuntime {
     };
   }
 
+  nextSeq(): number {
+    return ++this.#seq;
+  }
+
   async flowOf(env: Envelope): Promise<Flow | undefined> {
     const wf = env.wf;
     if (!wf) return undefined;
     if ('plan' in wf) return { plan: wf.plan, wf, rootId: env.headers.rootId };
     let plan = this.#plans.get(wf.ref);
     if (!plan) {
-      const raw = await this.backend.store.getPlan(wf.ref);
-      if (!raw)
-        throw new CeleriacError(ErrorCodes.WORKFLOW_NOT_FOUND, `workflow plan ${wf.ref} is not in the store (expired or deleted)`, {
-          retryable: true,
-        });
-      plan = decodePlan(raw);
+      // One load per plan even when a whole batch asks at once.
+      plan = this.#loadPlan(wf.ref);
       if (this.#plans.size > 1_000) this.#plans.clear();
       this.#plans.set(wf.ref, plan);
     }
-    return { plan, wf, rootId: env.headers.rootId };
+    return { plan: await plan, wf, rootId: env.headers.rootId };
+  }
+
+  async #loadPlan(ref: string): Promise<Plan> {
+    try {
+      const raw = await this.backend.store.getPlan(ref);
+      if (!raw)
+        throw new CeleriacError(ErrorCodes.WORKFLOW_NOT_FOUND, `workflow plan ${ref} is not in the store (expired or deleted)`, {
+          retryable: true,
+        });
+      return decodePlan(raw);
+    } catch (e) {
+      this.#plans.delete(ref);
+      throw e;
+    }
   }
 
   async #inlineErrback(node: TaskNode, failed: FailedTask): Promise<boolean> {
@@ -174,7 +193,7 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
   const request = requestOf(env);
   if (app.signals.taskReceived.hasReceivers) await app.signals.taskReceived.send({ sender: env.task, request });
 
-  const lease = { owner: `${msg.messageId}:${msg.receiveCount}:${backend.ids.uuid()}`, until: leaseUntil(now, inv) };
+  const lease = { owner: `${rt.instance}:${msg.messageId}:${msg.receiveCount}:${rt.nextSeq()}`, until: leaseUntil(now, inv) };
   const existing = await backend.store.get(env.id);
   if (existing) {
     if (isReady(existing.state)) {
@@ -492,6 +511,7 @@ async function succeed(
   const flow = await rt.flowOf(env);
   const node = nodeOf(flow, env);
   const hasCont = (env.k?.length ?? 0) > 0 || (node?.link?.length ?? 0) > 0;
+  const mustFinish = hasCont && !((node?.link?.length ?? 0) === 0 && joinOnly(env.k));
   const ignore = (env.headers.ignoreResult ?? def.options.ignoreResult ?? false) && !hasCont;
   const now = backend.clock.now();
   if (!ignore) {
@@ -513,11 +533,11 @@ async function succeed(
     const out = new Outbox();
     if (node) await fireCallbacks(rt.engine, flow, node, env.id, value, out);
     await continueSuccess(rt.engine, flow, env.k ?? [], value, env.id, out);
-    await publish(app, backend, out.dispatches);
+    await publishOutbox(rt, out);
     rt.faults.afterPublish?.(env);
   }
   await emit(rt, env, def, DetailTypes.success, { state: 'SUCCESS', result: value, durationMs: duration });
-  if (hasCont) await backend.store.finishContinuations(env.id);
+  if (mustFinish) await backend.store.finishContinuations(env.id);
 
   const { signals } = app;
   const hooks = def.options;
@@ -551,6 +571,7 @@ async function fail(
   const flow = await rt.flowOf(env);
   const node = nodeOf(flow, env);
   const hasCont = (env.k?.length ?? 0) > 0 || (node?.err?.length ?? 0) > 0;
+  const mustFinish = hasCont && !((node?.err?.length ?? 0) === 0 && joinOnly(env.k));
   const serialized = serializeError(error);
   const traceback = error instanceof Error ? error.stack : undefined;
   const w = await backend.store.writeIfNotReady({
@@ -577,11 +598,11 @@ async function fail(
         out,
       );
     }
-    await publish(app, backend, out.dispatches);
+    await publishOutbox(rt, out);
     rt.faults.afterPublish?.(env);
   }
   await emit(rt, env, opts.def, DetailTypes.failure, { state: 'FAILURE', error: serialized, durationMs: duration });
-  if (hasCont) await backend.store.finishContinuations(env.id);
+  if (mustFinish) await backend.store.finishContinuations(env.id);
 
   if (!opts.hooks || !ctx) return;
   const { signals } = app;
@@ -701,7 +722,7 @@ async function finishRevoked(
     if (flow) {
       const out = new Outbox();
       await continueRevoked(rt.engine, flow, env.k ?? [], env.id, out);
-      await publish(app, backend, out.dispatches);
+      await publishOutbox(rt, out);
     }
   }
   await emit(rt, env, app.getTask(env.task), DetailTypes.revoked, { state: 'REVOKED', error, durationMs: 0 });
@@ -741,7 +762,7 @@ async function resume(rt: WorkerRuntime, env: Envelope, rec: ResultRecord, lease
           out,
         );
     }
-    await publish(app, backend, out.dispatches);
+    await publishOutbox(rt, out);
   }
   if (rec.state === States.SUCCESS) {
     await emit(rt, env, def, DetailTypes.success, { state: 'SUCCESS', result: rec.result ?? null, durationMs: rec.durationMs ?? 0 });
@@ -756,6 +777,12 @@ async function resume(rt: WorkerRuntime, env: Envelope, rec: ResultRecord, lease
   return 'ack';
 }
 
+/** Publishes an outbox, then marks its create-once claims done (so a replay does not publish again). */
+async function publishOutbox(rt: WorkerRuntime, out: Outbox): Promise<void> {
+  await publish(rt.app, rt.backend, out.dispatches);
+  for (const key of out.claims) await rt.backend.store.finishContinuations(key);
+}
+
 async function joinFired(rt: WorkerRuntime, env: Envelope): Promise<boolean> {
   const f = env.k?.[0];
   if (!f || isChainFrame(f)) return false;
@@ -768,7 +795,7 @@ async function handleChordDeadline(rt: WorkerRuntime, env: Envelope): Promise<Di
   const out = new Outbox();
   const r = await chordDeadline(rt.engine, flow, env.k ?? [], out);
   if (r === 'fired') {
-    await publish(rt.app, rt.backend, out.dispatches);
+    await publishOutbox(rt, out);
     rt.app.logger.warn('chord deadline passed; chord failed with CHORD_TIMEOUT', { rootId: env.headers.rootId });
   }
   return 'ack';
