@@ -151,7 +151,9 @@ async function createOrUpdateQueue(client: SQSClient, name: string, attributes: 
     return out.QueueUrl;
   } catch (e) {
     // CreateQueue is idempotent only for identical attributes; otherwise update in place.
-    if (!(e instanceof QueueNameExists)) throw e;
+    // The query protocol names it AWS.SimpleQueueService.QueueNameExists, not the SDK class.
+    const errName = (e as { name?: unknown }).name;
+    if (!(e instanceof QueueNameExists) && !(typeof errName === 'string' && errName.endsWith('QueueNameExists'))) throw e;
     const { QueueUrl } = await client.send(new GetQueueUrlCommand({ QueueName: name }));
     if (QueueUrl === undefined) throw new Error(`GetQueueUrl ${name} returned no URL`);
     await client.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: attributes }));

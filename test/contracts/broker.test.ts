@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { awsBackend, awsBackendFromEnv, SqsBroker } from '../../lib/adapters/aws';
 import { escapeNonBmpInJson } from '../../lib/adapters/aws/sqs-broker';
@@ -157,6 +157,20 @@ describe('SQS (fauxqs)', () => {
       expect(err).toMatchObject({ code: 'PUBLISH_FAILED', retryable: false });
       expect((err as Error).message).toContain('no-such-queue');
       backend.destroy();
+    });
+
+    it('ensureQueue is idempotent and updates the attributes of an existing queue', async () => {
+      const name = `ensure-${randomUUID().slice(0, 8)}`;
+      const first = await ensureQueue(fauxqs.endpoint, name, { visibilityTimeoutSeconds: 5 });
+      const again = await ensureQueue(fauxqs.endpoint, name, { visibilityTimeoutSeconds: 7, dlqName: `${name}-dlq`, maxReceiveCount: 3 });
+      expect(again.url).toBe(first.url);
+      expect(again.dlqUrl).toContain(`${name}-dlq`);
+      const client = new SQSClient({ ...clientConfig, endpoint: fauxqs.endpoint, useQueueUrlAsEndpoint: false });
+      const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: again.url, AttributeNames: ['All'] }));
+      client.destroy();
+      expect(Attributes?.VisibilityTimeout).toBe('7');
+      expect(JSON.parse(Attributes?.RedrivePolicy ?? '{}')).toMatchObject({ maxReceiveCount: expect.anything() });
+      expect(String(JSON.parse(Attributes?.RedrivePolicy ?? '{}').deadLetterTargetArn)).toContain(`${name}-dlq`);
     });
 
     it('honours AWS_ENDPOINT_URL_SQS from the env map (awsBackendFromEnv)', async () => {

@@ -58,6 +58,10 @@ describe('DynamoDB (dynalite)', () => {
       expect(await item(`c#${claimKey}`)).toMatchObject({ ttl });
     });
 
+    it('ensureTable is idempotent', async () => {
+      await expect(ensureTable(dynalite.endpoint, table)).resolves.toBeUndefined();
+    });
+
     it('writes no TTL attribute when results live forever (resultTtlSeconds 0)', async () => {
       const taskId = randomUUID();
       await store(0).writeIfNotReady({ id: taskId, state: 'SUCCESS' });

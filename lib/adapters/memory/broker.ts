@@ -326,13 +326,13 @@ export class MemoryBroker implements Broker, QueueConsumer, QueueAdmin {
     return out;
   }
 
-  /** Moves a message to the DLQ keeping its id, body and send time, as an SQS redrive does. */
+  /** Moves a message to the DLQ keeping its id, body, send time and receive count, as SQS does. */
   private deadLetter(q: QueueState, to: string, m: Msg): void {
     if (m.receipt !== undefined) q.receipts.delete(m.receipt);
     m.state = GONE;
     m.gen++;
     const dlq = this.queue(to);
-    dlq.ready.push({ ...m, state: READY, gen: 0, receiveCount: 0, firstReceivedAt: 0, receipt: undefined });
+    dlq.ready.push({ ...m, state: READY, gen: 0, receipt: undefined });
     dlq.visible++;
     this.wake(dlq);
     for (const l of this.listeners) l(to, 1);
