@@ -3,7 +3,7 @@
  * chain tails on failure) over the ports. Shared by the producer (starting a canvas) and the
  * worker (continuing one), so both follow one set of rules.
  */
-import { ChordError, ErrorCodes } from '../errors';
+import { CeleriacError, ChordError, ErrorCodes } from '../errors';
 import type { Clock, ResultRecord, ResultStore } from '../ports';
 import type { Envelope, EnvelopeHeaders } from '../protocol/envelope';
 import { reprError, type SerializedError, serializeError } from '../protocol/failure';
@@ -76,6 +76,11 @@ export class Outbox {
   readonly children: string[] = [];
   /** Create-once claims to mark done once the dispatches are published. */
   readonly claims: string[] = [];
+  /** The lease of the delivery doing this work (claims are taken under it). */
+  lease: { readonly owner: string; readonly until: number } | undefined;
+  constructor(lease?: { readonly owner: string; readonly until: number }) {
+    this.lease = lease;
+  }
 }
 
 /**
@@ -345,7 +350,7 @@ async function join(
     failedIdx = all.flatMap((s) => s.failed);
   }
   const key = joinClaimKey(f.j);
-  if (!(await claimOnce(env, key, finishedId))) return;
+  if (!(await claimOnce(env, key, finishedId, out))) return;
   await fireJoin(env, flow, f, rest, failedIdx, finishedId, out);
   out.claims.push(key);
 }
@@ -354,14 +359,34 @@ async function join(
 export const joinClaimKey = (joinId: string): string => `join:${joinId}`;
 
 /**
- * Create-once with an owner: true for the first claimant, and again for the same claimant (so a
- * redelivered completer re-publishes what it may have lost), false for anyone else.
+ * Create-once with an owner: true for the first claimant; for the same owner again (a redelivered
+ * completer) true only when the earlier holder's lease ran out before it marked the claim done;
+ * false for anyone else. A holder whose lease is still running makes the caller retry later.
  */
-export async function claimOnce(env: EngineEnv, key: string, owner: string): Promise<boolean> {
-  // `cont: pending` until what the claim guards was published (then `done`): a redelivered
-  // claimant finds `done` and does not publish it twice.
-  const r = await env.store.writeIfNotReady({ id: key, state: States.SUCCESS, result: owner, dateDone: env.clock.now(), cont: 'pending' });
-  return r.written || (r.current?.result === owner && r.current.cont !== 'done');
+export async function claimOnce(env: EngineEnv, key: string, owner: string, out: Outbox): Promise<boolean> {
+  const lease = out.lease ?? { owner: `${owner}:producer`, until: env.clock.now() + 60_000 };
+  const r = await env.store.writeIfNotReady({
+    id: key,
+    state: States.SUCCESS,
+    result: owner,
+    dateDone: env.clock.now(),
+    cont: 'pending',
+    lease,
+  });
+  if (r.written) return true;
+  const cur = r.current;
+  if (cur?.result !== owner || cur.cont === 'done') return false;
+  if (cur.lease && cur.lease.until > env.clock.now() && cur.lease.owner !== lease.owner) {
+    throw new CeleriacError(
+      ErrorCodes.BACKEND_UNAVAILABLE,
+      `claim ${key} is held by another delivery until ${new Date(cur.lease.until).toISOString()}`,
+      {
+        retryable: true,
+        details: { busy: true },
+      },
+    );
+  }
+  return env.store.takeOver(key, cur.lease?.owner, lease);
 }
 
 async function fireJoin(
@@ -448,7 +473,7 @@ export async function chordDeadline(env: EngineEnv, flow: Flow, k: readonly Fram
     for (let x = s * size; x < Math.min(f.n, (s + 1) * size); x++) if (!done.has(x)) missing.push(x);
   }
   if (missing.length === 0) return 'complete';
-  if (!(await claimOnce(env, joinClaimKey(f.j), 'deadline'))) return 'lost';
+  if (!(await claimOnce(env, joinClaimKey(f.j), 'deadline', out))) return 'lost';
   out.claims.push(joinClaimKey(f.j));
   const group = planNode(flow.plan, f.g);
   const ids = group.t === 'group' ? missing.slice(0, 5).map((x) => resultIdOf(flow.plan, group.members[x] as number)) : [];

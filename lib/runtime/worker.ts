@@ -156,6 +156,10 @@ export async function processMessage(rt: WorkerRuntime, msg: IncomingMessage, in
   try {
     return await handle(rt, msg, inv);
   } catch (e) {
+    if ((e as { details?: { busy?: unknown } })?.details?.busy === true) {
+      rt.app.logger.debug('another delivery holds this continuation; retrying later', { messageId: msg.messageId });
+      return 'retry';
+    }
     rt.app.logger.error('message processing failed; it will be redelivered', {
       messageId: msg.messageId,
       receiveCount: msg.receiveCount,
@@ -188,16 +192,17 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
       return 'ack';
     }
   }
-  if (env.task === CHORD_DEADLINE_TASK) return handleChordDeadline(rt, env);
+  const lease = { owner: `${rt.instance}:${msg.messageId}:${msg.receiveCount}:${rt.nextSeq()}`, until: leaseUntil(now, inv) };
+  if (env.task === CHORD_DEADLINE_TASK) return handleChordDeadline(rt, env, lease);
 
   const request = requestOf(env);
   if (app.signals.taskReceived.hasReceivers) await app.signals.taskReceived.send({ sender: env.task, request });
 
-  const lease = { owner: `${rt.instance}:${msg.messageId}:${msg.receiveCount}:${rt.nextSeq()}`, until: leaseUntil(now, inv) };
   const existing = await backend.store.get(env.id);
   if (existing) {
     if (isReady(existing.state)) {
       if (existing.cont !== 'pending') return 'ack'; // duplicate of finished work
+      if (await joinOnlyResume(rt, env, existing)) return replayJoin(rt, env, existing, lease);
       if (existing.lease && existing.lease.until > now) return 'retry'; // another delivery is finishing it
       return resume(rt, env, existing, lease);
     }
@@ -530,7 +535,7 @@ async function succeed(
   }
   rt.faults.afterStore?.(env);
   if (hasCont && flow) {
-    const out = new Outbox();
+    const out = new Outbox(lease);
     if (node) await fireCallbacks(rt.engine, flow, node, env.id, value, out);
     await continueSuccess(rt.engine, flow, env.k ?? [], value, env.id, out);
     await publishOutbox(rt, out);
@@ -587,7 +592,7 @@ async function fail(
   if (!w.written) return;
   rt.faults.afterStore?.(env);
   if (hasCont && flow) {
-    const out = new Outbox();
+    const out = new Outbox(lease);
     await continueFailure(rt.engine, flow, env.k ?? [], serialized, env.id, out);
     if (node) {
       await fireErrbacks(
@@ -703,7 +708,7 @@ async function revokeExpired(
     ...(hasCont ? { lease } : {}),
   });
   if (!w.written) return 'ack';
-  await finishRevoked(rt, env, request, true, { ...error, type: 'TaskRevokedError' }, hasCont);
+  await finishRevoked(rt, env, request, true, { ...error, type: 'TaskRevokedError' }, hasCont, lease);
   return 'ack';
 }
 
@@ -714,13 +719,14 @@ async function finishRevoked(
   expired: boolean,
   error: SerializedError,
   hasCont: boolean,
+  lease: { owner: string; until: number },
 ): Promise<void> {
   const { app, backend } = rt;
   if (app.signals.taskRevoked.hasReceivers) await app.signals.taskRevoked.send({ sender: env.task, request, terminated: false, expired });
   if (hasCont) {
     const flow = await rt.flowOf(env);
     if (flow) {
-      const out = new Outbox();
+      const out = new Outbox(lease);
       await continueRevoked(rt.engine, flow, env.k ?? [], env.id, out);
       await publishOutbox(rt, out);
     }
@@ -730,6 +736,32 @@ async function finishRevoked(
 }
 
 /** Finishes the continuations of a ready record whose writer did not (crash, or `revoke()`). */
+/** A ready record whose only continuation is a join (no links, no errbacks): replaying it is idempotent. */
+async function joinOnlyResume(rt: WorkerRuntime, env: Envelope, rec: ResultRecord): Promise<boolean> {
+  if (rec.state === States.REVOKED || !joinOnly(env.k)) return false;
+  const node = nodeOf(await rt.flowOf(env), env);
+  return rec.state === States.SUCCESS ? !node?.link?.length : !node?.err?.length;
+}
+
+/**
+ * Replays a join-only continuation without waiting for the first delivery's lease: the set add is
+ * a no-op if it happened, and the firing is guarded by its own claim.
+ */
+async function replayJoin(
+  rt: WorkerRuntime,
+  env: Envelope,
+  rec: ResultRecord,
+  lease: { owner: string; until: number },
+): Promise<Disposition> {
+  const flow = await rt.flowOf(env);
+  if (!flow) return 'ack';
+  const out = new Outbox(lease);
+  if (rec.state === States.SUCCESS) await continueSuccess(rt.engine, flow, env.k ?? [], rec.result ?? null, env.id, out);
+  else await continueFailure(rt.engine, flow, env.k ?? [], rec.error ?? serializeError(new Error('failed')), env.id, out);
+  await publishOutbox(rt, out);
+  return 'ack';
+}
+
 async function resume(rt: WorkerRuntime, env: Envelope, rec: ResultRecord, lease: { owner: string; until: number }): Promise<Disposition> {
   const { app, backend } = rt;
   if (!(await backend.store.takeOver(env.id, rec.lease?.owner, lease))) return 'retry';
@@ -741,10 +773,10 @@ async function resume(rt: WorkerRuntime, env: Envelope, rec: ResultRecord, lease
       ...serializeError(new CeleriacError(ErrorCodes.TASK_REVOKED, `task ${env.id} was revoked`)),
       type: 'TaskRevokedError',
     };
-    await finishRevoked(rt, env, requestOf(env), rec.revokedBy === 'expired', error, true);
+    await finishRevoked(rt, env, requestOf(env), rec.revokedBy === 'expired', error, true, lease);
     return 'ack';
   }
-  const out = new Outbox();
+  const out = new Outbox(lease);
   if (flow) {
     if (rec.state === States.SUCCESS) {
       const value = rec.result ?? null;
@@ -789,10 +821,10 @@ async function joinFired(rt: WorkerRuntime, env: Envelope): Promise<boolean> {
   return (await rt.backend.store.get(joinClaimKey(f.j))) !== undefined;
 }
 
-async function handleChordDeadline(rt: WorkerRuntime, env: Envelope): Promise<Disposition> {
+async function handleChordDeadline(rt: WorkerRuntime, env: Envelope, lease: { owner: string; until: number }): Promise<Disposition> {
   const flow = await rt.flowOf(env);
   if (!flow) throw new CeleriacError(ErrorCodes.BAD_ENVELOPE, 'chord deadline message without a workflow');
-  const out = new Outbox();
+  const out = new Outbox(lease);
   const r = await chordDeadline(rt.engine, flow, env.k ?? [], out);
   if (r === 'fired') {
     await publishOutbox(rt, out);
