@@ -63,7 +63,9 @@ const NO_EVENTS: EventPublisher = { publish: async (_events: readonly BusEvent[]
 
 /**
  * Builds the AWS backend from a loaded config. `config.table` is required; the bus may be omitted
- * (the default bus), and queues are found through `config.queueUrls` or by name.
+ * (the default bus), and queues are found through `config.queueUrls` or by name. `config.endpoint`
+ * (`AWS_ENDPOINT_URL`) applies to all three clients; {@link awsBackendFromEnv} adds the
+ * service-specific variables. `CELERIAC_EVENTS=off` makes `events` a no-op publisher.
  *
  * @example
  * ```ts
