@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { CeleriacError, ErrorCodes } from '../errors';
-import { type AnySignature, assertSignature, Chain, Chord, Group } from './signature';
+import { GroupResult, type ResultHost } from '../results/async-result';
+import { type AnySignature, assertSignature, type CanvasHost, Chain, Chord, Group } from './signature';
 import type { ChainCheck, ChainOf, ChordBodyCheck, GroupOut, HandleOf, InOf, OutOf } from './types';
 
 /**
@@ -73,15 +75,15 @@ export function chord(header: unknown, body: unknown): AnySignature {
   return new Chord(body.host, g, body);
 }
 
-// A group with no members has no task to find its app through; it still needs a host to apply.
-const emptyHost = {
+// A group with no members has no task to find its app through. It needs none: its result is an
+// empty GroupResult, ready at once (GROUP-03), whichever app would have published it.
+const emptyHost: CanvasHost & ResultHost = {
   name: '(empty group)',
-  applyCanvas(): Promise<unknown> {
-    return Promise.reject(
-      new CeleriacError(
-        ErrorCodes.INVALID_CANVAS,
-        'an empty group built with group() has no app to publish through; use app.group([]) or add members',
-      ),
-    );
+  async applyCanvas(): Promise<unknown> {
+    return new GroupResult(emptyHost, randomUUID(), []);
   },
+  backend(): Promise<never> {
+    return Promise.reject(new CeleriacError(ErrorCodes.NOT_CONFIGURED, 'an empty group has no backend'));
+  },
+  async revoke(): Promise<void> {},
 };

@@ -210,11 +210,25 @@ function compileChain(
   return { index: push(nodes, { t: 'chain', steps: indexes }, env), handle: handle as HandleSpec };
 }
 
+/**
+ * Nested groups flatten into one member list, depth first (GROUP-04); a nested group's own links
+ * go where a group's links go: errbacks to each of its members, callbacks (immutable) to its first.
+ */
 function flattenGroup(g: Group<readonly unknown[], readonly unknown[]>): AnySignature[] {
   const out: AnySignature[] = [];
   for (const m of g.members) {
-    if (m instanceof Group && !m.options.link?.length && !m.options.linkError?.length && !m.options.taskId) out.push(...flattenGroup(m));
-    else out.push(m);
+    if (!(m instanceof Group)) {
+      out.push(m);
+      continue;
+    }
+    const inner = flattenGroup(m);
+    inner.forEach((x, i) => {
+      let c = x;
+      if (m.options.linkError?.length || (i === 0 && m.options.link?.length)) c = x.clone();
+      for (const e of m.options.linkError ?? []) c = c.linkError(e);
+      if (i === 0) for (const l of m.options.link ?? []) c = c.link(l instanceof Signature ? l.asImmutable() : l);
+      out.push(c);
+    });
   }
   return out;
 }

@@ -8,12 +8,33 @@ export type OutOf<C> = C extends { readonly __out: infer O } ? O : never;
 /** The handle `applyAsync()` returns. */
 export type HandleOf<C> = C extends { readonly __handle: infer H } ? H : never;
 
-/** `A` without its first `P['length']` elements. */
-export type Drop<A extends readonly unknown[], P extends readonly unknown[]> = P extends readonly [unknown, ...infer PT]
-  ? A extends readonly [unknown?, ...infer AT]
-    ? Drop<AT, PT>
-    : A
-  : A;
+/**
+ * The ways to cut an argument tuple in two. Optional parameters count as required here: partial
+ * args fill a signature from the end (`sub.s(10).delay(30)` runs `sub(30, 10)`, SIG-01).
+ * A non-tuple array (rest parameters) is not shortened by partial args.
+ */
+type Splits<A extends readonly unknown[], Pre extends readonly unknown[] = []> = A extends readonly []
+  ? [Pre, A]
+  : number extends A['length']
+    ? [A, A]
+    : [Pre, A] | (A extends readonly [infer H, ...infer T] ? Splits<T, [...Pre, H]> : never);
+
+/** Argument lists `task.s(...)` accepts: any trailing part of the task's parameters. */
+export type Suffixes<A extends readonly unknown[]> =
+  Splits<Required<A>> extends infer S ? (S extends [unknown, infer Post] ? Post : never) : never;
+
+/** The parameters still open after `task.s(...P)`: the leading ones, which a previous result fills. */
+export type Remaining<A extends readonly unknown[], P extends readonly unknown[]> = P extends readonly []
+  ? A
+  : Splits<Required<A>> extends infer S
+    ? S extends [infer Pre, infer Post extends readonly unknown[]]
+      ? P extends Post
+        ? Post['length'] extends P['length']
+          ? Pre
+          : never
+        : never
+      : never
+    : never;
 
 declare const noPrev: unique symbol;
 type NoPrev = typeof noPrev;
@@ -67,8 +88,16 @@ type First<S extends readonly unknown[]> = S extends readonly [infer F, ...unkno
 /** The canvas type a chain of `S` builds. */
 export type ChainOf<S extends readonly unknown[]> = import('./signature').Chain<InOf<First<S>>, OutOf<Last<S>>, HandleOf<Last<S>>>;
 
-/** Member results of a group, in member order. */
-export type GroupOut<S extends readonly unknown[]> = { -readonly [K in keyof S]: OutOf<S[K]> };
+/** Member results of a group, in member order; nested groups are flattened (GROUP-04, CHORD-14). */
+export type GroupOut<S extends readonly unknown[]> = S extends readonly [infer H, ...infer T]
+  ? H extends { readonly kind: 'group'; readonly __out: infer O extends readonly unknown[] }
+    ? [...O, ...GroupOut<T>]
+    : [OutOf<H>, ...GroupOut<T>]
+  : S extends readonly []
+    ? []
+    : S extends readonly (infer E)[]
+      ? (E extends { readonly kind: 'group'; readonly __out: infer O extends readonly unknown[] } ? O[number] : OutOf<E>)[]
+      : [];
 
 /** The body of a chord must take the header's result list as its first argument. */
 export type ChordBodyCheck<HeaderOut, B> = Accepts<InOf<B>, HeaderOut> extends true ? B : ChainStepError<FirstParam<InOf<B>>, HeaderOut>;

@@ -69,6 +69,8 @@ export function deserializeError(s: SerializedError): CeleriacError {
   if (s.type === 'ChordError') err = new ChordError(s.message, opts);
   else if (s.type === 'TaskRevokedError') err = new TaskRevokedError(s.message, opts);
   else err = new TaskFailedError(s.type, s.message, s.code as ErrorCode, { ...opts, ...(s.stack ? { stack: s.stack } : {}) });
+  // The stored code wins: a ChordError may be a CHORD_TIMEOUT, a revocation an expiry.
+  (err as { code: ErrorCode }).code = s.code as ErrorCode;
   if (s.stack) err.stack = s.stack;
   return err;
 }

@@ -1,6 +1,6 @@
 import type { HandleSpec } from '../canvas/compile';
 import { type AnySignature, type CanvasHost, Group, Signature } from '../canvas/signature';
-import type { Drop } from '../canvas/types';
+import type { Remaining, Suffixes } from '../canvas/types';
 import { CeleriacError, ErrorCodes, TaskRevokedError } from '../errors';
 import type { Backend } from '../ports';
 import { serializeError } from '../protocol/failure';
@@ -79,8 +79,11 @@ export interface AppTopologyInput {
 export interface Task<A extends readonly unknown[], R> {
   readonly name: string;
   readonly options: TaskOptions<A, R>;
-  /** A signature with partial args; the rest (e.g. a previous chain result) are prepended later. */
-  s<const P extends Partial<A>>(...args: P): Signature<Drop<A, P>, R>;
+  /**
+   * A signature with partial args, which fill the task's LAST parameters: a previous result (or
+   * call args) is prepended later, as Celery does (`sub.s(10).delay(30)` runs `sub(30, 10)`).
+   */
+  s<const P extends Suffixes<A>>(...args: P): Signature<Remaining<A, P>, R>;
   /** An immutable signature: parent results and call args are ignored. */
   si(...args: A): Signature<[ignored?: unknown], R>;
   /** Publishes a call; resolves once the message is sent. */
@@ -404,10 +407,7 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
   }
 
   /** A subscriber function receiving lifecycle events (all outcomes unless filtered). */
-  subscribe(
-    name: string,
-    options: { entry?: string; tasks?: readonly (TaskRef)[]; outcomes?: readonly Outcome[] } = {},
-  ): this {
+  subscribe(name: string, options: { entry?: string; tasks?: readonly TaskRef[]; outcomes?: readonly Outcome[] } = {}): this {
     this.#subscribers.push({
       name,
       ...(options.entry ? { entry: options.entry } : {}),
