@@ -198,3 +198,15 @@ describe('at-least-once in, exactly-once effects out', () => {
     expect(firstRuns).toBe(1); // resumed, not re-run
   });
 });
+
+describe('queue names on AWS', () => {
+  it('maps the physical queue name of an event source ARN back to the logical queue', async () => {
+    const { queueAliases } = await import('../../lib/adapters/aws/index');
+    const aliases = queueAliases({
+      default: 'https://sqs.eu-west-1.amazonaws.com/123456789012/Shop-QueueDefault12AB-xyz',
+      uploads: 'https://sqs.eu-west-1.amazonaws.com/123456789012/Shop-QueueUploads34CD-abc',
+    });
+    expect(aliases.get('Shop-QueueDefault12AB-xyz')).toBe('default');
+    expect(aliases.get('Shop-QueueUploads34CD-abc')).toBe('uploads');
+  });
+});

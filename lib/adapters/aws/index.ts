@@ -127,6 +127,7 @@ export function awsBackend(config: CeleriacConfig, opts: AwsBackendOptions = {})
     clock,
     ids: opts.ids ?? randomIds,
     pollIntervalMs: 500,
+    queueAliases: queueAliases(config.queueUrls),
     clients: { sqs, dynamodb, eventbridge },
     destroy() {
       for (const c of created) c.destroy();
@@ -151,4 +152,18 @@ export function awsBackendFromEnv(env: Readonly<Record<string, string | undefine
   };
   const defined = Object.fromEntries(Object.entries(endpoints).filter(([, v]) => v !== undefined)) as AwsBackendOptions['endpoints'];
   return awsBackend(config, { ...opts, ...(defined === undefined ? {} : { endpoints: defined }) });
+}
+
+/**
+ * Physical queue name (the last segment of its URL, as in the event source ARN a worker sees) →
+ * the app's logical queue name. CDK names queues physically (`Stack-QueueDefault-AB12`); tasks
+ * and routing speak logical names (`default`).
+ */
+export function queueAliases(queueUrls: Readonly<Record<string, string>>): ReadonlyMap<string, string> {
+  const out = new Map<string, string>();
+  for (const [logical, url] of Object.entries(queueUrls)) {
+    const physical = url.slice(url.lastIndexOf('/') + 1);
+    if (physical) out.set(physical, logical);
+  }
+  return out;
 }
