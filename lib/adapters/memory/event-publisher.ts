@@ -20,7 +20,9 @@ export interface MemoryEventPublisherOptions {
  * Enforces EventBridge's entry size limit so oversized events fail in memory mode too.
  */
 export class MemoryEventPublisher implements EventPublisher {
-  private readonly log: BusEvent[] = [];
+  // Stored as JSON (what EventBridge would carry) and parsed only when read: publishing stays a
+  // single stringify, and readers still get copies they cannot use to mutate the log.
+  private readonly log: StoredEvent[] = [];
   private readonly listeners: BusListener[] = [];
   private readonly keep: number;
   private readonly onListenerError: (error: unknown) => void;
@@ -32,25 +34,21 @@ export class MemoryEventPublisher implements EventPublisher {
 
   /** Events published so far (at least the most recent `keep`), oldest first. */
   get events(): readonly BusEvent[] {
-    return this.log;
+    return this.log.map(materialize);
   }
 
   async publish(events: readonly BusEvent[]): Promise<void> {
-    const copies: BusEvent[] = [];
+    const stored: StoredEvent[] = [];
     for (const e of events) {
       const json = JSON.stringify(e.detail);
       const bytes = eventEntryBytes(e.source, e.detailType, json, e.resources);
       if (bytes > EVENTS_MAX_BATCH_BYTES) throw eventTooLarge(e.detailType, bytes, e.detail.id);
-      copies.push({
-        source: e.source,
-        detailType: e.detailType,
-        detail: JSON.parse(json) as BusEvent['detail'],
-        time: e.time,
-        ...(e.resources === undefined ? {} : { resources: [...e.resources] }),
-      });
+      stored.push({ source: e.source, detailType: e.detailType, json, time: e.time, ...(e.resources === undefined ? {} : { resources: [...e.resources] }) });
     }
-    for (const c of copies) this.log.push(c);
+    for (const c of stored) this.log.push(c);
     if (this.log.length > this.keep * 2) this.log.splice(0, this.log.length - this.keep);
+    if (this.listeners.length === 0 || stored.length === 0) return;
+    const copies = stored.map(materialize);
     if (this.listeners.length === 0 || copies.length === 0) return;
     const pending: Promise<void>[] = [];
     for (const l of this.listeners) {
@@ -77,4 +75,22 @@ export class MemoryEventPublisher implements EventPublisher {
   clear(): void {
     this.log.length = 0;
   }
+}
+
+interface StoredEvent {
+  readonly source: string;
+  readonly detailType: string;
+  readonly json: string;
+  readonly time: number;
+  readonly resources?: readonly string[];
+}
+
+function materialize(e: StoredEvent): BusEvent {
+  return {
+    source: e.source,
+    detailType: e.detailType,
+    detail: JSON.parse(e.json) as BusEvent['detail'],
+    time: e.time,
+    ...(e.resources === undefined ? {} : { resources: [...e.resources] }),
+  };
 }
