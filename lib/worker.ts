@@ -70,6 +70,8 @@ export function createWorker(
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, records.length) }, workerLoop));
+    // A throw here is a crash of the whole invocation: SQS redelivers every record of the batch.
+    options.faults?.beforeResponse?.(failures.map((f) => f.itemIdentifier));
     return { batchItemFailures: failures };
   };
 }

@@ -70,6 +70,8 @@ export interface FaultHooks {
   afterRun?(env: Envelope): void;
   afterStore?(env: Envelope): void;
   afterPublish?(env: Envelope): void;
+  /** After every record of a batch was processed, before the batch response is returned. */
+  beforeResponse?(failures: readonly string[]): void;
 }
 
 const HARD_MARGIN_MS = 1_000;
