@@ -210,3 +210,24 @@ describe('queue names on AWS', () => {
     expect(aliases.get('Shop-QueueUploads34CD-abc')).toBe('uploads');
   });
 });
+
+describe('argument schemas (Standard Schema: valibot, zod, arktype…)', () => {
+  it('a call whose arguments fail the task schema is refused at publish and stored FAILURE INVALID_ARGS at the worker', async () => {
+    const v = await import('valibot');
+    const h = harness();
+    const schema = v.tuple([v.pipe(v.string(), v.email()), v.pipe(v.number(), v.integer(), v.minValue(1))]);
+    const invite = h.app.task('invite', (email: string, seats: number) => `${email}:${seats}`, { schema });
+    // at publish: nothing is sent
+    await expect(invite.delay('not-an-email', 2)).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARGS });
+    expect((await h.backend.broker.depth('default')).visible).toBe(0);
+    // at the worker (a foreign producer that skipped the check)
+    await h.handler(sqsEvent('default', [msg('{"task":"invite","args":["a@b.co",0],"id":"bad-seats"}', 'm-s1')]));
+    const info = await h.app.asyncResult('bad-seats').info();
+    expect(info.state).toBe('FAILURE');
+    expect(info.serializedError?.code).toBe(ErrorCodes.INVALID_ARGS);
+    expect(info.serializedError?.message).toMatch(/invite.*1.*/);
+    const ok = await invite.delay('a@b.co', 3);
+    await h.drain();
+    expect(await ok.get()).toBe('a@b.co:3');
+  });
+});
