@@ -37,9 +37,14 @@ export const notify = app.task('notify', (line: string) => `notified: ${line}`);
 /** Static error link target: called with the failed task's id whenever `charge` fails. */
 export const refund = app.task('refund', (failedTaskId: string) => `refund opened for ${failedTaskId}`);
 
+/** Lines written by the alert errback (a pager or a chat channel in real life). */
+export const alertLog: string[] = [];
+
 /** A new-style errback: runs inline in the failing worker with the request and the error. */
 export const alert = app.errback('alert', (request, error, _traceback, channel: string) => {
-  return `${channel}: ${request.task}[${request.id}] failed: ${error.message}`;
+  const line = `${channel}: ${request.task}[${request.id}] failed: ${error.message}`;
+  alertLog.push(line);
+  return line;
 });
 
 app.link(report, notify);

@@ -24,7 +24,7 @@ import { loadConfig } from '../config';
 import { CeleriacError, ErrorCodes } from '../errors';
 import type { Backend } from '../ports';
 import { serializeError } from '../protocol/failure';
-import { buildTopology, type QueueInfo, type SubscriberInfo, type Topology } from '../routing';
+import { buildTopology, type QueueInfo, type SubscriberInfo, type Topology, type TopologyRule } from '../routing';
 import type { Logger } from '../runtime/app-port';
 import type { App } from '../task/app';
 import { createWorker } from '../worker';
@@ -43,6 +43,7 @@ import { QueuePoller, type SqsHandler } from './poller';
 import { parseSchedule } from './schedule';
 import { Activity, LocalTime } from './time';
 
+export { errbackCallId, linkCallId } from '../routing';
 export type { FullBroker, HeldMessage } from './broker';
 export type { BusListener, IncomingBusEvent, LocalBusEvent, SubscriberContext, SubscriberHandler } from './bus';
 export { LocalBus } from './bus';
@@ -148,6 +149,24 @@ export interface QueueStatus {
   readonly settings: LocalQueueSettings;
 }
 
+/** One EventBridge rule of the topology and how often local mode delivered it. */
+export interface RuleStatus {
+  readonly name: string;
+  readonly description: string;
+  readonly target: TopologyRule['target'];
+  readonly delivered: number;
+}
+
+/** One periodic task and when it fires next (local time). */
+export interface ScheduleStatus {
+  readonly name: string;
+  readonly task: string;
+  readonly schedule: string;
+  /** Epoch ms; undefined when the expression has no future occurrence, or schedules are off. */
+  readonly nextAt: number | undefined;
+  readonly fired: number;
+}
+
 /** A running local mode; see {@link startLocal}. */
 export interface LocalRuntime {
   readonly mode: LocalMode;
@@ -179,6 +198,10 @@ export interface LocalRuntime {
   deadLetters(queue: string, max?: number): Promise<string[]>;
   /** Delayed messages held on local time, earliest first. */
   held(): HeldMessage[];
+  /** The topology's EventBridge rules, with local delivery counts. */
+  rules(): RuleStatus[];
+  /** The periodic tasks, with their next firing. */
+  schedules(): ScheduleStatus[];
   /** Stops pollers, schedules, the bus and the emulators; the app is left without a backend. */
   stop(): Promise<void>;
 }
@@ -435,20 +458,24 @@ export async function startLocal(app: App, options: StartLocalOptions = {}): Pro
     cleanups.push(() => time.stop());
 
     // ── periodic tasks ──────────────────────────────────────────────────────────────────────
+    const schedules = topology.periodic.map((p) => ({ p, nextAt: undefined as number | undefined, fired: 0 }));
     if (options.periodic !== false) {
       const fireOnStart = typeof options.periodic === 'object' && options.periodic.fireOnStart === true;
       const started = time.now();
-      for (const p of topology.periodic) {
+      for (const s of schedules) {
+        const { p } = s;
         const schedule = parseSchedule(p.schedule, started);
         const fire = async (): Promise<void> => {
           const at = time.now();
           // Missed occurrences (a tick over several periods) coalesce into this one firing.
-          const next = schedule.next(at);
-          if (next !== undefined) time.at(next, fire);
+          s.nextAt = schedule.next(at);
+          if (s.nextAt !== undefined) time.at(s.nextAt, fire);
+          s.fired++;
+          // The body the deployed schedule sends: the topology's minimal call for the task.
           await broker.send([{ queue: p.queue, body: p.input, id: `${p.name}@${new Date(at).toISOString()}` }]);
         };
-        const first = fireOnStart && p.schedule.startsWith('rate(') ? started : schedule.next(started);
-        if (first !== undefined) time.at(first, fire);
+        s.nextAt = fireOnStart && p.schedule.startsWith('rate(') ? started : schedule.next(started);
+        if (s.nextAt !== undefined) time.at(s.nextAt, fire);
       }
     }
 
@@ -530,6 +557,16 @@ export async function startLocal(app: App, options: StartLocalOptions = {}): Pro
         return msgs.map((m) => m.body);
       },
       held: () => broker.held(),
+      rules: () => {
+        const counts = localBus.deliveries();
+        return topology.rules.map((r) => ({
+          name: r.name,
+          description: r.description,
+          target: r.target,
+          delivered: counts.get(r.name) ?? 0,
+        }));
+      },
+      schedules: () => schedules.map((s) => ({ name: s.p.name, task: s.p.task, schedule: s.p.schedule, nextAt: s.nextAt, fired: s.fired })),
       stop(): Promise<void> {
         stopped ??= cleanup();
         return stopped;
