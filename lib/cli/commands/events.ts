@@ -1,0 +1,71 @@
+/** `celeriac events`: recent lifecycle events, or a live tail with `--follow`. */
+import type { BusEvent } from '../../ports';
+import { CliError, ExitCodes } from '../errors';
+import { clock, formatDuration, preview, shortId } from '../format';
+import { out, outJson } from '../io';
+import type { Target } from '../target';
+
+export interface EventsOptions {
+  readonly follow?: boolean;
+  readonly json?: boolean;
+  /** Without --follow: how many recent events. */
+  readonly limit?: number;
+  /** With --follow: exit after this many events. */
+  readonly max?: number;
+  /** With --follow: exit 124 after this many seconds. */
+  readonly timeout?: number;
+}
+
+export async function eventsCommand(target: Target, o: EventsOptions): Promise<number> {
+  const print = (e: BusEvent) => (o.json ? outJson(e) : out(eventLine(e)));
+  if (!o.follow) {
+    for (const e of await target.recentEvents(o.limit ?? 50)) print(e);
+    return ExitCodes.OK;
+  }
+  const ac = new AbortController();
+  let seen = 0;
+  let timedOut = false;
+  const onSignal = () => ac.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const timer =
+    o.timeout === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          ac.abort();
+        }, o.timeout * 1_000);
+  try {
+    await target.follow({
+      signal: ac.signal,
+      onEvent: (e) => {
+        if (ac.signal.aborted) return;
+        print(e);
+        seen++;
+        if (o.max !== undefined && seen >= o.max) ac.abort();
+      },
+    });
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (timedOut && (o.max === undefined || seen < o.max)) {
+    throw new CliError(
+      ExitCodes.TIMEOUT,
+      `timed out after ${o.timeout} s with ${seen} event(s)${o.max === undefined ? '' : ` of ${o.max}`}`,
+    );
+  }
+  return ExitCodes.OK;
+}
+
+/** `12:00:01.123 task-succeeded add[3f2a9c1e…] SUCCESS 2 ms → 5` */
+export function eventLine(e: BusEvent): string {
+  const d = e.detail as Record<string, unknown>;
+  const id = typeof d.id === 'string' ? shortId(d.id) : '?';
+  const err = d.error as { type?: string; message?: string } | undefined;
+  const tail =
+    err !== undefined ? ` ${err.type ?? 'Error'}: ${preview(err.message ?? '', 80)}` : 'result' in d ? ` → ${preview(d.result, 80)}` : '';
+  const dur = typeof d.durationMs === 'number' ? ` ${formatDuration(d.durationMs)}` : '';
+  return `${clock(e.time)} ${e.detailType} ${String(d.task ?? '?')}[${id}] ${String(d.state ?? '')}${dur}${tail}`;
+}

@@ -1,0 +1,86 @@
+/** `celeriac call` and `celeriac result`. */
+import { parseTaskArgs } from '../args';
+import { CliError, ExitCodes, notFound } from '../errors';
+import { formatDuration, shortId } from '../format';
+import { err, out, outJson, sleep } from '../io';
+import { spinner } from '../spinner';
+import type { Target, TaskView } from '../target';
+
+export interface CallOptions {
+  readonly countdown?: number;
+  readonly wait?: boolean;
+  /** Seconds `--wait` waits at most. */
+  readonly timeout?: number;
+  readonly json?: boolean;
+}
+
+/** Sends a call; with `wait`, waits for and prints its outcome. Returns the exit code. */
+export async function callCommand(target: Target, task: string, rawArgs: readonly string[], o: CallOptions): Promise<number> {
+  const args = parseTaskArgs(rawArgs);
+  const sent = await target.call({ task, args, ...(o.countdown === undefined ? {} : { countdown: o.countdown }) });
+  if (!o.wait) {
+    if (o.json) outJson({ id: sent.id, task: sent.task, state: 'PENDING' });
+    else out(sent.id);
+    return ExitCodes.OK;
+  }
+  const view = await waitFor(target, sent.id, `${task}[${shortId(sent.id)}]`, o);
+  return printOutcome(view, o.json === true);
+}
+
+export interface ResultOptions {
+  readonly wait?: boolean;
+  readonly timeout?: number;
+  readonly json?: boolean;
+}
+
+/** Prints a task's state or outcome. Returns the exit code. */
+export async function resultCommand(target: Target, id: string, o: ResultOptions): Promise<number> {
+  if (o.wait) return printOutcome(await waitFor(target, id, shortId(id), o), o.json === true);
+  const view = await target.result(id);
+  if (view === undefined) {
+    throw notFound(`no task ${id}: nothing is stored under this id (it may not have run yet: add --wait to wait for it)`);
+  }
+  if (view.ready) return printOutcome(view, o.json === true);
+  if (o.json) outJson(view);
+  else out(view.state);
+  return ExitCodes.OK;
+}
+
+/** Polls until the task is ready, with a spinner on a terminal. */
+async function waitFor(target: Target, id: string, label: string, o: { timeout?: number; json?: boolean }): Promise<TaskView> {
+  const deadline = o.timeout === undefined ? Number.POSITIVE_INFINITY : Date.now() + o.timeout * 1_000;
+  const spin = spinner(`waiting for ${label}`, o.json !== true);
+  try {
+    for (;;) {
+      const view = await target.result(id);
+      if (view?.ready) return view;
+      spin.update(`waiting for ${label} ${view?.state ?? 'PENDING'}`);
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new CliError(
+          ExitCodes.TIMEOUT,
+          `timed out after ${o.timeout} s waiting for ${label} (still ${view?.state ?? 'PENDING'}); it goes on: check later with \`celeriac result ${id}\``,
+        );
+      }
+      await sleep(Math.min(target.pollMs, left));
+    }
+  } finally {
+    spin.stop();
+  }
+}
+
+/** Prints a ready task: result on stdout, a status line on stderr. Exit 1 unless SUCCESS. */
+function printOutcome(view: TaskView, json: boolean): number {
+  const ok = view.state === 'SUCCESS';
+  const name = `${view.task ?? 'task'}[${view.id}]`;
+  if (json) {
+    outJson(view);
+  } else if (ok) {
+    err(`${name} SUCCESS${view.durationMs === undefined ? '' : ` in ${formatDuration(view.durationMs)}`}`);
+    out(view.result === undefined ? 'null' : typeof view.result === 'string' ? view.result : JSON.stringify(view.result));
+  } else {
+    const e = view.error;
+    err(`${name} ${view.state}${e ? `: ${e.type}: ${e.message}${e.code ? ` (${e.code})` : ''}` : ''}`);
+  }
+  return ok ? ExitCodes.OK : ExitCodes.TASK_FAILED;
+}
