@@ -2,16 +2,18 @@
  * Routing: an app's topology (tasks → queues, static links, subscribers, periodic tasks) and the
  * EventBridge rules it implies, as plain data for the CDK stack and local mode alike.
  */
+
+export { scheduleExpressionProblem } from './schedule';
 export {
-  buildTopology,
-  errbackCallId,
-  linkCallId,
-  QUEUE_DEFAULTS,
   type AppTopologyInput,
+  buildTopology,
   type EventPattern,
+  errbackCallId,
   type InputTransformer,
   type LinkInfo,
+  linkCallId,
   type PeriodicInfo,
+  QUEUE_DEFAULTS,
   type QueueInfo,
   type RuleTarget,
   type SubscriberInfo,
@@ -19,4 +21,3 @@ export {
   type Topology,
   type TopologyRule,
 } from './topology';
-export { scheduleExpressionProblem } from './schedule';

@@ -8,7 +8,7 @@
  */
 import { CeleriacError, ErrorCodes } from '../errors';
 import type { Json } from '../protocol/json';
-import { DetailTypes, eventSource, type DetailType, type Outcome } from '../signals/events';
+import { type DetailType, DetailTypes, eventSource, type Outcome } from '../signals/events';
 import { scheduleExpressionProblem } from './schedule';
 
 /** The app's static topology, as `app.topology()` returns it (the contract with lib/task). */
@@ -268,9 +268,7 @@ export function buildTopology(input: AppTopologyInput): Topology {
     linkKeys.add(key);
     if (!from.events) {
       const event = kind === 'success' ? DetailTypes.success : DetailTypes.failure;
-      problem(
-        `${what} ${l.from} → ${l.to}: task "${l.from}" has events off, so no ${event} event reaches the bus; turn its events on`,
-      );
+      problem(`${what} ${l.from} → ${l.to}: task "${l.from}" has events off, so no ${event} event reaches the bus; turn its events on`);
       continue;
     }
     links.push({ from: l.from, to: l.to, kind });
@@ -304,7 +302,9 @@ export function buildTopology(input: AppTopologyInput): Topology {
     if (s.outcomes !== undefined) {
       const unknown = arrayOf(s.outcomes, `subscriber "${s.name}" outcomes`, problem).filter((o) => !allOutcomes.includes(o as Outcome));
       if (unknown.length > 0) {
-        problem(`subscriber "${s.name}": unknown outcome ${unknown.map((o) => JSON.stringify(o)).join(', ')} (use ${allOutcomes.join(', ')})`);
+        problem(
+          `subscriber "${s.name}": unknown outcome ${unknown.map((o) => JSON.stringify(o)).join(', ')} (use ${allOutcomes.join(', ')})`,
+        );
         ok = false;
       } else if (s.outcomes.length === 0) {
         problem(`subscriber "${s.name}": outcomes is empty, so it would receive nothing; omit it to receive every outcome`);
@@ -526,7 +526,13 @@ function resolveQueue(
     return value;
   };
   const batchSize = int(q.batchSize, 'batchSize', 1, 10_000, QUEUE_DEFAULTS.batchSize);
-  const maxBatchingWindowSeconds = int(q.maxBatchingWindowSeconds, 'maxBatchingWindowSeconds', 0, 300, QUEUE_DEFAULTS.maxBatchingWindowSeconds);
+  const maxBatchingWindowSeconds = int(
+    q.maxBatchingWindowSeconds,
+    'maxBatchingWindowSeconds',
+    0,
+    300,
+    QUEUE_DEFAULTS.maxBatchingWindowSeconds,
+  );
   const maxConcurrency = q.maxConcurrency === undefined ? undefined : int(q.maxConcurrency, 'maxConcurrency', 2, 1_000, 2);
   const functionTimeoutSeconds = int(q.functionTimeoutSeconds, 'functionTimeoutSeconds', 1, 900, QUEUE_DEFAULTS.functionTimeoutSeconds);
   const visibilityTimeoutSeconds = int(
@@ -580,7 +586,10 @@ function isSameJson(a: unknown, b: unknown): boolean {
   if (typeof a === 'object' && Object.getPrototypeOf(a) === Object.prototype) {
     if (typeof b !== 'object' || b === null || Array.isArray(b)) return false;
     const ka = Object.keys(a as object);
-    return ka.length === Object.keys(b).length && ka.every((k) => isSameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+    return (
+      ka.length === Object.keys(b).length &&
+      ka.every((k) => isSameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+    );
   }
   return false;
 }

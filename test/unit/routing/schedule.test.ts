@@ -39,7 +39,10 @@ describe('scheduleExpressionProblem', () => {
     ['cron(0 12 * * ? 1969)', 'has an invalid year field "1969"'],
     ['cron(? 12 * * ? *)', 'has an invalid minutes field "?": "?" is only allowed in day-of-month and day-of-week'],
     ['cron(0 12 * * ? * *)', 'has 7 cron fields; EventBridge Scheduler needs 6 (minutes hours day-of-month month day-of-week year)'],
-    ['at(2030-01-01T00:00:00)', 'is a one-time at(...) expression; a periodic task needs rate(...) or cron(...) (for a one-off call use applyAsync with countdown or eta)'],
+    [
+      'at(2030-01-01T00:00:00)',
+      'is a one-time at(...) expression; a periodic task needs rate(...) or cron(...) (for a one-off call use applyAsync with countdown or eta)',
+    ],
     ['0 12 * * ?', 'is neither rate(value unit) nor cron(fields)'],
   ])('refuses %j: %s', (expression, problem) => {
     expect(scheduleExpressionProblem(expression)).toBe(problem);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isCeleriacError } from '../../../lib/errors';
-import { buildTopology, errbackCallId, linkCallId, QUEUE_DEFAULTS, type AppTopologyInput } from '../../../lib/routing';
+import { type AppTopologyInput, buildTopology, errbackCallId, linkCallId, QUEUE_DEFAULTS } from '../../../lib/routing';
 import { shop, shopWith } from './fixtures';
 
 /** The problems buildTopology reports for `input` (it must throw CONFIG_INVALID). */
@@ -40,7 +40,13 @@ describe('buildTopology: defaults', () => {
       shopWith({ queues: [{ name: 'default', batchSize: 5, maxConcurrency: 10, functionTimeoutSeconds: 120, memoryMb: 2048 }] }),
     );
     expect(t.queues.map((q) => q.name)).toEqual(['default', 'mail']);
-    expect(t.queues[0]).toMatchObject({ batchSize: 5, maxConcurrency: 10, functionTimeoutSeconds: 120, visibilityTimeoutSeconds: 720, memoryMb: 2048 });
+    expect(t.queues[0]).toMatchObject({
+      batchSize: 5,
+      maxConcurrency: 10,
+      functionTimeoutSeconds: 120,
+      visibilityTimeoutSeconds: 720,
+      memoryMb: 2048,
+    });
     expect(t.queues[1]).toMatchObject({ name: 'mail', tasks: ['notify'], batchSize: 10, visibilityTimeoutSeconds: 180 });
   });
 
@@ -143,7 +149,9 @@ describe('buildTopology: rules', () => {
     const fill = (template: string, values: Record<string, unknown>): unknown =>
       JSON.parse(
         template
-          .replace(/"([^"[\]{},:]*)<(\w+)>([^"[\]{},:]*)"/g, (_m, pre: string, k: string, post: string) => JSON.stringify(`${pre}${String(values[k])}${post}`))
+          .replace(/"([^"[\]{},:]*)<(\w+)>([^"[\]{},:]*)"/g, (_m, pre: string, k: string, post: string) =>
+            JSON.stringify(`${pre}${String(values[k])}${post}`),
+          )
           .replace(/<(\w+)>/g, (_m, k: string) => JSON.stringify(values[k])),
       );
     const link = t.rules[0]?.inputTransformer?.inputTemplate as string;
@@ -205,8 +213,15 @@ describe('buildTopology: rules', () => {
 describe('buildTopology: validation', () => {
   it('reports every problem at once, in one CONFIG_INVALID error naming the app', () => {
     expect(() =>
-      buildTopology(shopWith({ links: [{ from: 'nope', to: 'add', kind: 'success' }], periodic: [{ name: 'p', task: 'gone', schedule: 'rate(1 day)' }] })),
-    ).toThrow(/invalid topology for app "shop" \(2 problems\):\n {2}- link nope → add: unknown task "nope"\n {2}- periodic task "p": unknown task "gone"/);
+      buildTopology(
+        shopWith({
+          links: [{ from: 'nope', to: 'add', kind: 'success' }],
+          periodic: [{ name: 'p', task: 'gone', schedule: 'rate(1 day)' }],
+        }),
+      ),
+    ).toThrow(
+      /invalid topology for app "shop" \(2 problems\):\n {2}- link nope → add: unknown task "nope"\n {2}- periodic task "p": unknown task "gone"/,
+    );
   });
 
   it('unknown tasks in links, error links, subscribers and periodic tasks', () => {
@@ -270,7 +285,14 @@ describe('buildTopology: validation', () => {
       'subscriber "s": task "notify" has events off, so the subscriber would never hear of it; turn its events on',
     ]);
     expect(
-      problemsOf({ app: 'q', tasks: [task('t', 'default', false)], links: [], subscribers: [{ name: 's', entry: 'x.ts' }], periodic: [], queues: [] }),
+      problemsOf({
+        app: 'q',
+        tasks: [task('t', 'default', false)],
+        links: [],
+        subscribers: [{ name: 's', entry: 'x.ts' }],
+        periodic: [],
+        queues: [],
+      }),
     ).toEqual(['subscriber "s": every task has events off, so it would never receive an event']);
   });
 
@@ -335,7 +357,10 @@ describe('buildTopology: validation', () => {
       'queue "default": visibility timeout 300 s is shorter than 6 × the function timeout (60 s) = 360 s; a message would reappear while its batch is still running or being retried',
     ]);
     // Exactly 6× is fine.
-    expect(buildTopology(shopWith({ queues: [{ name: 'default', functionTimeoutSeconds: 60, visibilityTimeoutSeconds: 360 }] })).queues[0]?.visibilityTimeoutSeconds).toBe(360);
+    expect(
+      buildTopology(shopWith({ queues: [{ name: 'default', functionTimeoutSeconds: 60, visibilityTimeoutSeconds: 360 }] })).queues[0]
+        ?.visibilityTimeoutSeconds,
+    ).toBe(360);
   });
 
   it('queue settings out of the ranges SQS and Lambda accept', () => {

@@ -1,0 +1,69 @@
+import { App, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { describe, expect, it } from 'vitest';
+import { CeleriacStack } from '../../cdk/stack';
+import { TaskRunner } from '../../cdk/task-runner';
+import type { AppTopologyInput } from '../../lib/routing';
+import { inlineRunner, nagReport, shop } from './helpers';
+
+/** Every acknowledgment celeriac makes, with the resource it applies to: anything else is a regression. */
+function expectSpecificReasons(suppressed: ReturnType<typeof nagReport>['suppressed']): void {
+  for (const s of suppressed) {
+    expect(s.acknowledgedId, s.ruleName).toMatch(/^AwsSolutions::AwsSolutions-/);
+    expect(s.reason?.length ?? 0, s.ruleName).toBeGreaterThan(60);
+  }
+}
+
+describe('cdk-nag AwsSolutionsChecks', () => {
+  it('the full topology synthesises with zero unacknowledged findings', () => {
+    const app = new App();
+    new CeleriacStack(app, 'Shop', { topology: shop, runner: inlineRunner() });
+    const { violations, suppressed } = nagReport(app);
+    expect(violations).toEqual([]);
+    // Only the scheduler wildcard, once per worker role (the events DLQ is recognised through the subscribers' DeadLetterConfig).
+    const wildcard = expect.stringMatching(
+      /^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule\/Shop-Runner-Schedules-[0-9A-F]+\/\*\]$/,
+    );
+    expect(suppressed.map((s) => ({ ruleName: s.ruleName, paths: s.paths }))).toEqual([
+      { ruleName: wildcard, paths: ['Shop/Runner/Queues/default/Role/DefaultPolicy/Resource'] },
+      { ruleName: wildcard, paths: ['Shop/Runner/Queues/mail/Role/DefaultPolicy/Resource'] },
+    ]);
+    expectSpecificReasons(suppressed);
+  });
+
+  it('without subscribers, the events DLQ is acknowledged as a DLQ (cdk-nag cannot see EventBridge DLQ configs)', () => {
+    const topology: AppTopologyInput = { ...shop, subscribers: [] };
+    const app = new App();
+    new CeleriacStack(app, 'Shop', { topology, runner: inlineRunner(topology) });
+    const { violations, suppressed } = nagReport(app);
+    expect(violations).toEqual([]);
+    expect(suppressed.find((s) => s.ruleName === 'AwsSolutions-SQS3')).toMatchObject({
+      paths: ['Shop/Runner/EventsDlq/Resource'],
+      acknowledgedId: 'AwsSolutions::AwsSolutions-SQS3',
+      reason: expect.stringContaining('This queue is itself a dead-letter queue'),
+    });
+    expectSpecificReasons(suppressed);
+  });
+
+  it('grantProducer on another role acknowledges the scheduler wildcard it adds there, and nothing else', () => {
+    const app = new App();
+    const stack = new Stack(app, 'S');
+    const runner = new TaskRunner(stack, 'Runner', { ...inlineRunner(), topology: shop });
+    runner.grantProducer(new iam.Role(stack, 'Api', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') }));
+    const { violations, suppressed } = nagReport(app);
+    expect(violations).toEqual([]);
+    expect(suppressed.flatMap((s) => s.paths)).toContain('S/Api/DefaultPolicy/Resource');
+  });
+
+  it('reports what it finds: an unacknowledged finding fails synthesis', () => {
+    const app = new App();
+    const stack = new Stack(app, 'S');
+    new TaskRunner(stack, 'Runner', { ...inlineRunner(), topology: shop });
+    // A role with a wildcard the construct did not create and nobody acknowledged.
+    new iam.Role(stack, 'Loose', { assumedBy: new iam.AccountRootPrincipal() }).addToPolicy(
+      new iam.PolicyStatement({ actions: ['sqs:*'], resources: ['*'] }),
+    );
+    const { violations } = nagReport(app);
+    expect(violations.map((v) => v.ruleName)).toContain('AwsSolutions-IAM5[Resource::*]');
+  });
+});
