@@ -12,8 +12,9 @@ export interface CeleriacStackProps extends StackProps {
 }
 
 /**
- * One celeriac app: a {@link TaskRunner} and the outputs the CLI and producers need (queue and
- * DLQ URLs, table and bus names).
+ * One celeriac app: a {@link TaskRunner} and the outputs the CLI (`--outputs`) and producers need:
+ * app name, queue and DLQ URLs (per queue and as JSON maps, the shape of CELERIAC_QUEUE_URLS),
+ * table and bus names.
  *
  * @example
  * ```ts
@@ -28,6 +29,7 @@ export class CeleriacStack extends Stack {
     this.runner = new TaskRunner(this, 'Runner', { ...props.runner, topology: props.topology });
     const r = this.runner;
 
+    new CfnOutput(this, 'AppName', { value: r.topology.app, description: 'celeriac app name (EventBridge source celeriac.<app>)' });
     new CfnOutput(this, 'TableName', { value: r.table.tableName, description: 'DynamoDB table of results and workflow state' });
     new CfnOutput(this, 'BusName', { value: r.bus.eventBusName, description: 'EventBridge bus of task lifecycle events' });
     new CfnOutput(this, 'EventsDlqUrl', {

@@ -11,7 +11,7 @@ import { inlineRunner, nagReport, shop, synth } from './helpers';
 const ref = (id: string) => ({ Ref: id });
 
 describe('CeleriacStack outputs', () => {
-  it('give queue URLs, DLQ URLs (per queue and as JSON maps), the table, the bus and the events DLQ', () => {
+  it('give the app name, queue URLs, DLQ URLs (per queue and as JSON maps), the table, the bus and the events DLQ', () => {
     const s = synth();
     const r = s.stack.runner;
     const q = (name: string) => s.logicalId(r.queue(name));
@@ -19,6 +19,7 @@ describe('CeleriacStack outputs', () => {
     const outputs = s.template.toJSON().Outputs as Record<string, { Value: unknown }>;
     const values = Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.Value]));
     expect(values).toEqual({
+      AppName: 'shop',
       TableName: ref(s.logicalId(r.table as never)),
       BusName: ref(s.logicalId(r.bus as never)),
       EventsDlqUrl: ref(s.logicalId(r.eventsDeadLetterQueue)),
