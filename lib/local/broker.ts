@@ -10,6 +10,7 @@
  * - counts activity, so `drain()` can tell that nothing moved between two idle observations.
  */
 import { checkOutgoing } from '../adapters/limits';
+import { CeleriacError, ErrorCodes } from '../errors';
 import type { Broker, OutgoingMessage, QueueAdmin, QueueConsumer, ReceivedMessage } from '../ports';
 import type { Activity, LocalTime } from './time';
 
@@ -40,10 +41,7 @@ export class LocalBroker implements Broker, QueueConsumer, QueueAdmin {
   readonly #held = new Set<Held>();
   readonly #onError: (error: unknown, message: OutgoingMessage) => void;
 
-  /**
-   * @param queues the queues local mode created: delays for any other queue go straight to the
-   *   adapter, so a send to a missing queue fails exactly as it would on AWS.
-   */
+  /** @param queues the (logical) queues local mode created: the topology's. */
   constructor(
     inner: FullBroker,
     time: LocalTime,
@@ -67,9 +65,19 @@ export class LocalBroker implements Broker, QueueConsumer, QueueAdmin {
     if (messages.length === 0) return;
     // Same validation as the adapter, up front: a held message must fail now, not when due.
     checkOutgoing(messages);
+    // Only the topology's queues exist on AWS. The SQS adapter finds that out itself; the memory
+    // broker would create any queue on first use, so local mode refuses the send for it.
+    const unknown = messages.find((m) => !this.#queues.has(m.queue));
+    if (unknown !== undefined) {
+      throw new CeleriacError(
+        ErrorCodes.NOT_CONFIGURED,
+        `queue "${unknown.queue}" is not in the app's topology (no task lives on it), so it does not exist when deployed either; known queues: ${[...this.#queues].join(', ')}`,
+        { details: { queue: unknown.queue, id: unknown.id } },
+      );
+    }
     const now: OutgoingMessage[] = [];
     for (const m of messages) {
-      if (m.delaySeconds && m.delaySeconds > 0 && this.#queues.has(m.queue)) this.#hold(m);
+      if (m.delaySeconds && m.delaySeconds > 0) this.#hold(m);
       else now.push(m);
     }
     this.#activity.bump();

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chain, chord, createApp, group, States } from '../../lib/index';
+import { chain, chord, createApp, ErrorCodes, group, States } from '../../lib/index';
 import { type LocalRuntime, startLocal } from '../../lib/local';
 import { recordingLogger, targets } from './targets';
 
@@ -103,6 +103,10 @@ describe.each(targets())('workflows on $name', (target) => {
 
     expect(deferred.length).toBeGreaterThan(0);
     for (const d of deferred) expect(d.dueAt - local.now()).toBeGreaterThan(60_000);
+  });
+
+  it('a call to a queue outside the topology fails at once, as it would on AWS where that queue does not exist', async () => {
+    await expect(add.applyAsync([1, 2], { queue: 'nowhere' })).rejects.toMatchObject({ code: ErrorCodes.NOT_CONFIGURED });
   });
 
   it('reported no errors', () => {
