@@ -262,9 +262,11 @@ export class TaskRunner extends Construct {
         projectRoot,
         depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
         bundling: {
+          // ESM, as the sources are ("type": "module", import.meta); preferring dependencies' ESM
+          // builds lets esbuild tree-shake them.
           format: nodejs.OutputFormat.ESM,
           mainFields: ['module', 'main'],
-          // Bundling esbuild-ESM output loses `require`; CommonJS dependencies still call it.
+          // An ES module has no `require`, but bundled CommonJS dependencies still call it.
           banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
           minify: true,
           sourceMap: true,
@@ -449,7 +451,7 @@ export class TaskRunner extends Construct {
     this.scheduleGroup.grantWriteSchedules(grantee);
     this.schedulerRole.grantPassRole(grantee.grantPrincipal);
     const principal = grantee.grantPrincipal;
-    if (principal instanceof iam.Role) {
+    if (Construct.isConstruct(principal)) {
       const group = Stack.of(this).resolve(this.scheduleGroup.scheduleGroupName) as unknown;
       Validations.of(principal).acknowledge({
         id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${typeof group === 'string' ? group : JSON.stringify(group)}/*]`,
