@@ -5,12 +5,12 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { ENV } from '../config';
 import { DEFAULT_APP_MODULE, loadApp } from './app-module';
 import { readDevState } from './dev-state';
 import { notFound, usage } from './errors';
 import { envFromOutputs } from './outputs';
 import type { Target } from './target';
-import { AwsTarget, hasStackConfig } from './target-aws';
 import { LocalTarget } from './target-local';
 
 /** The options every client command takes. */
@@ -73,7 +73,14 @@ export async function openTarget(
   }
   const appPath = o.app ?? (existsSync(resolve(cwd, DEFAULT_APP_MODULE)) ? DEFAULT_APP_MODULE : undefined);
   const app = appPath === undefined ? undefined : await loadApp(appPath, cwd);
+  // Loaded on demand: the AWS SDK takes a quarter of a second to import, which local commands never need.
+  const { AwsTarget } = await import('./target-aws');
   return new AwsTarget(merged, app);
+}
+
+/** True when the environment names a stack (at least its table). */
+function hasStackConfig(env: Readonly<Record<string, string | undefined>>): boolean {
+  return (env[ENV.table] ?? '') !== '';
 }
 
 function stackConfigured(o: TargetOptions, env: Readonly<Record<string, string | undefined>>): boolean {

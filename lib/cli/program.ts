@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { isCeleriacError } from '../errors';
-import { DEFAULT_DASHBOARD_PORT } from '../local/dashboard/server';
+import { DEFAULT_DASHBOARD_PORT } from '../local/dashboard/defaults';
 import { DEFAULT_APP_MODULE } from './app-module';
 import { parsePort, parseSeconds } from './args';
 import { openTarget, type TargetOptions } from './connect';

@@ -13,11 +13,6 @@ import { tailAwsEvents } from './aws-tail';
 import { notFound, usage } from './errors';
 import type { CallRequest, FollowOptions, QueueDepth, Target, TaskRow, TaskView } from './target';
 
-/** True when the environment names a stack (at least its table). */
-export function hasStackConfig(env: Readonly<Record<string, string | undefined>>): boolean {
-  return (env[ENV.table] ?? '') !== '';
-}
-
 const missing = (key: string, what: string): Error =>
   notFound(`missing stack output: ${key} (${what}) is not set; export it or pass --outputs cdk-outputs.json`);
 

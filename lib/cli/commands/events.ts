@@ -2,7 +2,7 @@
 import type { BusEvent } from '../../ports';
 import { CliError, ExitCodes } from '../errors';
 import { clock, formatDuration, preview, shortId } from '../format';
-import { out, outJson } from '../io';
+import { err, out, outJson } from '../io';
 import type { Target } from '../target';
 
 export interface EventsOptions {
@@ -38,6 +38,8 @@ export async function eventsCommand(target: Target, o: EventsOptions): Promise<n
   try {
     await target.follow({
       signal: ac.signal,
+      // On stderr, so `--json` output stays pure; scripts can wait for it before publishing.
+      onReady: () => err(`celeriac: following events of ${target.label} (Ctrl-C to stop)`),
       onEvent: (e) => {
         if (ac.signal.aborted) return;
         print(e);

@@ -26,6 +26,7 @@ import type { Backend, Broker, BusEvent, QueueAdmin, QueueConsumer, ResultRecord
 import type { Json } from '../../protocol/json';
 import { isReady } from '../../results/states';
 import type { App } from '../../task/app';
+import { DEFAULT_DASHBOARD_PORT } from './defaults';
 import type { FeedChange, TaskFeed, TaskRow } from './feed';
 import { type TaskStatus, workflowGraph } from './graph';
 import { type QueueRef, queueDepths, redrive } from './ops';
@@ -68,7 +69,7 @@ export class PortInUseError extends Error {
   }
 }
 
-export const DEFAULT_DASHBOARD_PORT = 8787;
+export { DEFAULT_DASHBOARD_PORT };
 
 /** Request bodies over this are refused: the API only takes small call requests. */
 const MAX_BODY_BYTES = 1_048_576;
