@@ -1,4 +1,5 @@
 import { CeleriacError, ErrorCodes } from '../errors';
+import { TASK_ID_PATTERN } from '../protocol/envelope';
 import { type Json, type JsonObject, toJson } from '../protocol/json';
 import type { NodeOptions, Plan, PlanNode } from '../protocol/plan';
 import type { CallOptions } from '../task/types';
@@ -115,7 +116,7 @@ function compileTask(
   env: CompileEnv,
 ): { index: number; handle: HandleSpec } {
   const o = s.options;
-  const id = o.taskId ?? env.uuid();
+  const id = checkId(o.taskId) ?? env.uuid();
   const link = (o.link ?? []).map((l) => compileNode(l, [], nodes, env).index);
   const err = (o.linkError ?? []).map((l) => compileNode(l, [], nodes, env).index);
   const opts = nodeOptions(o);
@@ -253,7 +254,7 @@ function compileGroup(
     if (i === 0) for (const l of link ?? []) x = x.link(l instanceof Signature ? l.asImmutable() : l);
     return x;
   });
-  const id = taskId ?? env.uuid();
+  const id = checkId(taskId) ?? env.uuid();
   const compiled = members.map((m) => compileNode(m, prepend, nodes, env));
   const index = push(nodes, { t: 'group', id, members: compiled.map((c) => c.index) }, env);
   return { index, handle: { t: 'group', id, children: compiled.map((c) => c.handle) } };
@@ -290,4 +291,14 @@ function firstTaskId(nodes: readonly PlanNode[], index: number): string {
       return h && h.t === 'group' && h.members.length > 0 ? firstTaskId(nodes, n.header) : firstTaskId(nodes, n.body);
     }
   }
+}
+
+function checkId(id: string | undefined): string | undefined {
+  if (id !== undefined && !TASK_ID_PATTERN.test(id)) {
+    throw new CeleriacError(
+      ErrorCodes.INVALID_OPTIONS,
+      `taskId ${JSON.stringify(id)} is not allowed: use 1-256 characters without quotes, backslashes or control characters`,
+    );
+  }
+  return id;
 }

@@ -55,7 +55,9 @@ export interface Envelope {
 
 const json = v.custom<Json>(() => true);
 const jsonObject = v.record(v.string(), json);
-const id = v.pipe(v.string(), v.minLength(1), v.maxLength(256));
+/** Task ids: 1-256 characters, no quotes, backslashes or control characters (they travel inside rule templates). */
+export const TASK_ID_PATTERN = /^[^"\\\u0000-\u001f]{1,256}$/;
+const id = v.pipe(v.string(), v.regex(TASK_ID_PATTERN, 'an id is 1-256 characters without quotes, backslashes or control characters'));
 const nat = v.pipe(v.number(), v.integer(), v.minValue(0));
 const iso = v.pipe(v.string(), v.isoTimestamp());
 const limit = v.nullable(v.pipe(v.number(), v.minValue(0)));
@@ -131,13 +133,14 @@ const envelopeSchema = v.object({
   k: v.optional(v.pipe(v.array(frameSchema), v.maxLength(64))),
 });
 
-/** A foreign minimal call: `{"task":"add","args":[2,3]}`. */
+/** A foreign minimal call: `{"task":"add","args":[2,3]}` (+ optional `id`, `parentId`, `rootId`, `kwargs`, `headers`). */
 const minimalCallSchema = v.object({
   task: v.pipe(v.string(), v.minLength(1), v.maxLength(256)),
   args: v.optional(v.array(json)),
   kwargs: v.optional(jsonObject),
   id: v.optional(id),
-  countdown: v.optional(v.number()),
+  parentId: v.optional(v.nullable(id)),
+  rootId: v.optional(id),
   headers: v.optional(jsonObject),
 });
 
@@ -216,8 +219,8 @@ export function decodeEnvelope(body: string, ctx: DecodeContext): Decoded {
         args: m.args ?? [],
         ...(m.kwargs ? { kwargs: m.kwargs } : {}),
         headers: {
-          rootId: taskId,
-          parentId: null,
+          rootId: m.rootId ?? taskId,
+          parentId: m.parentId ?? null,
           retries: 0,
           ...(ctx.queue ? { queue: ctx.queue } : {}),
           ...(m.headers ? { custom: m.headers } : {}),

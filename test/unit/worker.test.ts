@@ -231,3 +231,21 @@ describe('argument schemas (Standard Schema: valibot, zod, arktype…)', () => {
     expect(await ok.get()).toBe('a@b.co:3');
   });
 });
+
+describe('minimal calls from rules carry their lineage', () => {
+  it('parentId and rootId of a minimal call are kept (static link rules set them)', async () => {
+    const h = harness();
+    h.app.task('notify', (line: string) => `notified: ${line}`);
+    const body = '{"task":"notify","args":["total=9"],"id":"p1.link.notify","parentId":"p1","rootId":"r1"}';
+    await h.handler(sqsEvent('default', [msg(body, 'm-l1')]));
+    const rec = await h.app.asyncResult('p1.link.notify').record();
+    expect(rec).toMatchObject({ state: 'SUCCESS', result: 'notified: total=9', parentId: 'p1', rootId: 'r1' });
+  });
+
+  it('task ids with quotes or control characters are refused before sending', async () => {
+    const h = harness();
+    const t = h.app.task('t', () => 1);
+    await expect(t.applyAsync([], { taskId: 'a"b' })).rejects.toMatchObject({ code: ErrorCodes.INVALID_OPTIONS });
+    await expect(t.applyAsync([], { taskId: 'line\nbreak' })).rejects.toMatchObject({ code: ErrorCodes.INVALID_OPTIONS });
+  });
+});
