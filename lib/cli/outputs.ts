@@ -8,9 +8,10 @@ import { ENV } from '../config';
 import { notFound, usage } from './errors';
 
 /**
- * Output keys read for each setting. CfnOutput ids are alphanumeric and CDK may append an
- * 8-character hash to nested ones, so keys are compared without case and without such a suffix;
- * the env key's own name (`CELERIAC_TABLE` → `celeriactable`) is accepted too.
+ * Output keys read for each setting. CfnOutput ids are alphanumeric, may carry a construct
+ * prefix, and CDK may append an 8-character hash to nested ones: keys are compared without case,
+ * without such a hash, by suffix (`TaskRunnerTableName1A2B3C4D` is the table). The env key's own
+ * name (`CELERIAC_TABLE` → `celeriactable`) is accepted too.
  */
 export const OUTPUT_KEYS: Readonly<Record<keyof typeof ENV & ('app' | 'table' | 'bus' | 'queueUrls' | 'dlqUrls'), readonly string[]>> = {
   app: ['appname', 'celeriacapp'],
@@ -57,15 +58,21 @@ export function envFromOutputs(file: string, stack?: string): Record<string, str
     );
   }
   const outputs = picked[1] as Record<string, unknown>;
-  const byKey = new Map(Object.entries(outputs).map(([k, v]) => [normalise(k), v]));
+  // Each output goes to the setting whose name it ends with, the longest name winning, so a
+  // construct prefix (`TaskRunnerTableName…`) is fine and `DeadLetterQueueUrls` is not `QueueUrls`.
   const env: Record<string, string> = {};
-  for (const [setting, keys] of Object.entries(OUTPUT_KEYS) as [keyof typeof OUTPUT_KEYS, readonly string[]][]) {
-    for (const k of keys) {
-      const v = byKey.get(k);
-      if (v === undefined) continue;
-      env[ENV[setting]] = typeof v === 'string' ? v : JSON.stringify(v);
-      break;
+  const matchedBy = new Map<string, number>();
+  for (const [key, value] of Object.entries(outputs)) {
+    const nk = normalise(key);
+    let best: { setting: keyof typeof OUTPUT_KEYS; length: number } | undefined;
+    for (const [setting, names] of Object.entries(OUTPUT_KEYS) as [keyof typeof OUTPUT_KEYS, readonly string[]][]) {
+      for (const name of names) {
+        if (nk.endsWith(name) && (best === undefined || name.length > best.length)) best = { setting, length: name.length };
+      }
     }
+    if (best === undefined || (matchedBy.get(best.setting) ?? -1) >= best.length) continue;
+    matchedBy.set(best.setting, best.length);
+    env[ENV[best.setting]] = typeof value === 'string' ? value : JSON.stringify(value);
   }
   return env;
 }
