@@ -91,9 +91,11 @@ export interface StartLocalOptions {
   /** Wraps the worker handler every poller invokes (fault injection, duplicate delivery, tracing). */
   readonly wrapHandler?: (handler: SqsHandler) => SqsHandler;
   /**
-   * Seconds a failed batch item stays invisible before it is redelivered. Default 0, so local
-   * retries and DLQ moves take milliseconds; AWS waits for the rest of the visibility timeout
-   * (set this to the queue's visibility timeout or more to get that).
+   * Seconds a failed batch item stays invisible before it is redelivered. Default 1: AWS waits
+   * for the rest of the visibility timeout (minutes; set this to the queue's visibility timeout or
+   * more to get that), which is too slow to develop with — but redelivering at once would let a
+   * duplicate whose twin is still running (the worker answers "retry" while the twin holds the
+   * lease) burn through maxReceiveCount into the DLQ in milliseconds, which AWS never does.
    */
   readonly failedItemVisibilitySeconds?: number;
   /**
@@ -438,7 +440,7 @@ export async function startLocal(app: App, options: StartLocalOptions = {}): Pro
           settings: q.settings,
           region,
           waitMs,
-          failedItemVisibilitySeconds: options.failedItemVisibilitySeconds ?? 0,
+          failedItemVisibilitySeconds: options.failedItemVisibilitySeconds ?? 1,
           onBatch: () => activity.bump(),
           onError: report,
         }),

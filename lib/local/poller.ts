@@ -6,8 +6,8 @@
  * - batches of up to `batchSize` records, gathered for up to `maxBatchingWindowSeconds`;
  * - at most `maxConcurrency` batches of one queue in flight at once;
  * - messages are received with the queue's visibility timeout; a record named in
- *   `batchItemFailures` is left for redelivery (visible again after `failedItemVisibilitySeconds`,
- *   0 locally by default — on AWS it is the rest of the visibility timeout), the others deleted;
+ *   `batchItemFailures` is left for redelivery (visible again after `failedItemVisibilitySeconds`;
+ *   on AWS it is the rest of the visibility timeout), the others deleted;
  * - a handler that throws, times out (`functionTimeoutSeconds`) or answers with an identifier not
  *   in the batch fails the whole batch, as Lambda does;
  * - redelivery counts up `ApproximateReceiveCount`, and the queue's redrive policy moves a
@@ -56,9 +56,9 @@ export interface PollerOptions {
   /** Region in `eventSourceARN` and `awsRegion`. Default `us-east-1`. */
   readonly region?: string;
   /**
-   * How long a failed record stays invisible before it is redelivered. Default 0 (at once), so
-   * local retries and DLQ moves take milliseconds; `undefined`-like AWS timing is
-   * `settings.visibilityTimeoutSeconds` (leave the message until its visibility timeout ends).
+   * How long a failed record stays invisible before it is redelivered. Default 0 (at once). A value
+   * of at least `settings.visibilityTimeoutSeconds` leaves the message alone until its visibility
+   * timeout ends, which is AWS's timing.
    */
   readonly failedItemVisibilitySeconds?: number;
   /** Long-poll wait for an empty queue, ms. Default 1000. */

@@ -74,8 +74,8 @@ describe.each(targets())('duplicate delivery on $name', (target) => {
 describe.each(targets())('partial batch failure on $name', (target) => {
   const logger = recordingLogger();
   const app = createApp({ name: `poison-${target.name}`, logger });
-  // One batch of up to 5 records, gathered for up to a second; a DLQ after 3 receives.
-  app.queue('fragile', { batchSize: 5, maxBatchingWindowSeconds: 1, maxReceiveCount: 3 });
+  // Batches of up to 5 records; a DLQ after 3 receives.
+  app.queue('fragile', { batchSize: 5, maxReceiveCount: 3 });
   const handled: string[] = [];
   const parse = app.task(
     'parse',
@@ -93,7 +93,7 @@ describe.each(targets())('partial batch failure on $name', (target) => {
   beforeAll(async () => {
     local = await startLocal(app, {
       ...target.options,
-      // One poller, so all five messages land in one batch.
+      // One poller, so the five messages of the group (one SendMessageBatch) land in one batch.
       maxLocalConcurrency: 1,
       wrapHandler: (handler) => async (event, context) => {
         batches.push(event);
