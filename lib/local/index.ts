@@ -79,6 +79,8 @@ export interface StartLocalOptions {
   readonly mode?: LocalMode;
   /** `localstack` mode: the endpoint serving SQS and DynamoDB. Default `http://localhost:4566`. */
   readonly endpoint?: string;
+  /** `localstack` mode: per-service endpoints, over `endpoint` (as `AWS_ENDPOINT_URL_<SERVICE>` over `AWS_ENDPOINT_URL`). */
+  readonly endpoints?: { readonly sqs?: string; readonly dynamodb?: string };
   /** Region in ARNs, events and clients. Default `us-east-1`. */
   readonly region?: string;
   /** Directory subscriber `entry` paths are relative to. Default `process.cwd()`. */
@@ -321,8 +323,8 @@ export async function startLocal(app: App, options: StartLocalOptions = {}): Pro
         endpoints.sqs = sqs.endpoint;
       } else {
         const endpoint = options.endpoint ?? 'http://localhost:4566';
-        endpoints.dynamodb = endpoint;
-        endpoints.sqs = endpoint;
+        endpoints.dynamodb = options.endpoints?.dynamodb ?? endpoint;
+        endpoints.sqs = options.endpoints?.sqs ?? endpoint;
       }
       const table = `celeriac-${topology.app}`;
       const created = await Promise.all([

@@ -4,7 +4,8 @@
  *   CELERIAC_TARGET=memory | emulated | localstack   (a comma-separated list works too)
  *
  * Default: memory and emulated. `localstack` needs a running LocalStack at AWS_ENDPOINT_URL
- * (default http://localhost:4566). This file is the only place that knows the targets apart: the
+ * (default http://localhost:4566; AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL_DYNAMODB override it per
+ * service). This file is the only place that knows the targets apart: the
  * tests themselves run the same code against each.
  */
 import type { LocalMode, StartLocalOptions } from '../../lib/local';
@@ -25,7 +26,17 @@ export function targets(env: Readonly<Record<string, string | undefined>> = proc
     const mode = name as LocalMode;
     return {
       name: mode,
-      options: mode === 'localstack' ? { mode, endpoint: env.AWS_ENDPOINT_URL ?? 'http://localhost:4566' } : { mode },
+      options:
+        mode === 'localstack'
+          ? {
+              mode,
+              endpoint: env.AWS_ENDPOINT_URL ?? 'http://localhost:4566',
+              endpoints: {
+                ...(env.AWS_ENDPOINT_URL_SQS ? { sqs: env.AWS_ENDPOINT_URL_SQS } : {}),
+                ...(env.AWS_ENDPOINT_URL_DYNAMODB ? { dynamodb: env.AWS_ENDPOINT_URL_DYNAMODB } : {}),
+              },
+            }
+          : { mode },
     };
   });
 }
