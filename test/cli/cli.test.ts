@@ -86,7 +86,7 @@ describe('bad input: one line, a meaningful exit code, and dev keeps running', (
   it('unknown task → 2, naming the known tasks', async () => {
     const r = await run('call', 'nope', '1');
     expect(r.code).toBe(2);
-    expectOneLine(r.stderr, /no task "nope"; its tasks are: add, sum, slow/);
+    expectOneLine(r.stderr, /no task "nope"; its tasks are: add, sum, slow, fail, crash, poison/);
   });
 
   it('unparsable JSON args → 2; wrong arity → 2 (refused before sending)', async () => {
@@ -122,6 +122,14 @@ describe('bad input: one line, a meaningful exit code, and dev keeps running', (
     expect(cross.status).toBe(415);
     const r = await run('call', 'add', '1', '2', '--wait');
     expect(r.stdout.trim()).toBe('3');
+  });
+
+  it('an error thrown outside any task (a stray timer) is reported and dev keeps running', async () => {
+    const crashed = await run('call', 'crash', '--wait');
+    expect(crashed.stdout.trim()).toBe('returned');
+    await dev.proc.waitFor(/unhandled error \(still running\): Error: thrown from a timer/);
+    const r = await run('call', 'add', '2', '2', '--wait');
+    expect(r.stdout.trim()).toBe('4');
   });
 
   it('every command has --help with the exit codes', async () => {
