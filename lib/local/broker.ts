@@ -33,6 +33,10 @@ interface Held extends HeldMessage {
   readonly cancel: () => void;
 }
 
+/**
+ * The broker local mode gives the app: the adapter's queues, with delays held on local time, sends
+ * limited to the topology's queues, and activity counted for `drain()`.
+ */
 export class LocalBroker implements Broker, QueueConsumer, QueueAdmin {
   readonly #inner: FullBroker;
   readonly #time: LocalTime;

@@ -71,6 +71,7 @@ const SUBSCRIBER_ATTEMPTS = 3;
 /** Attempts for an SQS target before the event is dropped (EventBridge retries for up to a day). */
 const QUEUE_ATTEMPTS = 5;
 
+/** The local EventBridge bus of one app: its rules, targets and in-process listeners. */
 export class LocalBus {
   readonly #o: LocalBusOptions;
   readonly #rules: CompiledRule[];

@@ -74,6 +74,7 @@ export type LocalQueueSettings = Pick<
   'batchSize' | 'maxBatchingWindowSeconds' | 'visibilityTimeoutSeconds' | 'functionTimeoutSeconds' | 'maxReceiveCount'
 > & { readonly maxConcurrency: number };
 
+/** Options of {@link startLocal}; every one has a default. */
 export interface StartLocalOptions {
   /** Default `emulated`. */
   readonly mode?: LocalMode;
