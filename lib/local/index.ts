@@ -82,7 +82,7 @@ export interface StartLocalOptions {
   readonly endpoint?: string;
   /** `localstack` mode: per-service endpoints, over `endpoint` (as `AWS_ENDPOINT_URL_<SERVICE>` over `AWS_ENDPOINT_URL`). */
   readonly endpoints?: { readonly sqs?: string; readonly dynamodb?: string };
-  /** Region in ARNs, events and clients. Default `us-east-1`. */
+  /** Region in SQS records (`eventSourceARN`, `awsRegion`) and bus events. Default `us-east-1`. */
   readonly region?: string;
   /** Directory subscriber `entry` paths are relative to. Default `process.cwd()`. */
   readonly root?: string;
@@ -352,11 +352,12 @@ export async function startLocal(app: App, options: StartLocalOptions = {}): Pro
         CELERIAC_BUS: busName,
         CELERIAC_QUEUE_URLS: JSON.stringify(Object.fromEntries(queues.map((q, i) => [q.name, urls[i]?.url]))),
         CELERIAC_DLQ_URLS: JSON.stringify(Object.fromEntries(queues.map((q, i) => [q.name, urls[i]?.dlqUrl]))),
-        AWS_REGION: region,
+        // The emulator helpers create the table and queues in this region; `region` only names ARNs and events.
+        AWS_REGION: EMULATOR_CLIENT_CONFIG.region,
       });
       const aws: AwsBackend = awsBackend(config, {
         endpoints: { sqs: endpoints.sqs, dynamodb: endpoints.dynamodb, eventbridge: endpoints.eventbridge },
-        clientConfig: { ...EMULATOR_CLIENT_CONFIG, region },
+        clientConfig: EMULATOR_CLIENT_CONFIG,
         clock: time,
         kind: mode,
       });
