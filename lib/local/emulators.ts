@@ -9,15 +9,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  GetQueueUrlCommand,
-  QueueNameExists,
-  SetQueueAttributesCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+
+// Provisioning goes through the AWS adapter (the only code that imports the SDK).
+export { EMULATOR_CLIENT_CONFIG, type EnsureQueueOptions, ensureQueue, ensureTable } from '../adapters/aws/provision';
 
 /** A running emulator. */
 export interface Emulator {
@@ -25,12 +19,6 @@ export interface Emulator {
   readonly endpoint: string;
   stop(): Promise<void>;
 }
-
-/** Credentials and region every emulator accepts; they are never checked. */
-export const EMULATOR_CLIENT_CONFIG = {
-  region: 'us-east-1',
-  credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-} as const;
 
 // ── DynamoDB: dynalite ───────────────────────────────────────────────────────────────────────
 
@@ -60,37 +48,6 @@ export async function startDynalite(opts: DynaliteOptions = {}): Promise<Emulato
   return { endpoint: `http://127.0.0.1:${port}`, stop: () => close(server) };
 }
 
-/**
- * Creates the celeriac table (partition key `pk`, on-demand) if it does not exist and waits until
- * it is ACTIVE. The key layout is in lib/adapters/aws/KEYS.md. TTL is not enabled here: dynalite
- * does not implement UpdateTimeToLive (the CDK stack enables it on AWS).
- */
-export async function ensureTable(endpoint: string, tableName: string): Promise<void> {
-  const client = new DynamoDBClient({ ...EMULATOR_CLIENT_CONFIG, endpoint });
-  try {
-    try {
-      await client.send(
-        new CreateTableCommand({
-          TableName: tableName,
-          AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-          KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-          BillingMode: 'PAY_PER_REQUEST',
-        }),
-      );
-    } catch (e) {
-      if (!(e instanceof ResourceInUseException)) throw e;
-    }
-    for (let i = 0; i < 200; i++) {
-      const d = await client.send(new DescribeTableCommand({ TableName: tableName }));
-      if (d.Table?.TableStatus === 'ACTIVE') return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`table ${tableName} did not become ACTIVE`);
-  } finally {
-    client.destroy();
-  }
-}
-
 // ── SQS: fauxqs ──────────────────────────────────────────────────────────────────────────────
 
 export interface FauxqsOptions {
@@ -105,60 +62,6 @@ export async function startFauxqs(opts: FauxqsOptions = {}): Promise<Emulator> {
   const { startFauxqs: start } = await import('fauxqs');
   const server = await start({ port: opts.port ?? 0, logger: opts.logger ?? false });
   return { endpoint: `http://127.0.0.1:${server.port}`, stop: () => server.stop() };
-}
-
-export interface EnsureQueueOptions {
-  /** Creates this queue too and redrives to it after `maxReceiveCount` receives. */
-  readonly dlqName?: string;
-  /** Default 5 when `dlqName` is given. */
-  readonly maxReceiveCount?: number;
-  /** Queue default VisibilityTimeout (seconds). */
-  readonly visibilityTimeoutSeconds?: number;
-}
-
-/**
- * Creates a queue (and its DLQ) if missing, or updates the attributes of an existing one, and
- * returns their URLs.
- */
-export async function ensureQueue(
-  endpoint: string,
-  name: string,
-  opts: EnsureQueueOptions = {},
-): Promise<{ url: string; dlqUrl?: string }> {
-  const client = new SQSClient({ ...EMULATOR_CLIENT_CONFIG, endpoint });
-  try {
-    const attributes: Record<string, string> = {};
-    if (opts.visibilityTimeoutSeconds !== undefined) attributes.VisibilityTimeout = String(opts.visibilityTimeoutSeconds);
-    let dlqUrl: string | undefined;
-    if (opts.dlqName !== undefined) {
-      dlqUrl = await createOrUpdateQueue(client, opts.dlqName, {});
-      const arn = await client.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }));
-      const dlqArn = arn.Attributes?.QueueArn;
-      if (dlqArn === undefined) throw new Error(`queue ${opts.dlqName} has no ARN`);
-      attributes.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: String(opts.maxReceiveCount ?? 5) });
-    }
-    const url = await createOrUpdateQueue(client, name, attributes);
-    return dlqUrl === undefined ? { url } : { url, dlqUrl };
-  } finally {
-    client.destroy();
-  }
-}
-
-async function createOrUpdateQueue(client: SQSClient, name: string, attributes: Record<string, string>): Promise<string> {
-  try {
-    const out = await client.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
-    if (out.QueueUrl === undefined) throw new Error(`CreateQueue ${name} returned no URL`);
-    return out.QueueUrl;
-  } catch (e) {
-    // CreateQueue is idempotent only for identical attributes; otherwise update in place.
-    // The query protocol names it AWS.SimpleQueueService.QueueNameExists, not the SDK class.
-    const errName = (e as { name?: unknown }).name;
-    if (!(e instanceof QueueNameExists) && !(typeof errName === 'string' && errName.endsWith('QueueNameExists'))) throw e;
-    const { QueueUrl } = await client.send(new GetQueueUrlCommand({ QueueName: name }));
-    if (QueueUrl === undefined) throw new Error(`GetQueueUrl ${name} returned no URL`);
-    await client.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: attributes }));
-    return QueueUrl;
-  }
 }
 
 // ── EventBridge: PutEvents capture endpoint ──────────────────────────────────────────────────

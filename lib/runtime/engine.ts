@@ -220,7 +220,9 @@ function deadlineDispatch(
 ): Dispatch {
   const now = env.clock.now();
   const frame: JoinFrame = { j: group.id, g, x: 0, n: group.members.length, b: chord.b, d: chord.d };
-  const queue = env.queueOf(CHORD_DEADLINE_TASK, undefined);
+  // The check rides on the body's queue: it exists whatever queues the app declares.
+  const body = firstTask(flow.plan, chord.b);
+  const queue = body ? env.queueOf(body.name, body.opts) : env.queueOf(CHORD_DEADLINE_TASK, undefined);
   return {
     queue,
     delaySeconds: delayFor(chord.d, now),
