@@ -14,16 +14,20 @@ import { notFound, usage } from './errors';
  * name (`CELERIAC_TABLE` → `celeriactable`) is accepted too.
  */
 export const OUTPUT_KEYS: Readonly<Record<keyof typeof ENV & ('app' | 'table' | 'bus' | 'queueUrls' | 'dlqUrls'), readonly string[]>> = {
+  // The names cdk/stack.ts outputs come first.
   app: ['appname', 'celeriacapp'],
   table: ['tablename', 'celeriactable'],
-  bus: ['eventbusname', 'busname', 'celeriacbus'],
+  bus: ['busname', 'eventbusname', 'celeriacbus'],
   queueUrls: ['queueurls', 'celeriacqueueurls'],
   dlqUrls: ['dlqurls', 'deadletterqueueurls', 'celeriacdlqurls'],
 };
 
+/** The output ids cdk/stack.ts gives these settings, as spelled there. */
+const CANONICAL: ReadonlySet<string> = new Set(['AppName', 'TableName', 'BusName', 'QueueUrls', 'DlqUrls']);
+
+const stripHash = (k: string): string => k.replace(/[0-9A-F]{8}$/, '');
 const normalise = (k: string): string =>
-  k
-    .replace(/[0-9A-F]{8}$/, '')
+  stripHash(k)
     .toLowerCase()
     .replace(/[^a-z0-9]/g, '');
 
@@ -67,7 +71,11 @@ export function envFromOutputs(file: string, stack?: string): Record<string, str
     let best: { setting: keyof typeof OUTPUT_KEYS; length: number } | undefined;
     for (const [setting, names] of Object.entries(OUTPUT_KEYS) as [keyof typeof OUTPUT_KEYS, readonly string[]][]) {
       for (const name of names) {
-        if (nk.endsWith(name) && (best === undefined || name.length > best.length)) best = { setting, length: name.length };
+        // The stack's own spelling beats a case-insensitive match, which beats a suffix match: the
+        // per-queue output of a queue named "S" (`QueueUrlS`) must not shadow `QueueUrls`.
+        const exact = nk === name;
+        const score = exact && CANONICAL.has(stripHash(key)) ? 2_000 : exact ? 1_000 + name.length : nk.endsWith(name) ? name.length : -1;
+        if (score >= 0 && (best === undefined || score > best.length)) best = { setting, length: score };
       }
     }
     if (best === undefined || (matchedBy.get(best.setting) ?? -1) >= best.length) continue;

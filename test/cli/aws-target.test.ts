@@ -41,8 +41,11 @@ beforeAll(async () => {
       ClitestStack: {
         AppName: 'clitest',
         TaskRunnerTableName1A2B3C4D: 'clitest-results',
+        // A per-queue output of a queue named "s" must not be taken for the QueueUrls map.
+        QueueUrlS: 'https://sqs.example/not-a-map',
         QueueUrls: JSON.stringify(queueUrls),
         DlqUrls: JSON.stringify(dlqUrls),
+        EventsDlqUrl: 'https://sqs.example/events-dlq',
       },
     }),
   );
