@@ -3,13 +3,13 @@
  * the stack's outputs — the lib/config.ts environment keys, or `--outputs cdk-outputs.json`.
  */
 import { type AwsBackend, awsBackendFromEnv } from '../adapters/aws';
+import { tailAwsEvents } from '../adapters/aws/event-tail';
 import { type CeleriacConfig, ENV, loadConfig } from '../config';
 import { isCeleriacError } from '../errors';
 import { queueDepths, redrive } from '../local/dashboard/ops';
 import type { BusEvent } from '../ports';
 import { isReady } from '../results/states';
 import { type App, createApp } from '../task/app';
-import { tailAwsEvents } from './aws-tail';
 import { notFound, usage } from './errors';
 import type { CallRequest, FollowOptions, QueueDepth, Target, TaskRow, TaskView } from './target';
 

@@ -17,13 +17,9 @@ export interface CallRequest {
   readonly countdown?: number;
 }
 
-export interface FollowOptions {
-  /** Ends the stream (Ctrl-C, `--max` reached, `--timeout`). */
-  readonly signal: AbortSignal;
-  readonly onEvent: (event: BusEvent) => void;
-  /** Called once the stream is listening: events published after this are seen. */
-  readonly onReady?: () => void;
-}
+import type { FollowOptions } from '../adapters/aws/event-tail';
+
+export type { FollowOptions };
 
 export interface Target {
   readonly kind: 'local' | 'aws';

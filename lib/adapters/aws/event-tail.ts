@@ -11,11 +11,18 @@
  */
 import { DeleteRuleCommand, PutRuleCommand, PutTargetsCommand, RemoveTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import type { AwsBackend } from '../adapters/aws';
-import type { BusEvent } from '../ports';
-import type { JsonObject } from '../protocol/json';
-import { eventSource } from '../signals/events';
-import type { FollowOptions } from './target';
+import type { BusEvent } from '../../ports';
+import type { JsonObject } from '../../protocol/json';
+import { eventSource } from '../../signals/events';
+import type { AwsBackend } from './index';
+/** How a live event stream is consumed (the CLI's `events --follow`). */
+export interface FollowOptions {
+  /** Ends the stream (Ctrl-C, `--max` reached, `--timeout`). */
+  readonly signal: AbortSignal;
+  readonly onEvent: (event: BusEvent) => void;
+  /** Called once the stream is listening: events published after this are seen. */
+  readonly onReady?: () => void;
+}
 
 /** Tails the app's lifecycle events until `opts.signal` aborts; cleans up its queue and rule. */
 export async function tailAwsEvents(backend: AwsBackend, app: string, bus: string | undefined, opts: FollowOptions): Promise<void> {
