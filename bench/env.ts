@@ -1,0 +1,125 @@
+/**
+ * Shared bench helpers: machine description, load-average gate, Debian packages, loopback ports,
+ * child processes stopped by PID, medians.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, freemem, loadavg, totalmem } from 'node:os';
+
+export const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+export const fmtLoad = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' / ');
+
+/** One line describing the machine and its load, for RESULTS.md. */
+export function machine(): string {
+  const nproc = execFileSync('nproc', { encoding: 'utf8' }).trim();
+  const model = cpus()[0]?.model ?? 'unknown';
+  const gib = (n: number) => (n / 2 ** 30).toFixed(1);
+  return `${new Date().toISOString()} · nproc ${nproc} · ${model} · ${gib(totalmem())} GiB RAM (${gib(freemem())} free) · node ${process.version} · load ${fmtLoad()}`;
+}
+
+/**
+ * Waits until the 1-minute load average is below `threshold` (other people's test runs share the
+ * machine), for at most BENCH_LOAD_WAIT_S seconds (default 600; 0 = do not wait). Prints what it
+ * did; returns the load average it started the measurement at.
+ */
+export async function waitForQuiet(threshold = 1.0): Promise<number> {
+  const maxS = Number(process.env.BENCH_LOAD_WAIT_S ?? 600);
+  const started = Date.now();
+  let said = false;
+  while ((loadavg()[0] as number) >= threshold && Date.now() - started < maxS * 1000) {
+    if (!said) {
+      console.log(`load average ${fmtLoad()} ≥ ${threshold}: waiting up to ${maxS} s for a quieter machine…`);
+      said = true;
+    }
+    await new Promise((r) => setTimeout(r, 5_000));
+  }
+  const l1 = loadavg()[0] as number;
+  if (l1 >= threshold) console.log(`WARNING: measuring at load average ${fmtLoad()} (≥ ${threshold}); figures are pessimistic`);
+  return l1;
+}
+
+/** Debian's python3 (python3-celery installs into its dist-packages, not into a pyenv or venv). */
+export const PYTHON = '/usr/bin/python3';
+
+function pythonHas(mod: string): boolean {
+  try {
+    execFileSync(PYTHON, ['-c', `import ${mod}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Installs the Debian packages a bench needs when missing (root on Debian: `apt-get update` then
+ * `apt-get install -y`). `need` lists [package, is-it-there check].
+ */
+export function ensureDebian(need: readonly (readonly [pkg: string, present: () => boolean])[]): void {
+  const missing = need.filter(([, present]) => !present()).map(([pkg]) => pkg);
+  if (missing.length === 0) return;
+  console.log(`installing Debian packages: ${missing.join(' ')} (apt-get)`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync('apt-get', ['update'], { stdio: 'inherit', env });
+  execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+  const still = need.filter(([, present]) => !present()).map(([pkg]) => pkg);
+  if (still.length > 0) throw new Error(`still missing after apt-get install: ${still.join(' ')}`);
+}
+
+export const debian = {
+  celery: ['python3-celery', () => existsSync(PYTHON) && pythonHas('celery')] as const,
+  pyredis: ['python3-redis', () => existsSync(PYTHON) && pythonHas('redis')] as const,
+  redis: ['redis-server', () => existsSync('/usr/bin/redis-server')] as const,
+};
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a !== null ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Runs a command to completion; resolves with stdout, rejects with stderr on a non-zero exit. */
+export function run(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${err.slice(-4000)}`)),
+    );
+  });
+}
+
+/** Stops a child this bench started, by its PID (SIGTERM, then SIGKILL after `graceMs`). */
+export async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  process.kill(child.pid, 'SIGTERM');
+  const timer = setTimeout(() => {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+  }, graceMs);
+  await exited;
+  clearTimeout(timer);
+}
