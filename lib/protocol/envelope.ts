@@ -56,6 +56,7 @@ export interface Envelope {
 const json = v.custom<Json>(() => true);
 const jsonObject = v.record(v.string(), json);
 /** Task ids: 1-256 characters, no quotes, backslashes or control characters (they travel inside rule templates). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to refuse control characters in ids
 export const TASK_ID_PATTERN = /^[^"\\\u0000-\u001f]{1,256}$/;
 const id = v.pipe(v.string(), v.regex(TASK_ID_PATTERN, 'an id is 1-256 characters without quotes, backslashes or control characters'));
 const nat = v.pipe(v.number(), v.integer(), v.minValue(0));

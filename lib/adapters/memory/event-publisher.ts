@@ -43,7 +43,13 @@ export class MemoryEventPublisher implements EventPublisher {
       const json = JSON.stringify(e.detail);
       const bytes = eventEntryBytes(e.source, e.detailType, json, e.resources);
       if (bytes > EVENTS_MAX_BATCH_BYTES) throw eventTooLarge(e.detailType, bytes, e.detail.id);
-      stored.push({ source: e.source, detailType: e.detailType, json, time: e.time, ...(e.resources === undefined ? {} : { resources: [...e.resources] }) });
+      stored.push({
+        source: e.source,
+        detailType: e.detailType,
+        json,
+        time: e.time,
+        ...(e.resources === undefined ? {} : { resources: [...e.resources] }),
+      });
     }
     for (const c of stored) this.log.push(c);
     if (this.log.length > this.keep * 2) this.log.splice(0, this.log.length - this.keep);
