@@ -129,7 +129,7 @@ function count<C extends SQSClient | DynamoDBClient | EventBridgeClient>(client:
           t.errors++;
           // A failed conditional write still consumes write capacity (at least 1 WRU).
           if (service === 'dynamodb' && !READS.has(name))
-            t.units += Math.max(1, Math.ceil(itemBytes((input as PutItemCommandInput).Item) / 1024));
+            t.units += Math.max(1, Math.ceil(itemBytes((input as unknown as PutItemCommandInput).Item) / 1024));
           else t.units += service === 'sqs' ? 1 : 0;
           throw e;
         }
@@ -152,17 +152,23 @@ function count<C extends SQSClient | DynamoDBClient | EventBridgeClient>(client:
 function unitsOf(service: Service, name: string, input: Record<string, unknown>, output: Record<string, unknown>): number {
   if (service === 'sqs') {
     if (name === 'SendMessageBatch') {
-      const bytes = ((input as SendMessageBatchCommandInput).Entries ?? []).reduce((n, e) => n + Buffer.byteLength(e.MessageBody ?? ''), 0);
+      const bytes = ((input as unknown as SendMessageBatchCommandInput).Entries ?? []).reduce(
+        (n, e) => n + Buffer.byteLength(e.MessageBody ?? ''),
+        0,
+      );
       return Math.max(1, Math.ceil(bytes / CHUNK));
     }
     if (name === 'ReceiveMessage') {
-      const bytes = ((output as ReceiveMessageCommandOutput).Messages ?? []).reduce((n, m) => n + Buffer.byteLength(m.Body ?? ''), 0);
+      const bytes = ((output as unknown as ReceiveMessageCommandOutput).Messages ?? []).reduce(
+        (n, m) => n + Buffer.byteLength(m.Body ?? ''),
+        0,
+      );
       return Math.max(1, Math.ceil(bytes / CHUNK));
     }
     return 1;
   }
   if (service === 'eventbridge') {
-    const entries = (input as PutEventsCommandInput).Entries ?? [];
+    const entries = (input as unknown as PutEventsCommandInput).Entries ?? [];
     // EventBridge's entry size: Time (14) + Source + DetailType + Detail + Resources, UTF-8.
     return entries.reduce((n, e) => {
       const b =
@@ -174,7 +180,7 @@ function unitsOf(service: Service, name: string, input: Record<string, unknown>,
       return n + Math.max(1, Math.ceil(b / CHUNK));
     }, 0);
   }
-  const cc = (output as GetItemCommandOutput | BatchGetItemCommandOutput).ConsumedCapacity as
+  const cc = (output as unknown as GetItemCommandOutput | BatchGetItemCommandOutput).ConsumedCapacity as
     | { CapacityUnits?: number }
     | { CapacityUnits?: number }[]
     | undefined;

@@ -77,3 +77,47 @@ export function selfTimeByFile(file: string, root: string, limit = 15): { file: 
     .slice(0, limit)
     .map(([f, ms]) => ({ file: f, ms, pct: (100 * ms) / total }));
 }
+
+/** Self time by category: the first matching pattern (over the file path or native name) wins. */
+export function selfTimeByCategory(
+  file: string,
+  root: string,
+  categories: readonly (readonly [name: string, pattern: RegExp])[],
+): { category: string; ms: number; pct: number }[] {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const agg = new Map<string, number>();
+  let total = 0;
+  for (let i = 0; i < p.samples.length; i++) {
+    const n = byId.get(p.samples[i] as number);
+    const dt = (p.timeDeltas[i + 1] ?? 0) / 1000;
+    if (!n) continue;
+    total += dt;
+    const url = n.callFrame.url.replace(/^file:\/\//, '').replace(`${root}/`, '');
+    const key = url || `(${n.callFrame.functionName || 'native'})`;
+    const cat = categories.find(([, re]) => re.test(key))?.[0] ?? 'other';
+    agg.set(cat, (agg.get(cat) ?? 0) + dt);
+  }
+  return [...agg].sort((a, b) => b[1] - a[1]).map(([category, ms]) => ({ category, ms, pct: (100 * ms) / total }));
+}
+
+/** Categories for a local-mode profile: whose code the CPU ran. */
+export const LOCAL_CATEGORIES: readonly (readonly [string, RegExp])[] = [
+  [
+    'AWS SDK clients (serialise, sign, parse; incl. node:crypto hashing)',
+    /node_modules\/(@smithy|@aws-sdk|@aws-crypto)|node:internal\/crypto\/hash/,
+  ],
+  [
+    'emulators (dynalite + LevelDB-in-memory, fauxqs + fastify)',
+    /node_modules\/(dynalite|level|abstract-level|memory-level|functional-red-black-tree|fauxqs|fastify|@fastify|toad-cache|async\/|buffer-crc32|lazy|big\.js|module-error|maybe-combine|find-my-way|light-my-request|avvio|pino|fast-json|secure-json|abstract-logging|rfdc|process-warning|ret|safe-regex)/,
+  ],
+  ['celeriac (lib/)', /^lib\//],
+  [
+    'node http / net / streams / events',
+    /node:(_http|http|net|internal\/streams|internal\/http|stream|events|internal\/url|url|internal\/stream_base|buffer|internal\/buffer)|^\((writev|utf8Slice|latin1Slice|parse)\)/,
+  ],
+  ['async hooks (AsyncLocalStorage promise hooks)', /node:internal\/async_(hooks|local_storage)/],
+  ['promise / timer plumbing', /^\((runMicrotasks)\)|node:internal\/(process\/task_queues|timers)|node:timers/],
+  ['garbage collector', /garbage collector/],
+  ['idle', /\(idle\)/],
+];

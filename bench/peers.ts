@@ -20,11 +20,12 @@
  * Goals (Proof issue): memory ≥ 5× Celery+Redis; emulated ≥ 1× Celery+Redis.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chain, createApp } from '../lib/index';
 import { startLocal } from '../lib/local/index';
+import { LOCAL_CATEGORIES, selfTimeByCategory, selfTimeByFile, topSelfTime } from './cpuprofile';
 import { quiet } from './driver';
 import { debian, ensureDebian, fmtLoad, freePort, machine, median, PYTHON, run, stopChild, waitForQuiet } from './env';
 
@@ -32,6 +33,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 const RUNS = Number(process.env.RUNS ?? 3);
 const N_INDEPENDENT = 1000;
 const N_CHAINS = 300;
+const INTERVAL_MS = Number(process.env.CELERIAC_POLL_MS ?? 0);
 const BULLMQ_CONCURRENCY = Number(process.env.BULLMQ_CONCURRENCY ?? 10);
 
 interface Timings {
@@ -56,7 +58,7 @@ async function celeriac(mode: 'memory' | 'emulated'): Promise<Timings> {
           'independent',
           rs.map((r) => r.id),
         )
-        .get({ timeoutMs: 300_000 });
+        .get({ timeoutMs: 300_000, ...(INTERVAL_MS ? { intervalMs: INTERVAL_MS } : {}) });
       const tIndependent = (performance.now() - t0) / 1000;
       if (values.some((v, k) => v !== 2 * k)) throw new Error(`celeriac ${mode}: wrong results`);
 
@@ -67,7 +69,7 @@ async function celeriac(mode: 'memory' | 'emulated'): Promise<Timings> {
           'chains',
           cs.map((r) => r.id),
         )
-        .get({ timeoutMs: 300_000 });
+        .get({ timeoutMs: 300_000, ...(INTERVAL_MS ? { intervalMs: INTERVAL_MS } : {}) });
       const tChains = (performance.now() - t0) / 1000;
       if (cv.some((v, k) => v !== k + 6)) throw new Error(`celeriac ${mode}: wrong chain results`);
       if (i > 0) {
@@ -237,7 +239,38 @@ async function bullmq(mq: BullMq, port: number): Promise<Timings> {
 
 // ── main ────────────────────────────────────────────────────────────────────────────────────
 
+/** PROFILE=1: one more run of a celeriac mode under `node --cpu-prof`, summarised by self time. */
+async function profile(mode: 'memory' | 'emulated'): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'celeriac-peers-prof-'));
+  try {
+    await run(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', join(ROOT, 'bench/peers.ts')], {
+      cwd: ROOT,
+      env: { ...process.env, PEERS_ONLY: mode, RUNS: '1', PROFILE: '' },
+    });
+    const file = join(dir, readdirSync(dir).find((f) => f.endsWith('.cpuprofile')) as string);
+    const { total, rows } = topSelfTime(file, ROOT, 25);
+    console.log(
+      `\nprofile: celeriac ${mode}, warm-up + 1 round of both workloads (${(total / 1000).toFixed(2)} s sampled, startup included)`,
+    );
+    console.log('| self ms | % | function | where |\n|---:|---:|---|---|');
+    for (const r of rows) console.log(`| ${r.ms.toFixed(0)} | ${r.pct.toFixed(1)} | ${r.fn} | ${r.where} |`);
+    console.log('\n| self ms | % | category |\n|---:|---:|---|');
+    for (const r of selfTimeByCategory(file, ROOT, LOCAL_CATEGORIES))
+      console.log(`| ${r.ms.toFixed(0)} | ${r.pct.toFixed(1)} | ${r.category} |`);
+    console.log('\n| self ms | % | file / package |\n|---:|---:|---|');
+    for (const r of selfTimeByFile(file, ROOT, 25)) console.log(`| ${r.ms.toFixed(0)} | ${r.pct.toFixed(1)} | ${r.file} |`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
+  const only = process.env.PEERS_ONLY;
+  if (only === 'memory' || only === 'emulated') {
+    const t = await celeriac(only);
+    console.log(JSON.stringify(t));
+    return;
+  }
   ensureDebian([debian.celery, debian.pyredis, debian.redis]);
   await waitForQuiet();
   console.log(machine());
@@ -303,6 +336,10 @@ async function main(): Promise<void> {
     `goal emulated ≥ 1× Celery+Redis: independent ${emuI.toFixed(2)}× ${verdict(emuI >= 1)}, chains ${emuC.toFixed(2)}× ${verdict(emuC >= 1)}`,
   );
   console.log(`load average (1/5/15 min) at start and after each system: ${loads.join(' → ')}`);
+  if (process.env.PROFILE === '1') {
+    await profile('emulated');
+    await profile('memory');
+  }
 }
 
 await main();
