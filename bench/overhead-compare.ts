@@ -43,13 +43,18 @@ async function main(): Promise<void> {
   ensureDebian([debian.celery]);
   await waitForQuiet();
   console.log(machine());
+  console.log(`celeriac runs on node ${process.version} (${NODE})`);
   const loads: string[] = [fmtLoad()];
   const ours: number[] = [];
+  const frame: number[] = [];
   const theirs: number[] = [];
   let version = '';
   let python = '';
   for (let i = 0; i < RUNS; i++) {
     ours.push(await celeriacOnce());
+    // Node 24 (the Lambda runtime, nodejs24.x) runs AsyncLocalStorage on AsyncContextFrame by
+    // default instead of promise hooks; Node 22 has it behind this flag.
+    frame.push(await celeriacOnce(['--experimental-async-context-frame']));
     const c = await celeryOnce();
     theirs.push(c.rate);
     version = c.version;
@@ -66,6 +71,10 @@ async function main(): Promise<void> {
     `Celery ${version} (Python ${python}) task.apply(), task_store_eager_result=True, cache+memory:// (N=${CELERY_N}): ${Math.round(b)} tasks/s  [runs: ${theirs.map(Math.round).join(', ')}]`,
   );
   console.log(`ratio celeriac / Celery: ${ratio.toFixed(2)}×`);
+  const f = median(frame);
+  console.log(
+    `(informational) the same celeriac run with --experimental-async-context-frame (Node 24's default AsyncLocalStorage): ${Math.round(f)} tasks/s, ${(f / b).toFixed(2)}× Celery  [runs: ${frame.join(', ')}]`,
+  );
   console.log(
     `goal ≥ 100,000 tasks/s: ${a >= 100_000 ? 'MET' : 'MISSED'} (${Math.round(a)});  goal ≥ 4× Celery: ${ratio >= 4 ? 'MET' : 'MISSED'} (${ratio.toFixed(2)}×)`,
   );
