@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { fmtLoad, machine, median, run, waitForQuiet } from './env';
+import { fmtLoad, machine, median, run, settle, waitForQuiet } from './env';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const RUNS = Number(process.env.RUNS ?? 21);
@@ -138,6 +138,7 @@ async function main(): Promise<void> {
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
     const ratios: Record<string, number> = {};
     for (const opts of ['--enable-source-maps', '']) {
+      await settle();
       // Warm the file cache once.
       await sample(worker, opts);
       await sample(sdk, opts);

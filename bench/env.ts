@@ -3,7 +3,7 @@
  * child processes stopped by PID, medians.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 
@@ -26,25 +26,56 @@ export function machine(): string {
   return `${new Date().toISOString()} · nproc ${nproc} · ${model} · ${gib(totalmem())} GiB RAM (${gib(freemem())} free) · node ${process.version} · load ${fmtLoad()}`;
 }
 
+function cpuTimes(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] as string;
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+/** Fraction of all CPUs busy over the next `ms` (from /proc/stat; 0…1). */
+export async function cpuBusy(ms = 2_000): Promise<number> {
+  const a = cpuTimes();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = cpuTimes();
+  return b.total === a.total ? 0 : (b.busy - a.busy) / (b.total - a.total);
+}
+
 /**
- * Waits until the 1-minute load average is below `threshold` (other people's test runs share the
- * machine), for at most BENCH_LOAD_WAIT_S seconds (default 600; 0 = do not wait). Prints what it
- * did; returns the load average it started the measurement at.
+ * Waits until the machine is quiet — 1-minute load average below `threshold` AND the CPUs ≥ 90 %
+ * idle over a 2-second sample (the load average lags: another engineer's test run can start a
+ * second before ours) — for at most BENCH_LOAD_WAIT_S seconds (default 600; 0 = do not wait).
+ * Prints what it did; returns the 1-minute load average it started at.
  */
 export async function waitForQuiet(threshold = 1.0): Promise<number> {
   const maxS = Number(process.env.BENCH_LOAD_WAIT_S ?? 600);
   const started = Date.now();
   let said = false;
-  while ((loadavg()[0] as number) >= threshold && Date.now() - started < maxS * 1000) {
+  let busy = 0;
+  for (;;) {
+    const l1 = loadavg()[0] as number;
+    busy = maxS > 0 ? await cpuBusy() : 0;
+    if ((l1 < threshold && busy < 0.1) || Date.now() - started >= maxS * 1000) break;
     if (!said) {
-      console.log(`load average ${fmtLoad()} ≥ ${threshold}: waiting up to ${maxS} s for a quieter machine…`);
+      console.log(`load average ${fmtLoad()}, CPUs ${(busy * 100).toFixed(0)} % busy: waiting up to ${maxS} s for a quiet machine…`);
       said = true;
     }
-    await new Promise((r) => setTimeout(r, 5_000));
+    await new Promise((r) => setTimeout(r, 3_000));
   }
   const l1 = loadavg()[0] as number;
-  if (l1 >= threshold) console.log(`WARNING: measuring at load average ${fmtLoad()} (≥ ${threshold}); figures are pessimistic`);
+  if (l1 >= threshold || busy >= 0.1) {
+    console.log(`WARNING: measuring at load average ${fmtLoad()}, CPUs ${(busy * 100).toFixed(0)} % busy; figures are pessimistic`);
+  }
   return l1;
+}
+
+/** Between runs: waits (at most `maxS`) until the CPUs are ≥ 90 % idle, so one run does not measure someone else's job. */
+export async function settle(maxS = 120): Promise<number> {
+  const started = Date.now();
+  let busy = await cpuBusy(1_000);
+  while (busy >= 0.1 && Date.now() - started < maxS * 1000) busy = await cpuBusy(2_000);
+  return busy;
 }
 
 /** Debian's python3 (python3-celery installs into its dist-packages, not into a pyenv or venv). */

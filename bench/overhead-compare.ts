@@ -2,7 +2,8 @@
  * `npm run bench:overhead`: celeriac's worker path (bench/overhead.ts, unchanged, run as a child
  * process) beside Celery 5.2's in-process trace (bench/celery_apply.py: `task.apply()` with
  * `task_store_eager_result=True` on a `cache+memory://` result backend, Debian's python3-celery).
- * Both are one process on one core; each is run RUNS times (default 3) alternately and the median
+ * Both are one process on one core; each is run RUNS times (default 5) alternately,
+ * each run started once the CPUs are ≥ 90 % idle (bench/env.ts settle), and the median
  * is reported.
  *
  *   npm run bench:overhead                 N=200000 celeriac tasks, CELERY_N=100000 Celery tasks
@@ -15,11 +16,11 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { selfTimeByFile, topSelfTime } from './cpuprofile';
-import { debian, ensureDebian, fmtLoad, machine, median, PYTHON, run, waitForQuiet } from './env';
+import { debian, ensureDebian, fmtLoad, machine, median, PYTHON, run, settle, waitForQuiet } from './env';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const NODE = process.execPath;
-const RUNS = Number(process.env.RUNS ?? 3);
+const RUNS = Number(process.env.RUNS ?? 5);
 const N = process.env.N ?? '200000';
 const CELERY_N = process.env.CELERY_N ?? '100000';
 
@@ -51,10 +52,13 @@ async function main(): Promise<void> {
   let version = '';
   let python = '';
   for (let i = 0; i < RUNS; i++) {
+    await settle();
     ours.push(await celeriacOnce());
+    await settle();
     // Node 24 (the Lambda runtime, nodejs24.x) runs AsyncLocalStorage on AsyncContextFrame by
     // default instead of promise hooks; Node 22 has it behind this flag.
     frame.push(await celeriacOnce(['--experimental-async-context-frame']));
+    await settle();
     const c = await celeryOnce();
     theirs.push(c.rate);
     version = c.version;

@@ -27,7 +27,7 @@ import { chain, createApp } from '../lib/index';
 import { startLocal } from '../lib/local/index';
 import { LOCAL_CATEGORIES, selfTimeByCategory, selfTimeByFile, topSelfTime } from './cpuprofile';
 import { quiet } from './driver';
-import { debian, ensureDebian, fmtLoad, freePort, machine, median, PYTHON, run, stopChild, waitForQuiet } from './env';
+import { debian, ensureDebian, fmtLoad, freePort, machine, median, PYTHON, run, settle, stopChild, waitForQuiet } from './env';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const RUNS = Number(process.env.RUNS ?? 3);
@@ -50,6 +50,7 @@ async function celeriac(mode: 'memory' | 'emulated'): Promise<Timings> {
     const app = createApp({ name: 'peers', logger: quiet });
     const add = app.task('add', (x: number, y: number) => x + y);
     const local = await startLocal(app, { mode, periodic: false });
+    await settle();
     try {
       let t0 = performance.now();
       const rs = await Promise.all(Array.from({ length: N_INDEPENDENT }, (_, k) => add.delay(k, k)));
@@ -281,6 +282,7 @@ async function main(): Promise<void> {
   const redis = await startRedis(dir);
   try {
     const url = `redis://127.0.0.1:${redis.port}/0`;
+    await settle();
     results.set('Celery 5.2 + Redis (prefork, 2 processes)', await celery(url));
     loads.push(fmtLoad());
     await run('/usr/bin/redis-cli', ['-p', String(redis.port), 'flushall']);
