@@ -129,7 +129,8 @@ const envelopeSchema = v.object({
     queue: v.optional(v.string()),
     custom: v.optional(jsonObject),
   }),
-  wf: v.optional(v.union([v.object({ plan: planSchema }), v.object({ ref: id })])),
+  // `{ref}` first: it is what workflows with groups or chords carry, and a failed union branch is costly.
+  wf: v.optional(v.union([v.object({ ref: id }), v.object({ plan: planSchema })])),
   at: v.optional(nat),
   k: v.optional(v.pipe(v.array(frameSchema), v.maxLength(64))),
 });
