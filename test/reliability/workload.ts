@@ -33,14 +33,14 @@ export interface SentEnvelope {
   readonly args: readonly Json[];
   /** The delivery that sent it (`direct` for the producer). */
   readonly phase: Phase;
+  /** Set on a delayed message: a worker re-sends it unchanged while it is early (a delay hop). */
+  readonly eta: string | undefined;
 }
 
 /** Records what the app did: task runs (with their delivery phase), dispatches, inline errback runs. */
 export class Probe {
   readonly phase = new AsyncLocalStorage<Phase>();
   readonly runs: Run[] = [];
-  /** Dispatches per `<id>#<retries>`. */
-  readonly sends = new Map<string, number>();
   readonly sent: SentEnvelope[] = [];
   /** Inline errback runs per failed task id. */
   readonly inline = new Map<string, number>();
@@ -64,7 +64,13 @@ export class Probe {
   }
 
   #count(body: string): void {
-    let env: { v?: unknown; id?: unknown; task?: unknown; args?: unknown; headers?: { retries?: unknown; parentId?: unknown } };
+    let env: {
+      v?: unknown;
+      id?: unknown;
+      task?: unknown;
+      args?: unknown;
+      headers?: { retries?: unknown; parentId?: unknown; eta?: unknown };
+    };
     try {
       env = JSON.parse(body) as typeof env;
     } catch {
@@ -72,8 +78,6 @@ export class Probe {
     }
     if (env.v !== 1 || typeof env.id !== 'string') return;
     const retries = typeof env.headers?.retries === 'number' ? env.headers.retries : 0;
-    const key = `${env.id}#${retries}`;
-    this.sends.set(key, (this.sends.get(key) ?? 0) + 1);
     this.sent.push({
       id: env.id,
       task: String(env.task),
@@ -81,19 +85,40 @@ export class Probe {
       parentId: typeof env.headers?.parentId === 'string' ? env.headers.parentId : null,
       args: Array.isArray(env.args) ? (env.args as Json[]) : [],
       phase: this.phase.getStore() ?? 'direct',
+      eta: typeof env.headers?.eta === 'string' ? env.headers.eta : undefined,
     });
   }
 
-  /** Dispatches of an `<id>#<retries>` beyond the first, with the envelopes concerned. */
-  duplicateSends(): { key: string; extra: number; sent: SentEnvelope; all: SentEnvelope[] }[] {
+  /**
+   * Dispatches of an `<id>#<retries>` beyond the first (among the sends from index `from` on),
+   * with the envelopes concerned. A delayed message re-sent by a worker because it arrived early
+   * (a hop: same envelope, same eta) is one dispatch travelling in steps, not a second one.
+   */
+  duplicateSends(from = 0): { key: string; extra: number; sent: SentEnvelope; all: SentEnvelope[] }[] {
     const out: { key: string; extra: number; sent: SentEnvelope; all: SentEnvelope[] }[] = [];
-    for (const [key, n] of this.sends) {
-      if (n <= 1) continue;
-      const [id, retries] = key.split('#') as [string, string];
-      const all = this.sent.filter((s) => s.id === id && s.retries === Number(retries));
-      out.push({ key, extra: n - 1, sent: all[0] as SentEnvelope, all });
+    for (const [key, all] of this.#byAttempt(from)) {
+      const distinct = new Set(all.map((s, i) => s.eta ?? `#${i}`)).size;
+      if (distinct > 1) out.push({ key, extra: distinct - 1, sent: all[0] as SentEnvelope, all });
     }
     return out;
+  }
+
+  /** Re-sends of delayed messages that arrived early (delay hops), among the sends from index `from` on. */
+  hops(from = 0): number {
+    let n = 0;
+    for (const all of this.#byAttempt(from).values()) n += all.length - new Set(all.map((s, i) => s.eta ?? `#${i}`)).size;
+    return n;
+  }
+
+  #byAttempt(from: number): Map<string, SentEnvelope[]> {
+    const by = new Map<string, SentEnvelope[]>();
+    for (const s of this.sent.slice(from)) {
+      const key = `${s.id}#${s.retries}`;
+      const list = by.get(key);
+      if (list) list.push(s);
+      else by.set(key, [s]);
+    }
+    return by;
   }
 
   runsOf(id: string): Run[] {
