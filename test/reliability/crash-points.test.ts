@@ -14,14 +14,16 @@
  *   local time past it (`local.tick`), as the SQS visibility timeout (6 × the function timeout)
  *   does on AWS — the redelivery then takes the continuations over (`resume`).
  *
- * Invocations run one at a time and never hold two copies of one task (a second copy goes back
- * to the queue unprocessed), so every duplicate is sequential and the spec is exact:
- * - LOST: an outcome missing or wrong, a callback never dispatched or stored, a message in the DLQ;
+ * Invocations run one at a time and never hold two copies of one task attempt (a second copy
+ * goes back to the queue unprocessed), so every duplicate is sequential and the spec is exact:
+ * - LOST: an outcome missing or wrong, a callback never dispatched or stored, a lifecycle event
+ *   never published for a stored outcome, a message left in the queue or the DLQ;
  * - DOUBLED: a body that ran although its outcome was already stored; a continuation, callback or
  *   chord body sent twice, unless its parent's writer died after the outcome write (the design
  *   re-publishes what may be missing, under the same deterministic id, and the copy is recognised
- *   downstream: reported as "re-published after a crash"); an inline errback run twice; a task
- *   that must never run that ran.
+ *   downstream: reported as "re-published after a crash"; a chord deadline check re-sent while
+ *   early is a delay hop, not a doubling); an inline errback run twice; a task that must never
+ *   run that ran.
  *
  * Targets: `memory` and `emulated` (dynalite + fauxqs, through startLocal).
  * Size per crash point: memory 200 workflows, emulated 40 (large: 1,000 and 200).

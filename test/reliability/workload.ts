@@ -3,7 +3,7 @@
  * run, a generator of random workflows (chains, groups, chords, links, errbacks, retries with
  * countdown 0, failures mid-chain and in chord headers) with the outcome each must reach, and the
  * checks that turn a finished run into two numbers: LOST (an outcome missing or wrong, a callback
- * never dispatched) and DOUBLED (an effect that happened twice).
+ * never dispatched, a lifecycle event never published) and DOUBLED (an effect that happened twice).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { chain, chord, group } from '../../lib/canvas/builders';
@@ -11,12 +11,12 @@ import type { AnySignature } from '../../lib/canvas/signature';
 import type { Broker, OutgoingMessage, ResultRecord, ResultStore } from '../../lib/ports';
 import type { Json } from '../../lib/protocol/json';
 import type { AsyncResult } from '../../lib/results/async-result';
-import { type App, createApp } from '../../lib/task/app';
+import { createApp } from '../../lib/task/app';
 import { currentTask } from '../../lib/task/context';
 import { int, pick, type Rng } from './support';
 
 /** Where a task body ran: set by the delivery wrapper of a suite (AsyncLocalStorage). */
-export type Phase = 'once' | 'first' | 'second' | 'race' | 'late' | 'direct';
+export type Phase = 'first' | 'second' | 'race' | 'late' | 'direct';
 
 export interface Run {
   readonly task: string;
@@ -493,5 +493,3 @@ export async function verify(store: ResultStore, probe: Probe, started: readonly
   }
   return { lost, doubled, records: list.length };
 }
-
-export type { App };
