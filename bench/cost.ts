@@ -95,10 +95,14 @@ const READS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan']);
 let phase = 'setup';
 
 function op(tally: Tally, key: string): OpTally {
-  let p = tally.get(phase);
+  return opIn(tally, phase, key);
+}
+
+function opIn(tally: Tally, ph: string, key: string): OpTally {
+  let p = tally.get(ph);
   if (!p) {
     p = new Map();
-    tally.set(phase, p);
+    tally.set(ph, p);
   }
   let t = p.get(key);
   if (!t) {
@@ -113,19 +117,26 @@ function count<C extends SQSClient | DynamoDBClient | EventBridgeClient>(client:
   const stack = client.middlewareStack as unknown as {
     add(mw: unknown, opts: { step: string; name: string }): void;
   };
-  const label = (commandName: string) => `${who} ${service} ${commandName.replace(/Command$/, '')}`;
+  type Ctx = { commandName: string; costRequestBytes?: number };
   stack.add(
-    (next: (a: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>, context: { commandName: string }) =>
+    (next: (a: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>, context: Ctx) =>
       async (args: { input: Record<string, unknown> }) => {
         const name = context.commandName.replace(/Command$/, '');
-        const t = op(tally, label(context.commandName));
-        t.calls++;
         const input = service === 'dynamodb' ? { ...args.input, ReturnConsumedCapacity: 'TOTAL' } : args.input;
+        const tallied = (empty: boolean): OpTally => {
+          // An empty receive is the poller's idle cost, not a workflow's: kept apart, under `idle`.
+          const t = empty ? opIn(tally, 'idle', `${who} ${service} ${name} (empty)`) : op(tally, `${who} ${service} ${name}`);
+          t.calls++;
+          t.requestBytes += context.costRequestBytes ?? 0;
+          return t;
+        };
         try {
           const res = await next({ ...args, input });
-          t.units += unitsOf(service, name, input, res.output);
+          const empty = name === 'ReceiveMessage' && ((res.output as { Messages?: unknown[] }).Messages ?? []).length === 0;
+          tallied(empty).units += unitsOf(service, name, input, res.output);
           return res;
         } catch (e) {
+          const t = tallied(false);
           t.errors++;
           // A failed conditional write still consumes write capacity (at least 1 WRU).
           if (service === 'dynamodb' && !READS.has(name))
@@ -137,13 +148,11 @@ function count<C extends SQSClient | DynamoDBClient | EventBridgeClient>(client:
     { step: 'initialize', name: `costCounter-${who}` },
   );
   stack.add(
-    (next: (a: { request: { body?: unknown } }) => Promise<unknown>, context: { commandName: string }) =>
-      async (args: { request: { body?: unknown } }) => {
-        const body = args.request.body;
-        op(tally, label(context.commandName)).requestBytes +=
-          typeof body === 'string' ? Buffer.byteLength(body) : body instanceof Uint8Array ? body.byteLength : 0;
-        return next(args);
-      },
+    (next: (a: { request: { body?: unknown } }) => Promise<unknown>, context: Ctx) => async (args: { request: { body?: unknown } }) => {
+      const body = args.request.body;
+      context.costRequestBytes = typeof body === 'string' ? Buffer.byteLength(body) : body instanceof Uint8Array ? body.byteLength : 0;
+      return next(args);
+    },
     { step: 'finalizeRequest', name: `costBytes-${who}` },
   );
   return client;
@@ -325,10 +334,6 @@ async function emulatedRun(w: Workload, events: boolean): Promise<RunResult> {
             const msgs = await esm.receive(q.name, { max: BATCH, visibilityTimeoutSeconds: q.visibilityTimeoutSeconds, waitMs: 0 });
             if (msgs.length === 0) {
               result.emptyReceives++;
-              // An empty receive is the poller's idle cost, not this workflow's: take it back out.
-              const t = op(tally, 'esm sqs ReceiveMessage');
-              t.calls--;
-              t.units--;
               break;
             }
             const t0 = performance.now();

@@ -72,6 +72,7 @@ export async function waitForQuiet(threshold = 1.0): Promise<number> {
 
 /** Between runs: waits (at most `maxS`) until the CPUs are ≥ 90 % idle, so one run does not measure someone else's job. */
 export async function settle(maxS = 120): Promise<number> {
+  if (process.env.BENCH_SETTLE === '0') return 0; // profiled child runs: no idle gaps in the profile
   const started = Date.now();
   let busy = await cpuBusy(1_000);
   while (busy >= 0.1 && Date.now() - started < maxS * 1000) busy = await cpuBusy(2_000);

@@ -246,7 +246,7 @@ async function profile(mode: 'memory' | 'emulated'): Promise<void> {
   try {
     await run(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', join(ROOT, 'bench/peers.ts')], {
       cwd: ROOT,
-      env: { ...process.env, PEERS_ONLY: mode, RUNS: '1', PROFILE: '' },
+      env: { ...process.env, PEERS_ONLY: mode, RUNS: '1', PROFILE: '', BENCH_SETTLE: '0' },
     });
     const file = join(dir, readdirSync(dir).find((f) => f.endsWith('.cpuprofile')) as string);
     const { total, rows } = topSelfTime(file, ROOT, 25);
