@@ -54,7 +54,8 @@ export interface Envelope {
 }
 
 const json = v.custom<Json>(() => true);
-const jsonObject = v.record(v.string(), json);
+/** A plain JSON object (kwargs, headers): an array is refused, not turned into {"0": …}. */
+const jsonObject = v.custom<JsonObject>((x) => typeof x === 'object' && x !== null && !Array.isArray(x), 'expected a JSON object');
 /** Task ids: 1-256 characters, no quotes, backslashes or control characters (they travel inside rule templates). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to refuse control characters in ids
 export const TASK_ID_PATTERN = /^[^"\\\u0000-\u001f]{1,256}$/;

@@ -41,8 +41,10 @@ export interface EngineEnv {
   readonly queueOf: (task: string, opts: NodeOptions | undefined) => string;
   /** Seconds a chord header may take; 0 disables the deadline. */
   readonly chordDeadlineSeconds: number;
-  /** Runs an errback inline (new-style) if the errback task wants that; false → publish it. */
-  readonly runInlineErrback: (node: TaskNode, failed: FailedTask) => Promise<boolean>;
+  /** Whether an errback task is new-style (called inline in the failing worker) rather than published. */
+  readonly isInlineErrback: (node: TaskNode) => boolean;
+  /** Calls a new-style errback inline; its own errors are logged, not raised. */
+  readonly runInlineErrback: (node: TaskNode, failed: FailedTask) => Promise<void>;
 }
 
 /** What errbacks learn about the failed task. */
@@ -526,7 +528,16 @@ export async function fireErrbacks(env: EngineEnv, flow: Flow, node: TaskNode, f
   for (const e of node.err ?? []) {
     const eb = planNode(flow.plan, e);
     if (eb.t === 'task') {
-      if (await env.runInlineErrback(eb, failed)) continue;
+      if (env.isInlineErrback(eb)) {
+        // An inline errback has no message to deduplicate: a create-once claim keeps a redelivery
+        // of the failed task from calling it again (it is marked done as soon as it returned).
+        const key = `errback:${failed.id}:${e}`;
+        if (await claimOnce(env, key, failed.id, out)) {
+          await env.runInlineErrback(eb, failed);
+          await env.store.finishContinuations(key);
+        }
+        continue;
+      }
       const id = deriveId(failed.id, `errback:${e}`);
       out.dispatches.push(taskDispatch(env, flow, e, eb, { value: failed.id }, [], { parentId: failed.id }, id));
     } else {

@@ -38,7 +38,8 @@ function engineFor(app: RuntimeApp, backend: Backend): EngineEnv {
     clock: backend.clock,
     queueOf: (task, opts) => app.queueOf(task, opts),
     chordDeadlineSeconds: app.settings.chordDeadlineSeconds,
-    runInlineErrback: async () => false,
+    isInlineErrback: () => false,
+    runInlineErrback: async () => {},
   };
 }
 

@@ -14,7 +14,7 @@ import {
   SoftTimeLimitExceededError,
   TimeLimitExceededError,
 } from '../errors';
-import type { Backend, ResultRecord } from '../ports';
+import type { Backend, ResultRecord, WriteResult } from '../ports';
 import { decodeEnvelope, decodePlan, type Envelope } from '../protocol/envelope';
 import { deserializeError, type SerializedError, serializeError } from '../protocol/failure';
 import { type Json, toJson } from '../protocol/json';
@@ -41,6 +41,7 @@ import {
   joinClaimKey,
   joinOnly,
   Outbox,
+  shardSizeFor,
 } from './engine';
 import { deriveId } from './ids';
 import { publish } from './publish';
@@ -75,6 +76,8 @@ export interface FaultHooks {
 }
 
 const HARD_MARGIN_MS = 1_000;
+/** Results larger than this travel in events as `result: null, resultTruncated: true` (entries hold 256 KB). */
+const EVENT_RESULT_BYTES = 200_000;
 const SOFT_MARGIN_MS = 3_000;
 const ETA_SKEW_MS = 1_000;
 const DEFAULT_LEASE_MS = 60_000;
@@ -101,6 +104,10 @@ export class WorkerRuntime {
       clock: backend.clock,
       queueOf: (task, opts) => app.queueOf(task, opts),
       chordDeadlineSeconds: app.settings.chordDeadlineSeconds,
+      isInlineErrback: (node) => {
+        const def = app.getTask(node.name);
+        return def !== undefined && (def.options.errbackStyle ?? (def.fn.length > 1 ? 'inline' : 'task')) === 'inline';
+      },
       runInlineErrback: (node, failed) => this.#inlineErrback(node, failed),
     };
   }
@@ -137,11 +144,9 @@ export class WorkerRuntime {
     }
   }
 
-  async #inlineErrback(node: TaskNode, failed: FailedTask): Promise<boolean> {
+  async #inlineErrback(node: TaskNode, failed: FailedTask): Promise<void> {
     const def = this.app.getTask(node.name);
-    if (!def) return false;
-    const style = def.options.errbackStyle ?? (def.fn.length > 1 ? 'inline' : 'task');
-    if (style !== 'inline') return false;
+    if (!def) return;
     const request = { id: failed.id, task: failed.task, args: failed.args, rootId: failed.rootId };
     try {
       await def.fn(request, deserializeError(failed.error), failed.traceback, ...node.args);
@@ -149,7 +154,6 @@ export class WorkerRuntime {
       // Celery (main) logs and ignores errors raised inside an inline errback.
       this.app.logger.error('inline errback failed', { errback: node.name, failedTask: failed.id, error: serializeError(e) });
     }
-    return true;
   }
 }
 
@@ -204,7 +208,7 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
   if (existing) {
     if (isReady(existing.state)) {
       if (existing.cont !== 'pending') return 'ack'; // duplicate of finished work
-      if (await joinOnlyResume(rt, env, existing)) return replayJoin(rt, env, existing, lease);
+      if (await replayable(rt, env, existing)) return replay(rt, env, existing, lease);
       if (existing.lease && existing.lease.until > now) return 'retry'; // another delivery is finishing it
       return resume(rt, env, existing, lease);
     }
@@ -452,10 +456,17 @@ async function runWithLimits(
   }
 }
 
+function resultBytes(v: Json): number {
+  if (typeof v === 'string') return v.length * 3 > EVENT_RESULT_BYTES ? Buffer.byteLength(v) : v.length;
+  if (typeof v !== 'object' || v === null) return 8;
+  const s = JSON.stringify(v);
+  return s.length * 3 > EVENT_RESULT_BYTES ? Buffer.byteLength(s) : s.length;
+}
+
 function checkResult(value: unknown, env: Envelope, maxBytes: number): Json {
   const json = toJson(value, `result of ${env.task}`);
-  if (json !== null && typeof json === 'object') {
-    const s = JSON.stringify(json);
+  if (json !== null && (typeof json === 'object' || (typeof json === 'string' && json.length * 3 > EVENT_RESULT_BYTES))) {
+    const s = typeof json === 'string' ? json : JSON.stringify(json);
     const bytes = s.length * 3 > maxBytes ? Buffer.byteLength(s) : s.length;
     if (bytes > maxBytes) {
       throw new CeleriacError(
@@ -518,7 +529,10 @@ async function succeed(
   const flow = await rt.flowOf(env);
   const node = nodeOf(flow, env);
   const hasCont = (env.k?.length ?? 0) > 0 || (node?.link?.length ?? 0) > 0;
-  const mustFinish = hasCont && !((node?.link?.length ?? 0) === 0 && joinOnly(env.k));
+  // A join-only continuation is replayable (see replay()); everything else is marked done once published.
+  const joinCont = hasCont && (node?.link?.length ?? 0) === 0 && joinOnly(env.k);
+  const events = eventsOn(rt, def);
+  const mustFinish = hasCont ? !joinCont : events;
   const ignore = (env.headers.ignoreResult ?? def.options.ignoreResult ?? false) && !hasCont;
   const now = backend.clock.now();
   if (!ignore) {
@@ -530,12 +544,17 @@ async function succeed(
       dateDone: now,
       durationMs: duration,
       ...(children.length > 0 ? { children } : {}),
-      cont: hasCont ? 'pending' : 'done',
-      ...(hasCont ? { lease } : {}),
+      // `pending` while anything is left to publish, the lifecycle event included: a redelivery
+      // after a crash publishes it again. The lease also identifies our own write (see ours()).
+      cont: hasCont || events ? 'pending' : 'done',
+      lease,
     });
-    if (!w.written) return; // a racing duplicate stored first and continues the workflow
+    if (!ours(w, lease)) return; // a racing duplicate stored first and continues the workflow
   }
   rt.faults.afterStore?.(env);
+  const event = () => emit(rt, env, def, DetailTypes.success, { state: 'SUCCESS', result: value, durationMs: duration });
+  // A chord member publishes its event before it is counted: being counted then proves the event went out.
+  if (joinCont) await event();
   if (hasCont && flow) {
     const out = new Outbox(lease);
     if (node) await fireCallbacks(rt.engine, flow, node, env.id, value, out);
@@ -543,7 +562,7 @@ async function succeed(
     await publishOutbox(rt, out);
     rt.faults.afterPublish?.(env);
   }
-  await emit(rt, env, def, DetailTypes.success, { state: 'SUCCESS', result: value, durationMs: duration });
+  if (!joinCont) await event();
   if (mustFinish) await backend.store.finishContinuations(env.id);
 
   const { signals } = app;
@@ -578,7 +597,10 @@ async function fail(
   const flow = await rt.flowOf(env);
   const node = nodeOf(flow, env);
   const hasCont = (env.k?.length ?? 0) > 0 || (node?.err?.length ?? 0) > 0;
-  const mustFinish = hasCont && !((node?.err?.length ?? 0) === 0 && joinOnly(env.k));
+  const joinCont = hasCont && (node?.err?.length ?? 0) === 0 && joinOnly(env.k);
+  const events = eventsOn(rt, opts.def);
+  const mustFinish = hasCont ? !joinCont : events;
+  const pending = hasCont || events;
   const serialized = serializeError(error);
   const traceback = error instanceof Error ? error.stack : undefined;
   const w = await backend.store.writeIfNotReady({
@@ -588,11 +610,13 @@ async function fail(
     ...(traceback ? { traceback } : {}),
     dateDone: backend.clock.now(),
     durationMs: duration,
-    cont: hasCont ? 'pending' : 'done',
-    ...(hasCont ? { lease } : {}),
+    cont: pending ? 'pending' : 'done',
+    lease,
   });
-  if (!w.written) return;
+  if (!ours(w, lease)) return;
   rt.faults.afterStore?.(env);
+  const event = () => emit(rt, env, opts.def, DetailTypes.failure, { state: 'FAILURE', error: serialized, durationMs: duration });
+  if (joinCont) await event();
   if (hasCont && flow) {
     const out = new Outbox(lease);
     await continueFailure(rt.engine, flow, env.k ?? [], serialized, env.id, out);
@@ -608,7 +632,7 @@ async function fail(
     await publishOutbox(rt, out);
     rt.faults.afterPublish?.(env);
   }
-  await emit(rt, env, opts.def, DetailTypes.failure, { state: 'FAILURE', error: serialized, durationMs: duration });
+  if (!joinCont) await event();
   if (mustFinish) await backend.store.finishContinuations(env.id);
 
   if (!opts.hooks || !ctx) return;
@@ -738,25 +762,28 @@ async function finishRevoked(
 }
 
 /** Finishes the continuations of a ready record whose writer did not (crash, or `revoke()`). */
-/** A ready record whose only continuation is a join (no links, no errbacks): replaying it is idempotent. */
-async function joinOnlyResume(rt: WorkerRuntime, env: Envelope, rec: ResultRecord): Promise<boolean> {
+/**
+ * A ready record whose only pending work is a join (a chord member): redoing it is idempotent —
+ * the set add is a no-op, the firing is claim-guarded — so a duplicate need not wait for a lease.
+ */
+async function replayable(rt: WorkerRuntime, env: Envelope, rec: ResultRecord): Promise<boolean> {
   if (rec.state === States.REVOKED || !joinOnly(env.k)) return false;
   const node = nodeOf(await rt.flowOf(env), env);
   return rec.state === States.SUCCESS ? !node?.link?.length : !node?.err?.length;
 }
 
 /**
- * Replays a join-only continuation without waiting for the first delivery's lease: the set add is
- * a no-op if it happened, and the firing is guarded by its own claim.
+ * Redoes a chord member's pending join. Its event was published before it was counted, so it is
+ * published again only if the member is not in the join's set yet (the first delivery crashed in
+ * between); then the join runs again, firing the body if this member completes it.
  */
-async function replayJoin(
-  rt: WorkerRuntime,
-  env: Envelope,
-  rec: ResultRecord,
-  lease: { owner: string; until: number },
-): Promise<Disposition> {
+async function replay(rt: WorkerRuntime, env: Envelope, rec: ResultRecord, lease: { owner: string; until: number }): Promise<Disposition> {
   const flow = await rt.flowOf(env);
-  if (!flow) return 'ack';
+  const f = env.k?.[0];
+  if (!flow || !f || isChainFrame(f)) return 'ack';
+  const shard = Math.floor(f.x / shardSizeFor(f.n));
+  const shards = await rt.backend.store.joinRead(f.j, shard + 1);
+  if (!shards[shard]?.done.includes(f.x)) await emitStored(rt, env, rec);
   const out = new Outbox(lease);
   if (rec.state === States.SUCCESS) await continueSuccess(rt.engine, flow, env.k ?? [], rec.result ?? null, env.id, out);
   else await continueFailure(rt.engine, flow, env.k ?? [], rec.error ?? serializeError(new Error('failed')), env.id, out);
@@ -764,12 +791,39 @@ async function replayJoin(
   return 'ack';
 }
 
+/** The lifecycle event of a stored outcome, published again by a replay or a resume. */
+async function emitStored(rt: WorkerRuntime, env: Envelope, rec: ResultRecord): Promise<void> {
+  const def = rt.app.getTask(env.task);
+  if (rec.state === States.SUCCESS) {
+    await emit(rt, env, def, DetailTypes.success, { state: 'SUCCESS', result: rec.result ?? null, durationMs: rec.durationMs ?? 0 });
+  } else {
+    await emit(rt, env, def, DetailTypes.failure, {
+      state: 'FAILURE',
+      ...(rec.error ? { error: rec.error } : {}),
+      durationMs: rec.durationMs ?? 0,
+    });
+  }
+}
+
+/** Whether lifecycle events are published for this task. */
+function eventsOn(rt: WorkerRuntime, def: TaskDef | undefined): boolean {
+  return def?.options.events ?? rt.app.settings.events;
+}
+
+/**
+ * Did our conditional write land? Also true when the write reports "condition failed" against a
+ * record carrying our own lease: a write that was applied but answered with an error, then
+ * retried by the SDK, fails its condition on itself.
+ */
+function ours(w: WriteResult, lease: { owner: string }): boolean {
+  return w.written || w.current?.lease?.owner === lease.owner;
+}
+
 async function resume(rt: WorkerRuntime, env: Envelope, rec: ResultRecord, lease: { owner: string; until: number }): Promise<Disposition> {
-  const { app, backend } = rt;
+  const { backend } = rt;
   if (!(await backend.store.takeOver(env.id, rec.lease?.owner, lease))) return 'retry';
   const flow = await rt.flowOf(env);
   const node = nodeOf(flow, env);
-  const def = app.getTask(env.task);
   if (rec.state === States.REVOKED) {
     const error = rec.error ?? {
       ...serializeError(new CeleriacError(ErrorCodes.TASK_REVOKED, `task ${env.id} was revoked`)),
@@ -798,15 +852,7 @@ async function resume(rt: WorkerRuntime, env: Envelope, rec: ResultRecord, lease
     }
     await publishOutbox(rt, out);
   }
-  if (rec.state === States.SUCCESS) {
-    await emit(rt, env, def, DetailTypes.success, { state: 'SUCCESS', result: rec.result ?? null, durationMs: rec.durationMs ?? 0 });
-  } else {
-    await emit(rt, env, def, DetailTypes.failure, {
-      state: 'FAILURE',
-      ...(rec.error ? { error: rec.error } : {}),
-      durationMs: rec.durationMs ?? 0,
-    });
-  }
+  await emitStored(rt, env, rec);
   await backend.store.finishContinuations(env.id);
   return 'ack';
 }
@@ -888,12 +934,16 @@ async function emit(
   env: Envelope,
   def: TaskDef | undefined,
   detailType: DetailType,
-  part: Pick<TaskEventDetail, 'state' | 'durationMs'> & { result?: Json; error?: SerializedError },
+  part: Pick<TaskEventDetail, 'state' | 'durationMs'> & { result?: Json; error?: SerializedError; resultTruncated?: true },
 ): Promise<void> {
   const { app, backend } = rt;
   if (!(def?.options.events ?? app.settings.events)) return;
   const now = backend.clock.now();
   const h = env.headers;
+  if (part.result !== undefined && part.result !== null && resultBytes(part.result) > EVENT_RESULT_BYTES) {
+    // An EventBridge entry holds 256 KB; a larger result stays in the store, the event says so.
+    part = { ...part, result: null, resultTruncated: true };
+  }
   const detail: TaskEventDetail = {
     v: 1,
     app: app.name,

@@ -29,8 +29,10 @@ export interface TaskEventDetail {
   readonly parentId: string | null;
   readonly groupId?: string;
   readonly state: 'SUCCESS' | 'FAILURE' | 'RETRY' | 'REVOKED';
-  /** The return value (success only). */
+  /** The return value (success only); null with `resultTruncated` when it is too large for an event. */
   readonly result?: Json;
+  /** Set when the result (over 200 KB) was left out of the event: read it with `get()`. */
+  readonly resultTruncated?: true;
   /** The error (failure, retry, revoked). */
   readonly error?: SerializedError;
   readonly durationMs: number;
