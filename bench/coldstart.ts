@@ -19,7 +19,7 @@
  * Goal (Proof issue): worker init ≤ 1.3× the SDK-only bundle.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -52,14 +52,8 @@ async function bundle(name: string, entry: { file: string } | { stdin: string },
   if ('file' in entry) {
     await run(ESBUILD, ['--bundle', entry.file, ...cdkEsbuildArgs(out), '--log-level=warning'], { cwd: ROOT });
   } else {
-    // The same arguments, the entry read from a file in the project (so packages resolve from it).
-    const file = join(ROOT, 'bench', `.coldstart-${process.pid}-${name}.ts`);
-    writeFileSync(file, entry.stdin);
-    try {
-      await run(ESBUILD, ['--bundle', file, ...cdkEsbuildArgs(out), '--log-level=warning'], { cwd: ROOT });
-    } finally {
-      rmSync(file, { force: true });
-    }
+    // The same arguments, the entry on stdin (esbuild resolves its imports from the working directory: the project).
+    await run(ESBUILD, ['--bundle', ...cdkEsbuildArgs(out), '--log-level=warning'], { cwd: ROOT, input: entry.stdin });
   }
   return join(out, 'index.mjs');
 }
