@@ -23,7 +23,15 @@ export function machine(): string {
   const nproc = execFileSync('nproc', { encoding: 'utf8' }).trim();
   const model = cpus()[0]?.model ?? 'unknown';
   const gib = (n: number) => (n / 2 ** 30).toFixed(1);
-  return `${new Date().toISOString()} · nproc ${nproc} · ${model} · ${gib(totalmem())} GiB RAM (${gib(freemem())} free) · node ${process.version} · load ${fmtLoad()}`;
+  let commit = 'unknown commit';
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'lib', 'functions'], { encoding: 'utf8' }).trim() !== '';
+    commit = `commit ${head}${dirty ? ' + uncommitted lib/ changes' : ''}`;
+  } catch {
+    // not a git checkout
+  }
+  return `${new Date().toISOString()} · ${commit} · nproc ${nproc} · ${model} · ${gib(totalmem())} GiB RAM (${gib(freemem())} free) · node ${process.version} · load ${fmtLoad()}`;
 }
 
 function cpuTimes(): { busy: number; total: number } {
