@@ -19,10 +19,12 @@
  *
  * Goals (Proof issue): memory ≥ 5× Celery+Redis; emulated ≥ 1× Celery+Redis.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chain, createApp } from '../lib/index';
 import { startLocal } from '../lib/local/index';
 import { LOCAL_CATEGORIES, selfTimeByCategory, selfTimeByFile, topSelfTime } from './cpuprofile';
@@ -173,12 +175,24 @@ interface BullMq {
   FlowProducer: new (opts: { connection: object }) => { add(flow: object): Promise<{ job: BullJob }>; close(): Promise<void> };
 }
 
+/**
+ * BullMQ is installed by this bench into bench/.peers (gitignored), not as a project dependency:
+ * its native msgpackr-extract builds are optional packages the project's lockfile would have to
+ * list for every platform, and `npm ci` refuses a lockfile the registry cannot complete.
+ */
 async function loadBullMq(): Promise<BullMq | string> {
-  const name = 'bullmq'; // not a static import: the package is optional until the lead adds it
+  const dir = fileURLToPath(new URL('./.peers/', import.meta.url));
+  const entry = `${dir}node_modules/bullmq/dist/cjs/index.js`;
   try {
-    return (await import(name)) as BullMq;
+    if (!existsSync(entry)) {
+      mkdirSync(dir, { recursive: true });
+      execFileSync('npm', ['install', '--prefix', dir, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', 'bullmq@^5'], {
+        stdio: 'ignore',
+      });
+    }
+    return createRequire(import.meta.url)(entry) as BullMq;
   } catch (e) {
-    return `the npm package "bullmq" is not installed (${(e as Error).message.split('\n')[0]}); add it as a devDependency to run this part`;
+    return `BullMQ could not be installed into bench/.peers (${(e as Error).message.split('\n')[0]})`;
   }
 }
 
