@@ -1,28 +1,11 @@
 /** A minimal in-process event source mapping over the memory broker, for benchmarks. */
-import type { SQSRecord } from 'aws-lambda';
 import type { MemoryBackend } from '../lib/adapters/memory';
+import { sqsEvent } from '../lib/local/poller';
 import type { App } from '../lib/task/app';
 import { createWorker } from '../lib/worker';
 
 export function driver(app: App, backend: MemoryBackend) {
   const handler = createWorker(app);
-  const records = (queue: string, msgs: Awaited<ReturnType<MemoryBackend['broker']['receive']>>): SQSRecord[] =>
-    msgs.map((m) => ({
-      messageId: m.messageId,
-      receiptHandle: m.receiptHandle,
-      body: m.body,
-      attributes: {
-        ApproximateReceiveCount: String(m.receiveCount),
-        SentTimestamp: String(m.sentAt),
-        SenderId: 'bench',
-        ApproximateFirstReceiveTimestamp: String(m.firstReceivedAt),
-      },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: `arn:aws:sqs:us-east-1:000000000000:${queue}`,
-      awsRegion: 'us-east-1',
-    }));
   /** Delivers batches of 10 until no visible message is left; returns how many were delivered. */
   return async function drain(): Promise<number> {
     let total = 0;
@@ -32,7 +15,7 @@ export function driver(app: App, backend: MemoryBackend) {
         for (;;) {
           const msgs = await backend.broker.receive(q, { max: 10, visibilityTimeoutSeconds: 60, waitMs: 0 });
           if (msgs.length === 0) break;
-          const res = await handler({ Records: records(q, msgs) });
+          const res = await handler(sqsEvent(q, msgs));
           const failed = new Set(res.batchItemFailures.map((f) => f.itemIdentifier));
           await backend.broker.delete(
             q,

@@ -20,7 +20,7 @@ import { deserializeError, type SerializedError, serializeError } from '../proto
 import { type Json, toJson } from '../protocol/json';
 import { entryTasks, isChainFrame, type Plan, planNode, type TaskNode } from '../protocol/plan';
 import { isReady, States } from '../results/states';
-import type { RequestInfo } from '../signals';
+import type { PostrunPayload, RequestInfo } from '../signals';
 import { type DetailType, DetailTypes, eventSource, type TaskEventDetail } from '../signals/events';
 import { runWithContext } from '../task/context';
 import { maxRetries, retryCountdown, shouldAutoRetry } from '../task/retry';
@@ -337,38 +337,18 @@ async function execute(
       await fail(rt, env, request, ctx, e, lease, duration, { hooks: true, def });
       return 'ack';
     }
-    await succeed(rt, env, request, ctx, def, value, outcome.value, lease, duration);
+    await succeed(rt, env, ctx, def, value, outcome.value, lease, duration);
     return 'ack';
   }
 
   const error = outcome.error;
   if (error instanceof Ignore) {
-    if (signals.taskPostrun.hasReceivers) {
-      await signals.taskPostrun.send({
-        sender: env.task,
-        taskId: env.id,
-        task: env.task,
-        args,
-        kwargs: env.kwargs,
-        retval: undefined,
-        state: 'IGNORED',
-      });
-    }
+    await postrun(rt, env, args, undefined, 'IGNORED');
     return 'ack';
   }
   if (error instanceof Reject) {
     if (error.requeue) {
-      if (signals.taskPostrun.hasReceivers) {
-        await signals.taskPostrun.send({
-          sender: env.task,
-          taskId: env.id,
-          task: env.task,
-          args,
-          kwargs: env.kwargs,
-          retval: undefined,
-          state: 'REJECTED',
-        });
-      }
+      await postrun(rt, env, args, undefined, 'REJECTED');
       return 'retry';
     }
     const rejected = new CeleriacError(ErrorCodes.TASK_REJECTED, `task rejected the message: ${error.message}`, { cause: error });
@@ -517,7 +497,6 @@ function baseRecord(env: Envelope, def: TaskDef | undefined, extended: boolean):
 async function succeed(
   rt: WorkerRuntime,
   env: Envelope,
-  request: RequestInfo,
   ctx: TaskContext,
   def: TaskDef,
   value: Json,
@@ -570,17 +549,7 @@ async function succeed(
   if (hooks.onSuccess) await guardHook(rt, 'onSuccess', env, () => runWithContext(ctx, () => hooks.onSuccess?.(raw, ctx)));
   if (signals.taskSuccess.hasReceivers) await signals.taskSuccess.send({ sender: env.task, taskId: env.id, result: raw });
   if (hooks.afterReturn) await guardHook(rt, 'afterReturn', env, () => runWithContext(ctx, () => hooks.afterReturn?.('SUCCESS', raw, ctx)));
-  if (signals.taskPostrun.hasReceivers) {
-    await signals.taskPostrun.send({
-      sender: env.task,
-      taskId: env.id,
-      task: env.task,
-      args: ctx.args,
-      kwargs: request.kwargs,
-      retval: raw,
-      state: States.SUCCESS,
-    });
-  }
+  await postrun(rt, env, ctx.args, raw, States.SUCCESS);
 }
 
 async function fail(
@@ -651,17 +620,7 @@ async function fail(
   }
   if (hooks?.afterReturn)
     await guardHook(rt, 'afterReturn', env, () => runWithContext(ctx, () => hooks.afterReturn?.('FAILURE', error, ctx)));
-  if (signals.taskPostrun.hasReceivers) {
-    await signals.taskPostrun.send({
-      sender: env.task,
-      taskId: env.id,
-      task: env.task,
-      args: ctx.args,
-      kwargs: request.kwargs,
-      retval: error,
-      state: States.FAILURE,
-    });
-  }
+  await postrun(rt, env, ctx.args, error, States.FAILURE);
 }
 
 async function retry(
@@ -700,17 +659,7 @@ async function retry(
   if (signals.taskRetry.hasReceivers)
     await signals.taskRetry.send({ sender: env.task, request, reason: raised instanceof Retry ? raised : new Retry(req) });
   await emit(rt, env, def, DetailTypes.retry, { state: 'RETRY', error: serialized, durationMs: duration });
-  if (signals.taskPostrun.hasReceivers) {
-    await signals.taskPostrun.send({
-      sender: env.task,
-      taskId: env.id,
-      task: env.task,
-      args: ctx.args,
-      kwargs: request.kwargs,
-      retval: raised,
-      state: States.RETRY,
-    });
-  }
+  await postrun(rt, env, ctx.args, raised, States.RETRY);
 }
 
 async function revokeExpired(
@@ -960,6 +909,19 @@ async function emit(
   await backend.events.publish([
     { source: eventSource(app.name), detailType, detail: detail as unknown as Record<string, Json>, time: now, resources: [] },
   ]);
+}
+
+/** `taskPostrun`, last of every outcome (also RETRY, IGNORED, REJECTED). */
+async function postrun(
+  rt: WorkerRuntime,
+  env: Envelope,
+  args: readonly unknown[],
+  retval: unknown,
+  state: PostrunPayload['state'],
+): Promise<void> {
+  const signal = rt.app.signals.taskPostrun;
+  if (!signal.hasReceivers) return;
+  await signal.send({ sender: env.task, taskId: env.id, task: env.task, args, kwargs: env.kwargs, retval, state });
 }
 
 async function guardHook(rt: WorkerRuntime, hook: string, env: Envelope, fn: () => unknown): Promise<void> {

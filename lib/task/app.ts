@@ -8,6 +8,7 @@ import { type Json, type JsonObject, toJson } from '../protocol/json';
 import type { NodeOptions } from '../protocol/plan';
 import { AsyncResult, GroupResult, type ResultHost } from '../results/async-result';
 import { States } from '../results/states';
+import type { AppTopologyInput } from '../routing/topology';
 import type { AppSettings, Logger, RuntimeApp, TaskDef } from '../runtime/app-port';
 import { applyCanvas } from '../runtime/producer';
 import { createSignals, type Signals } from '../signals';
@@ -50,26 +51,6 @@ export interface QueueSettings {
   readonly visibilityTimeoutSeconds?: number;
   readonly maxReceiveCount?: number;
   readonly memoryMb?: number;
-}
-
-/** The app's static topology, as plain data (read by lib/routing, the CDK stack and local mode). */
-export interface AppTopologyInput {
-  readonly app: string;
-  readonly tasks: readonly { readonly name: string; readonly queue: string; readonly events: boolean }[];
-  readonly links: readonly { readonly from: string; readonly to: string; readonly kind: 'success' | 'error' }[];
-  readonly subscribers: readonly {
-    readonly name: string;
-    readonly entry?: string;
-    readonly tasks?: readonly string[];
-    readonly outcomes?: readonly Outcome[];
-  }[];
-  readonly periodic: readonly {
-    readonly name: string;
-    readonly task: string;
-    readonly schedule: string;
-    readonly args?: readonly unknown[];
-  }[];
-  readonly queues: readonly ({ readonly name: string } & QueueSettings)[];
 }
 
 /**
@@ -486,4 +467,4 @@ export function createApp(options: AppOptions): App {
   return new App(options);
 }
 
-export type { Json, JsonObject };
+export type { AppTopologyInput, Json, JsonObject };

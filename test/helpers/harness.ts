@@ -1,33 +1,12 @@
-import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { type MemoryBackend, memoryBackend } from '../../lib/adapters/memory';
-import type { ReceivedMessage } from '../../lib/ports';
 import type { App } from '../../lib/task/app';
 import { createApp as createCoreApp } from '../../lib/task/app';
 import { createWorker, type WorkerOptions } from '../../lib/worker';
 
-/** Builds the SQS event a Lambda event source mapping would deliver for these messages. */
-export function sqsEvent(queue: string, messages: readonly ReceivedMessage[]): SQSEvent {
-  return {
-    Records: messages.map(
-      (m): SQSRecord => ({
-        messageId: m.messageId,
-        receiptHandle: m.receiptHandle,
-        body: m.body,
-        attributes: {
-          ApproximateReceiveCount: String(m.receiveCount),
-          SentTimestamp: String(m.sentAt),
-          SenderId: 'AIDACELERIAC',
-          ApproximateFirstReceiveTimestamp: String(m.firstReceivedAt),
-        },
-        messageAttributes: {},
-        md5OfBody: '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: `arn:aws:sqs:us-east-1:000000000000:${queue}`,
-        awsRegion: 'us-east-1',
-      }),
-    ),
-  };
-}
+/** The SQS event a Lambda event source mapping delivers: local mode's builder, shared. */
+export { sqsEvent } from '../../lib/local/poller';
+
+import { sqsEvent } from '../../lib/local/poller';
 
 export interface Harness {
   readonly app: App;
