@@ -105,7 +105,7 @@ export function selfTimeByCategory(
 export const LOCAL_CATEGORIES: readonly (readonly [string, RegExp])[] = [
   [
     'AWS SDK clients (serialise, sign, parse; incl. node:crypto hashing)',
-    /node_modules\/(@smithy|@aws-sdk|@aws-crypto)|node:internal\/crypto\/hash/,
+    /node_modules\/(@smithy|@aws-sdk|@aws-crypto)|node:internal\/crypto\/(hash|keys)/,
   ],
   [
     'emulators (dynalite + LevelDB-in-memory, fauxqs + fastify)',
@@ -114,7 +114,7 @@ export const LOCAL_CATEGORIES: readonly (readonly [string, RegExp])[] = [
   ['celeriac (lib/)', /^lib\//],
   [
     'node http / net / streams / events',
-    /node:(_http|http|net|internal\/streams|internal\/http|stream|events|internal\/url|url|internal\/stream_base|buffer|internal\/buffer)|^\((writev|utf8Slice|latin1Slice|parse)\)/,
+    /node:(_http|http|net|internal\/streams|internal\/http|stream|events|internal\/url|url|internal\/stream_base|buffer|internal\/buffer)|^\((writev|utf8Slice|latin1Slice|parse|writeUtf8String)\)/,
   ],
   ['async hooks (AsyncLocalStorage promise hooks)', /node:internal\/async_(hooks|local_storage)/],
   ['promise / timer plumbing', /^\((runMicrotasks)\)|node:internal\/(process\/task_queues|timers)|node:timers/],

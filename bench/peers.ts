@@ -162,6 +162,7 @@ interface BullMq {
     add(name: string, data: object): Promise<BullJob>;
     obliterate(opts: { force: boolean }): Promise<void>;
     close(): Promise<void>;
+    setMaxListeners(n: number): void;
   };
   Worker: new (
     name: string,
@@ -172,7 +173,9 @@ interface BullMq {
     name: string,
     opts: { connection: object },
   ) => { waitUntilReady(): Promise<unknown>; close(): Promise<void>; setMaxListeners(n: number): void };
-  FlowProducer: new (opts: { connection: object }) => { add(flow: object): Promise<{ job: BullJob }>; close(): Promise<void> };
+  FlowProducer: new (opts: {
+    connection: object;
+  }) => { add(flow: object): Promise<{ job: BullJob }>; close(): Promise<void>; setMaxListeners(n: number): void };
 }
 
 /**
@@ -203,8 +206,9 @@ async function bullmq(mq: BullMq, port: number): Promise<Timings> {
     const qname = `peers-${i}`;
     const queue = new mq.Queue(qname, { connection });
     const events = new mq.QueueEvents(qname, { connection });
-    events.setMaxListeners(0);
     const flow = new mq.FlowProducer({ connection });
+    // Each pending job adds listeners to these emitters: 1,000 in flight is expected, not a leak.
+    for (const e of [queue, events, flow]) e.setMaxListeners(0);
     const worker = new mq.Worker(
       qname,
       async (job) => {
