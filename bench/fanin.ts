@@ -1,7 +1,7 @@
 /**
  * Fan-in benchmarks (canvas issue):
  *  1. a chord of N header tasks vs a plain group of N tasks, memory mode, wall time from first
- *     send to result ready (median of 3 runs each, interleaved);
+ *     send to result ready (median of 7 runs each, interleaved);
  *  2. first-message size and DynamoDB bytes for chains of 1…9 chords (each chord: 3 header tasks).
  *
  *   npm run bench:fanin            (N=10000 by default)
@@ -59,7 +59,8 @@ async function fanIn(): Promise<void> {
   await timeGroup(); // warm-up
   const g: number[] = [];
   const c: number[] = [];
-  for (let i = 0; i < 3; i++) {
+  // Interleaved, median of 7: single runs on a shared 2-core machine swing by ±20 %.
+  for (let i = 0; i < 7; i++) {
     g.push(await timeGroup());
     c.push(await timeChord());
   }
