@@ -36,7 +36,7 @@ const ITEM_OVERHEAD_BYTES = 256;
  */
 export class MemoryResultStore implements ResultStore {
   private readonly records = new Map<string, Entry>();
-  private readonly plans = new Map<string, Plan>();
+  private readonly plans = new Map<string, string>();
   private readonly joins = new Map<string, Shard>();
   private readonly claims = new Set<string>();
 
@@ -91,15 +91,13 @@ export class MemoryResultStore implements ResultStore {
     this.records.delete(id);
   }
 
-  // Plans are immutable once compiled (readonly throughout, never changed after dispatch), so the
-  // memory store keeps the object itself: copying a 10,000-member plan on every put and get cost
-  // more than the rest of a chord's bookkeeping. Results, which callers build, are still copied.
   async putPlan(plan: Plan): Promise<void> {
-    if (!this.plans.has(plan.id)) this.plans.set(plan.id, plan);
+    this.plans.set(plan.id, JSON.stringify(plan));
   }
 
   async getPlan(id: string): Promise<Plan | undefined> {
-    return this.plans.get(id);
+    const json = this.plans.get(id);
+    return json === undefined ? undefined : (JSON.parse(json) as Plan);
   }
 
   async joinAdd(joinId: string, shard: number, index: number, failed: boolean): Promise<JoinShard> {
