@@ -4,7 +4,7 @@
  *
  * This is the one description both the CDK stack (cdk/) and local mode (lib/local) read, so the
  * rules tested locally are byte for byte the rules deployed. It is pure: no aws-cdk-lib, no AWS
- * SDK, no process.env.
+ * SDK, no environment reads.
  */
 import { CeleriacError, ErrorCodes } from '../errors';
 import type { Json } from '../protocol/json';
