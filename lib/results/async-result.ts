@@ -239,9 +239,20 @@ export class GroupResult<T extends readonly unknown[] = unknown[]> {
     const propagate = options.propagate ?? true;
     const follow = (options.followParents ?? true) && propagate;
     const start = backend.clock.now();
+    // A ready record never changes (SUCCESS is never overwritten): each poll reads only the
+    // members still running, so waiting on a large group costs reads in proportion to what is left.
+    const recs: (ResultRecord | undefined)[] = new Array(this.results.length).fill(undefined);
     for (;;) {
       if (follow && this.parent) await throwIfParentFailed(this.parent);
-      const recs = await backend.store.getMany(this.results.map((r) => r.id));
+      const waiting: number[] = [];
+      for (let i = 0; i < recs.length; i++) {
+        const r = recs[i];
+        if (!r || !isReady(r.state)) waiting.push(i);
+      }
+      const fresh = await backend.store.getMany(waiting.map((i) => (this.results[i] as AsyncResult<unknown>).id));
+      waiting.forEach((i, k) => {
+        recs[i] = fresh[k];
+      });
       if (propagate) {
         // As Celery's join: members in order; the first ready failure raises.
         for (const r of recs) {
