@@ -28,16 +28,18 @@ export interface AppTopologyInput {
     readonly schedule: string;
     readonly args?: readonly unknown[];
   }[];
-  readonly queues: readonly {
-    readonly name: string;
-    readonly batchSize?: number;
-    readonly maxBatchingWindowSeconds?: number;
-    readonly maxConcurrency?: number;
-    readonly functionTimeoutSeconds?: number;
-    readonly visibilityTimeoutSeconds?: number;
-    readonly maxReceiveCount?: number;
-    readonly memoryMb?: number;
-  }[];
+  readonly queues: readonly ({ readonly name: string } & QueueSettings)[];
+}
+
+/** Settings of one queue, for the CDK stack and local pollers (defaults filled by buildTopology). */
+export interface QueueSettings {
+  readonly batchSize?: number;
+  readonly maxBatchingWindowSeconds?: number;
+  readonly maxConcurrency?: number;
+  readonly functionTimeoutSeconds?: number;
+  readonly visibilityTimeoutSeconds?: number;
+  readonly maxReceiveCount?: number;
+  readonly memoryMb?: number;
 }
 
 /** Defaults filled in by `buildTopology` for settings a queue leaves out. */

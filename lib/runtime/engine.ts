@@ -9,6 +9,8 @@ import type { Envelope, EnvelopeHeaders } from '../protocol/envelope';
 import { reprError, type SerializedError, serializeError } from '../protocol/failure';
 import type { Json } from '../protocol/json';
 import {
+  type ChainFrame,
+  type ChainNode,
   type Frame,
   type GroupNode,
   isChainFrame,
@@ -253,6 +255,12 @@ function expiresAt(expires: number | string, now: number): string {
 
 // ── continuations ──────────────────────────────────────────────────────────────────────────
 
+function chainOf(flow: Flow, f: ChainFrame): ChainNode {
+  const chain = planNode(flow.plan, f.c);
+  if (chain.t !== 'chain') throw new TypeError('chain frame points at a non-chain node');
+  return chain;
+}
+
 /** After `finishedId` succeeded with `value`: the next chain step, or the join it belongs to. */
 export async function continueSuccess(
   env: EngineEnv,
@@ -265,8 +273,7 @@ export async function continueSuccess(
   const [f, ...rest] = k;
   if (f === undefined) return;
   if (isChainFrame(f)) {
-    const chain = planNode(flow.plan, f.c);
-    if (chain.t !== 'chain') throw new TypeError('chain frame points at a non-chain node');
+    const chain = chainOf(flow, f);
     const step = chain.steps[f.i];
     if (step === undefined) return continueSuccess(env, flow, rest, value, finishedId, out);
     const next: readonly Frame[] = f.i + 1 < chain.steps.length ? [{ c: f.c, i: f.i + 1 }, ...rest] : rest;
@@ -290,8 +297,7 @@ export async function continueFailure(
   const [f, ...rest] = k;
   if (f === undefined) return;
   if (isChainFrame(f)) {
-    const chain = planNode(flow.plan, f.c);
-    if (chain.t !== 'chain') throw new TypeError('chain frame points at a non-chain node');
+    const chain = chainOf(flow, f);
     const ids: string[] = [];
     for (const step of chain.steps.slice(f.i)) taskIdsUnder(flow.plan, step, ids);
     await markFailed(env, ids, error, flow.rootId, failedId);

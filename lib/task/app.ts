@@ -8,7 +8,7 @@ import { type Json, type JsonObject, toJson } from '../protocol/json';
 import type { NodeOptions } from '../protocol/plan';
 import { AsyncResult, GroupResult, type ResultHost } from '../results/async-result';
 import { States } from '../results/states';
-import type { AppTopologyInput } from '../routing/topology';
+import type { AppTopologyInput, QueueSettings } from '../routing/topology';
 import type { AppSettings, Logger, RuntimeApp, TaskDef } from '../runtime/app-port';
 import { applyCanvas } from '../runtime/producer';
 import { createSignals, type Signals } from '../signals';
@@ -40,17 +40,6 @@ export interface AppOptions {
   /** Store name, args, kwargs, queue, retries with every result (Celery's result_extended). */
   readonly resultExtended?: boolean;
   readonly logger?: Logger;
-}
-
-/** Settings of one queue, for the CDK stack and local pollers. */
-export interface QueueSettings {
-  readonly batchSize?: number;
-  readonly maxBatchingWindowSeconds?: number;
-  readonly maxConcurrency?: number;
-  readonly functionTimeoutSeconds?: number;
-  readonly visibilityTimeoutSeconds?: number;
-  readonly maxReceiveCount?: number;
-  readonly memoryMb?: number;
 }
 
 /**
@@ -467,4 +456,4 @@ export function createApp(options: AppOptions): App {
   return new App(options);
 }
 
-export type { AppTopologyInput, Json, JsonObject };
+export type { AppTopologyInput, Json, JsonObject, QueueSettings };
