@@ -172,6 +172,23 @@ export interface ScheduleStatus {
   readonly fired: number;
 }
 
+/**
+ * The names and URLs a deployed stack reports as CDK outputs (cdk/stack.ts: `AppName`,
+ * `TableName`, `BusName`, `QueueUrls`, `DlqUrls`), as this runtime has them: what a client in
+ * another process needs, with {@link LocalRuntime.endpoints}, to reach it as it would a stack.
+ */
+export interface LocalResources {
+  readonly app: string;
+  /** The DynamoDB table (`celeriac-<app>`); undefined in `memory` mode, which has none. */
+  readonly table: string | undefined;
+  /** The bus name events carry (`celeriac-<app>`). */
+  readonly bus: string;
+  /** Logical queue name → queue URL (`memory` mode: the in-memory queue's name). */
+  readonly queueUrls: Readonly<Record<string, string>>;
+  /** Logical queue name → dead-letter queue URL (`memory` mode: its name). */
+  readonly dlqUrls: Readonly<Record<string, string>>;
+}
+
 /** A running local mode; see {@link startLocal}. */
 export interface LocalRuntime {
   readonly mode: LocalMode;
@@ -181,6 +198,8 @@ export interface LocalRuntime {
   readonly topology: Topology;
   /** Endpoints of the services in `emulated` and `localstack` modes (for the CLI, or AWS_ENDPOINT_URL_* of a child process). */
   readonly endpoints: { readonly sqs?: string; readonly dynamodb?: string; readonly eventbridge?: string };
+  /** Table, bus, queue and DLQ URLs: the stack outputs of this runtime (see {@link LocalResources}). */
+  readonly resources: LocalResources;
   /** Recent events on the bus, oldest first, as EventBridge delivers them. */
   readonly events: readonly LocalBusEvent[];
   /**
@@ -285,6 +304,7 @@ export async function startLocal(app: App, options: StartLocalOptions = {}): Pro
     let inner: FullBroker;
     let base: Omit<Backend, 'broker' | 'clock' | 'kind'>;
     let queues: LocalQueue[];
+    let resources: LocalResources;
     const endpoints: { sqs?: string; dynamodb?: string; eventbridge?: string } = {};
     const busName = `celeriac-${topology.app}`;
 
@@ -296,6 +316,13 @@ export async function startLocal(app: App, options: StartLocalOptions = {}): Pro
         return { name: q.name, physical: q.name, dlqRef: dlq, dlqName: dlq, settings: queueSettings(q) };
       });
       cleanups.push(mb.events.subscribe((batch) => ingest(batch.map((e) => ({ ...e, id: randomUUID() })))));
+      resources = {
+        app: topology.app,
+        table: undefined,
+        bus: busName,
+        queueUrls: Object.fromEntries(queues.map((q) => [q.name, q.physical])),
+        dlqUrls: Object.fromEntries(queues.map((q) => [q.name, q.dlqRef])),
+      };
       inner = mb.broker;
       base = { store: mb.store, events: mb.events, ids: mb.ids, pollIntervalMs: 5 };
     } else {
@@ -346,12 +373,19 @@ export async function startLocal(app: App, options: StartLocalOptions = {}): Pro
         dlqName: `${topology.app}-${q.name}-dlq`,
         settings: queueSettings(q),
       }));
+      resources = {
+        app: topology.app,
+        table,
+        bus: busName,
+        queueUrls: Object.fromEntries(queues.map((q, i) => [q.name, urls[i]?.url as string])),
+        dlqUrls: Object.fromEntries(queues.map((q, i) => [q.name, urls[i]?.dlqUrl as string])),
+      };
       const config = loadConfig({
         CELERIAC_APP: topology.app,
         CELERIAC_TABLE: table,
         CELERIAC_BUS: busName,
-        CELERIAC_QUEUE_URLS: JSON.stringify(Object.fromEntries(queues.map((q, i) => [q.name, urls[i]?.url]))),
-        CELERIAC_DLQ_URLS: JSON.stringify(Object.fromEntries(queues.map((q, i) => [q.name, urls[i]?.dlqUrl]))),
+        CELERIAC_QUEUE_URLS: JSON.stringify(resources.queueUrls),
+        CELERIAC_DLQ_URLS: JSON.stringify(resources.dlqUrls),
         // The emulator helpers create the table and queues in this region; `region` only names ARNs and events.
         AWS_REGION: EMULATOR_CLIENT_CONFIG.region,
       });
@@ -508,6 +542,7 @@ export async function startLocal(app: App, options: StartLocalOptions = {}): Pro
       backend,
       topology,
       endpoints,
+      resources,
       get events() {
         return localBus.events;
       },
