@@ -132,9 +132,13 @@ export class AsyncResult<T = unknown> {
     const propagate = options.propagate ?? true;
     const follow = (options.followParents ?? true) && propagate;
     const start = backend.clock.now();
+    const lineage = follow && this.parent ? new Lineage(this.parent) : undefined;
     for (;;) {
-      if (follow && this.parent) await throwIfParentFailed(this.parent);
       const r = await backend.store.get(this.id);
+      // A SUCCESS proves every ancestor succeeded (a chain step or chord body runs only after
+      // them): the ancestors are read only while this task is not done or when it failed.
+      if (r?.state === States.SUCCESS) return outcome<T>(r, propagate);
+      if (lineage) await lineage.throwIfFailed(backend);
       if (r && isReady(r.state)) return outcome<T>(r, propagate);
       if (options.timeoutMs !== undefined && backend.clock.now() - start >= options.timeoutMs) {
         throw new TimeoutError(`result ${this.id} was not ready after ${options.timeoutMs} ms (state ${r?.state ?? States.PENDING})`);
@@ -242,8 +246,9 @@ export class GroupResult<T extends readonly unknown[] = unknown[]> {
     // A ready record never changes (SUCCESS is never overwritten): each poll reads only the
     // members still running, so waiting on a large group costs reads in proportion to what is left.
     const recs: (ResultRecord | undefined)[] = new Array(this.results.length).fill(undefined);
+    const lineage = follow && this.parent ? new Lineage(this.parent) : undefined;
     for (;;) {
-      if (follow && this.parent) await throwIfParentFailed(this.parent);
+      if (lineage) await lineage.throwIfFailed(backend);
       const waiting: number[] = [];
       for (let i = 0; i < recs.length; i++) {
         const r = recs[i];
@@ -305,11 +310,38 @@ function outcome<T>(r: ResultRecord, propagate: boolean): T {
   return err as T;
 }
 
-async function throwIfParentFailed(node: AsyncResult<unknown> | GroupResult<readonly unknown[]>): Promise<void> {
-  // Root first, as Celery's _maybe_reraise_parent_error.
-  const lineage: (AsyncResult<unknown> | GroupResult<readonly unknown[]>)[] = [];
-  for (let n: typeof node | undefined = node; n; n = n.parent) lineage.unshift(n);
-  for (const n of lineage) await n.maybeThrow();
+/**
+ * The failed-ancestor check of `get()` (Celery's `_maybe_reraise_parent_error`): ancestors root
+ * first, a group's members in order, the first failed or revoked one raises. Across polls a ready
+ * record is never read again (it never changes), so waiting on the body of a chord of 10,000 does
+ * not re-read 10,000 header records every interval.
+ */
+class Lineage {
+  readonly #ids: string[] = [];
+  readonly #ready = new Map<string, ResultRecord>();
+
+  constructor(parent: AsyncResult<unknown> | GroupResult<readonly unknown[]>) {
+    const nodes: (AsyncResult<unknown> | GroupResult<readonly unknown[]>)[] = [];
+    for (let n: typeof parent | undefined = parent; n; n = n.parent) nodes.unshift(n);
+    for (const n of nodes) {
+      if (n instanceof GroupResult) for (const m of n.results) this.#ids.push(m.id);
+      else this.#ids.push(n.id);
+    }
+  }
+
+  async throwIfFailed(backend: Backend): Promise<void> {
+    const waiting = this.#ids.filter((id) => !this.#ready.has(id));
+    if (waiting.length > 0) {
+      const fresh = await backend.store.getMany(waiting);
+      fresh.forEach((r, k) => {
+        if (r && isReady(r.state)) this.#ready.set(waiting[k] as string, r);
+      });
+    }
+    for (const id of this.#ids) {
+      const r = this.#ready.get(id);
+      if (r && PROPAGATE_STATES.has(r.state)) outcome(r, true);
+    }
+  }
 }
 
 function guardInTask(options: GetOptions): void {
