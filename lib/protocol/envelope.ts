@@ -47,7 +47,7 @@ export interface Envelope {
   readonly headers: EnvelopeHeaders;
   /** The workflow this call belongs to (absent for a plain call without links). */
   readonly wf?: WorkflowRef;
-  /** This call's node in the plan (for its links and errbacks). */
+  /** This call's node in the plan, when it has links or errbacks (absent: it has none). */
   readonly at?: number;
   /** Continuation stack, innermost first. */
   readonly k?: readonly Frame[];
@@ -111,6 +111,13 @@ const frameSchema = v.custom<Frame>((f) => {
   );
 }, 'a continuation frame must be {c, i} or {j, g, x, n, b?, d?}');
 
+/** `{ref}`, checked by hand (it is on every message of a stored workflow); exactly that one key. */
+const refSchema = v.custom<{ ref: string }>((x) => {
+  if (typeof x !== 'object' || x === null) return false;
+  const ref = (x as { ref?: unknown }).ref;
+  return typeof ref === 'string' && TASK_ID_PATTERN.test(ref) && Object.keys(x).length === 1;
+}, 'a workflow reference must be {ref: <id>}');
+
 const envelopeSchema = v.object({
   v: v.literal(1),
   id,
@@ -131,7 +138,7 @@ const envelopeSchema = v.object({
     custom: v.optional(jsonObject),
   }),
   // `{ref}` first: it is what workflows with groups or chords carry, and a failed union branch is costly.
-  wf: v.optional(v.union([v.object({ ref: id }), v.object({ plan: planSchema })])),
+  wf: v.optional(v.union([refSchema, v.object({ plan: planSchema })])),
   at: v.optional(nat),
   k: v.optional(v.pipe(v.array(frameSchema), v.maxLength(64))),
 });

@@ -16,7 +16,54 @@ export const JSON_LIMITS = { maxDepth: 64 } as const;
  * well-formed strings. Throws a CeleriacError with a specific code and the offending path.
  */
 export function assertSafeJson(value: unknown, maxDepth: number = JSON_LIMITS.maxDepth, path = '$'): void {
-  walk(value, 0, maxDepth, path);
+  // Every message and result goes through here: a first pass builds no path strings; only a value
+  // it refuses is walked again, by the pass that names the offending path.
+  if (isSafe(value, 0, maxDepth)) return;
+  const e = findUnsafeJson(value, maxDepth, path);
+  if (e) throw e;
+}
+
+/** What {@link assertSafeJson} would throw for a value, naming the offending path; undefined if it is safe. */
+export function findUnsafeJson(value: unknown, maxDepth: number = JSON_LIMITS.maxDepth, path = '$'): CeleriacError | undefined {
+  try {
+    walk(value, 0, maxDepth, path);
+    return undefined;
+  } catch (e) {
+    return e as CeleriacError;
+  }
+}
+
+/** Whether {@link assertSafeJson} accepts a value (without building an error). */
+export function isSafeJson(value: unknown, maxDepth: number = JSON_LIMITS.maxDepth): boolean {
+  return isSafe(value, 0, maxDepth);
+}
+
+/** The same checks as walk(), as a yes/no: walk() must throw for every value this refuses. */
+function isSafe(v: unknown, depth: number, maxDepth: number): boolean {
+  switch (typeof v) {
+    case 'string':
+      return v.isWellFormed();
+    case 'number':
+      return Number.isFinite(v);
+    case 'boolean':
+      return true;
+    case 'object': {
+      if (v === null) return true;
+      if (depth >= maxDepth) return false;
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) if (!isSafe(v[i], depth + 1, maxDepth)) return false;
+        return true;
+      }
+      const proto = Object.getPrototypeOf(v);
+      if (proto !== Object.prototype && proto !== null) return false;
+      for (const key of Object.keys(v)) {
+        if (UNSAFE_KEYS.has(key) || !isSafe((v as Record<string, unknown>)[key], depth + 1, maxDepth)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 function walk(v: unknown, depth: number, maxDepth: number, path: string): void {

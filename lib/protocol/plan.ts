@@ -82,7 +82,7 @@ export interface ChainFrame {
  * Member `x` of `n` of the fan-in `j` (a group followed by something). When the last member is
  * counted, `b` (a chord body node) is started with the ordered results; without `b` the list is
  * handed to the next frame. `g` is the group node (to list member result ids at the join).
- * `d` is the chord's deadline (epoch ms).
+ * `d` is the chord's deadline (epoch ms), on the deadline check's frame only.
  */
 export interface JoinFrame {
   readonly j: string;

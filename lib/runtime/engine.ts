@@ -135,7 +135,7 @@ export async function startNode(
       if (header.members.length === 0) return startNode(env, flow, node.body, { value: [] }, k, origin, out);
       const deadlineS = node.deadline ?? env.chordDeadlineSeconds;
       const d = deadlineS > 0 ? env.clock.now() + deadlineS * 1000 : undefined;
-      await startGroup(env, flow, node.header, header, input, k, { body: node.body, ...(d !== undefined ? { d } : {}) }, origin, out);
+      await startGroup(env, flow, node.header, header, input, k, { body: node.body }, origin, out);
       if (d !== undefined) out.dispatches.push(deadlineDispatch(env, flow, node.header, header, { b: node.body, d }, k));
       return;
     }
@@ -149,7 +149,7 @@ async function startGroup(
   node: GroupNode,
   input: { readonly value: Json } | undefined,
   k: readonly Frame[],
-  chord: { readonly body: number; readonly d?: number } | undefined,
+  chord: { readonly body: number } | undefined,
   origin: Origin,
   out: Outbox,
 ): Promise<void> {
@@ -163,7 +163,8 @@ async function startGroup(
   for (let x = 0; x < n; x++) {
     const member = node.members[x] as number;
     const frames: readonly Frame[] = joins
-      ? [{ j: node.id, g: index, x, n, ...(chord ? { b: chord.body } : {}), ...(chord?.d !== undefined ? { d: chord.d } : {}) }, ...k]
+      ? // The deadline is not repeated here: only the deadline check's own frame carries `d`.
+        [chord ? { j: node.id, g: index, x, n, b: chord.body } : { j: node.id, g: index, x, n }, ...k]
       : [];
     await startNode(env, flow, member, input, frames, { parentId: origin.parentId, groupId: node.id, groupIndex: x }, out);
   }
@@ -200,7 +201,8 @@ function taskDispatch(
     ...(o?.ignoreResult ? { ignoreResult: true } : {}),
     ...(o?.headers ? { custom: o.headers } : {}),
   };
-  const needsFlow = k.length > 0 || node.link !== undefined || node.err !== undefined;
+  const linked = node.link !== undefined || node.err !== undefined;
+  const needsFlow = k.length > 0 || linked;
   const envelope: Envelope = {
     v: 1,
     id: idOverride ?? node.id,
@@ -208,7 +210,8 @@ function taskDispatch(
     args: [...args],
     ...(node.kwargs ? { kwargs: node.kwargs } : {}),
     headers,
-    ...(needsFlow ? { wf: flow.wf, at: index } : {}),
+    // `at` finds the node's links and errbacks; a node without them needs only its frames.
+    ...(needsFlow ? (linked ? { wf: flow.wf, at: index } : { wf: flow.wf }) : {}),
     ...(k.length > 0 ? { k } : {}),
   };
   return { envelope, queue, delaySeconds: delayFor(etaMs, now) };
