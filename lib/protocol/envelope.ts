@@ -60,6 +60,7 @@ const jsonObject = v.custom<JsonObject>((x) => typeof x === 'object' && x !== nu
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to refuse control characters in ids
 export const TASK_ID_PATTERN = /^[^"\\\u0000-\u001f]{1,256}$/;
 const id = v.pipe(v.string(), v.regex(TASK_ID_PATTERN, 'an id is 1-256 characters without quotes, backslashes or control characters'));
+const isId = (x: unknown): boolean => typeof x === 'string' && TASK_ID_PATTERN.test(x);
 const nat = v.pipe(v.number(), v.integer(), v.minValue(0));
 const iso = v.pipe(v.string(), v.isoTimestamp());
 const limit = v.nullable(v.pipe(v.number(), v.minValue(0)));
@@ -94,7 +95,7 @@ const planNodeSchema = v.variant('t', [
 export const planSchema = v.object({ v: v.literal(1), id, root: nat, nodes: v.array(planNodeSchema) });
 const isNat = (x: unknown): boolean => typeof x === 'number' && Number.isInteger(x) && x >= 0;
 /** A continuation frame: `{c, i}` or `{j, g, x, n, b?, d?}` (checked by hand: it is on every hop of a workflow). */
-const frameSchema = v.custom<Frame>((f) => {
+const isFrame = (f: unknown): boolean => {
   if (typeof f !== 'object' || f === null) return false;
   const o = f as Record<string, unknown>;
   if ('c' in o) return isNat(o.c) && isNat(o.i) && Object.keys(o).length === 2;
@@ -109,16 +110,19 @@ const frameSchema = v.custom<Frame>((f) => {
     (o.d === undefined || typeof o.d === 'number') &&
     Object.keys(o).every((k) => k === 'j' || k === 'g' || k === 'x' || k === 'n' || k === 'b' || k === 'd')
   );
-}, 'a continuation frame must be {c, i} or {j, g, x, n, b?, d?}');
+};
+const frameSchema = v.custom<Frame>(isFrame, 'a continuation frame must be {c, i} or {j, g, x, n, b?, d?}');
 
 /** `{ref}`, checked by hand (it is on every message of a stored workflow); exactly that one key. */
-const refSchema = v.custom<{ ref: string }>((x) => {
+const isRef = (x: unknown): boolean => {
   if (typeof x !== 'object' || x === null) return false;
   const ref = (x as { ref?: unknown }).ref;
-  return typeof ref === 'string' && TASK_ID_PATTERN.test(ref) && Object.keys(x).length === 1;
-}, 'a workflow reference must be {ref: <id>}');
+  return isId(ref) && Object.keys(x).length === 1;
+};
+const refSchema = v.custom<{ ref: string }>(isRef, 'a workflow reference must be {ref: <id>}');
 
-const envelopeSchema = v.object({
+/** Schema of an envelope v1 (the fast path defers to it for anything unusual). */
+export const envelopeSchema = v.object({
   v: v.literal(1),
   id,
   task: v.pipe(v.string(), v.minLength(1), v.maxLength(256)),
@@ -153,6 +157,87 @@ const minimalCallSchema = v.object({
   rootId: v.optional(id),
   headers: v.optional(jsonObject),
 });
+
+// ── fast paths ──────────────────────────────────────────────────────────────────────────────
+// Every message is decoded once per delivery, and a worker loads every stored plan once: the
+// common shapes are checked by hand first. A fast check answers "valid, and valibot would return
+// exactly this value" or "ask valibot", never "invalid": anything unusual (an unknown key, a rare
+// header, an inline plan with options) goes to the schemas above, which also word every error.
+// test/unit/protocol/envelope-fast-path.test.ts holds the two to that promise.
+
+const isPlainObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isNatArray = (x: unknown): boolean => Array.isArray(x) && x.every(isNat);
+
+const FAST_ENVELOPE_KEYS: ReadonlySet<string> = new Set(['v', 'id', 'task', 'args', 'kwargs', 'headers', 'wf', 'at', 'k']);
+const FAST_HEADER_KEYS: ReadonlySet<string> = new Set(['rootId', 'parentId', 'groupId', 'groupIndex', 'retries', 'queue', 'ignoreResult']);
+
+function onlyKeys(o: Record<string, unknown>, allowed: ReadonlySet<string>): boolean {
+  for (const key of Object.keys(o)) if (!allowed.has(key)) return false;
+  return true;
+}
+
+/**
+ * True when `raw` is an envelope v1 of the common shape that {@link envelopeSchema} accepts and
+ * returns unchanged; false means "not sure" (the schema decides).
+ */
+export function isCommonEnvelope(raw: unknown): raw is Envelope {
+  if (!isPlainObject(raw) || raw.v !== 1 || !onlyKeys(raw, FAST_ENVELOPE_KEYS)) return false;
+  const { id: envId, task, args, kwargs, headers: h, wf, at, k } = raw;
+  if (!isId(envId) || typeof task !== 'string' || task.length < 1 || task.length > 256 || !Array.isArray(args)) return false;
+  if (kwargs !== undefined && !isPlainObject(kwargs)) return false;
+  if (!isPlainObject(h) || !onlyKeys(h, FAST_HEADER_KEYS)) return false;
+  if (!isId(h.rootId) || !(h.parentId === null || isId(h.parentId)) || !isNat(h.retries)) return false;
+  if (h.groupId !== undefined && !isId(h.groupId)) return false;
+  if (h.groupIndex !== undefined && !isNat(h.groupIndex)) return false;
+  if (h.queue !== undefined && typeof h.queue !== 'string') return false;
+  if (h.ignoreResult !== undefined && typeof h.ignoreResult !== 'boolean') return false;
+  if (wf !== undefined && !isRef(wf) && !(isPlainObject(wf) && Object.keys(wf).length === 1 && isCommonPlan(wf.plan))) return false;
+  if (at !== undefined && !isNat(at)) return false;
+  if (k !== undefined && !(Array.isArray(k) && k.length <= 64 && k.every(isFrame))) return false;
+  return true;
+}
+
+const FAST_PLAN_KEYS: ReadonlySet<string> = new Set(['v', 'id', 'root', 'nodes']);
+const FAST_TASK_NODE_KEYS: ReadonlySet<string> = new Set(['t', 'id', 'name', 'args', 'kwargs', 'imm', 'link', 'err']);
+
+function isCommonNode(n: unknown): boolean {
+  if (!isPlainObject(n)) return false;
+  switch (n.t) {
+    case 'task':
+      return (
+        onlyKeys(n, FAST_TASK_NODE_KEYS) &&
+        isId(n.id) &&
+        typeof n.name === 'string' &&
+        Array.isArray(n.args) &&
+        (n.kwargs === undefined || isPlainObject(n.kwargs)) &&
+        (n.imm === undefined || n.imm === true) &&
+        (n.link === undefined || isNatArray(n.link)) &&
+        (n.err === undefined || isNatArray(n.err))
+      );
+    case 'chain':
+      return Object.keys(n).length === 2 && isNatArray(n.steps);
+    case 'group':
+      return Object.keys(n).length === 3 && isId(n.id) && isNatArray(n.members);
+    case 'chord':
+      return (
+        Object.keys(n).length === (n.deadline === undefined ? 3 : 4) &&
+        isNat(n.header) &&
+        isNat(n.body) &&
+        (n.deadline === undefined || typeof n.deadline === 'number')
+      );
+    default:
+      return false;
+  }
+}
+
+/**
+ * True when `raw` is a plan of the common shape (task nodes without options) that
+ * {@link planSchema} accepts and returns unchanged; false means "not sure" (the schema decides).
+ */
+export function isCommonPlan(raw: unknown): raw is Plan {
+  if (!isPlainObject(raw) || raw.v !== 1 || !onlyKeys(raw, FAST_PLAN_KEYS)) return false;
+  return isId(raw.id) && isNat(raw.root) && Array.isArray(raw.nodes) && raw.nodes.every(isCommonNode);
+}
 
 /** What the worker learned from one message body. */
 export type Decoded =
@@ -201,6 +286,7 @@ export function decodeEnvelope(body: string, ctx: DecodeContext): Decoded {
         typeof obj.task === 'string' ? obj.task : undefined,
       );
     }
+    if (isCommonEnvelope(raw)) return { ok: true, envelope: raw, foreign: false };
     const r = v.safeParse(envelopeSchema, raw);
     if (!r.success) {
       return fail(
@@ -277,6 +363,7 @@ export function encodeEnvelope(env: Envelope, maxBytes: number = SQS_MAX_MESSAGE
 
 /** Validates a plan read from the store. */
 export function decodePlan(raw: unknown): Plan {
+  if (isCommonPlan(raw)) return raw;
   const r = v.safeParse(planSchema, raw);
   if (!r.success) throw new CeleriacError(ErrorCodes.BAD_ENVELOPE, `stored workflow plan is malformed: ${describeIssues(r.issues)}`);
   return r.output as Plan;
