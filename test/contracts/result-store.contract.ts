@@ -309,11 +309,15 @@ export function resultStoreContract(name: string, setup: () => ResultStore | Pro
         expect(await store.getPlan(p.id)).toEqual(p);
       });
 
-      it('returns a copy of the plan', async () => {
+      it('the stored plan cannot be changed through a plan read back, nor by later edits to the one put', async () => {
         const p = plan(id());
         await store.putPlan(p);
         const read = (await store.getPlan(p.id)) as unknown as { nodes: unknown[] };
-        read.nodes.length = 0;
+        // A copy (DynamoDB) or a frozen plan (memory, where a write throws in strict mode): either way the store keeps it.
+        try {
+          read.nodes.length = 0;
+        } catch {}
+        (p as unknown as { nodes: unknown[] }).nodes.length = 1;
         expect((await store.getPlan(p.id))?.nodes).toHaveLength(4);
       });
     });
@@ -324,6 +328,19 @@ export function resultStoreContract(name: string, setup: () => ResultStore | Pro
         expect(await store.joinAdd(j, 0, 2, false)).toEqual({ done: [2], failed: [] });
         expect(await store.joinAdd(j, 0, 0, true)).toEqual({ done: [0, 2], failed: [0] });
         expect(await store.joinAdd(j, 0, 1, false)).toEqual({ done: [0, 1, 2], failed: [0] });
+      });
+
+      it('a shard handed out is a snapshot: later adds do not change it, and changing it does not change the store', async () => {
+        const j = id();
+        const first = await store.joinAdd(j, 0, 4, false);
+        const [read] = await store.joinRead(j, 1);
+        await store.joinAdd(j, 0, 1, true);
+        expect(first).toEqual({ done: [4], failed: [] });
+        expect(read).toEqual({ done: [4], failed: [] });
+        try {
+          (read?.done as number[]).push(99);
+        } catch {}
+        expect(await store.joinRead(j, 1)).toEqual([{ done: [1, 4], failed: [1] }]);
       });
 
       it('has set semantics: adding a member twice changes nothing', async () => {

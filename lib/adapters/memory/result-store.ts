@@ -18,10 +18,13 @@ interface Entry {
   lease: Lease | undefined;
 }
 
+/** Copy-on-write: each add stores new frozen arrays, so reads hand them out without copying. */
 interface Shard {
-  readonly done: number[];
-  readonly failed: number[];
+  done: readonly number[];
+  failed: readonly number[];
 }
+
+const EMPTY: readonly number[] = Object.freeze([]);
 
 /**
  * Per-item overhead the DynamoDB adapter adds around the record JSON (key, attribute names,
@@ -36,7 +39,8 @@ const ITEM_OVERHEAD_BYTES = 256;
  */
 export class MemoryResultStore implements ResultStore {
   private readonly records = new Map<string, Entry>();
-  private readonly plans = new Map<string, string>();
+  /** Frozen private copies: a reader can neither change the stored plan nor see a caller's later edits. */
+  private readonly plans = new Map<string, Plan>();
   private readonly joins = new Map<string, Shard>();
   private readonly claims = new Set<string>();
 
@@ -92,12 +96,12 @@ export class MemoryResultStore implements ResultStore {
   }
 
   async putPlan(plan: Plan): Promise<void> {
-    this.plans.set(plan.id, JSON.stringify(plan));
+    // A plan is immutable once stored: one frozen copy is cheaper than a JSON copy per read.
+    this.plans.set(plan.id, frozenCopy(plan) as Plan);
   }
 
   async getPlan(id: string): Promise<Plan | undefined> {
-    const json = this.plans.get(id);
-    return json === undefined ? undefined : (JSON.parse(json) as Plan);
+    return this.plans.get(id);
   }
 
   async joinAdd(joinId: string, shard: number, index: number, failed: boolean): Promise<JoinShard> {
@@ -106,19 +110,19 @@ export class MemoryResultStore implements ResultStore {
     const key = `${joinId}#${shard}`;
     let s = this.joins.get(key);
     if (s === undefined) {
-      s = { done: [], failed: [] };
+      s = { done: EMPTY, failed: EMPTY };
       this.joins.set(key, s);
     }
-    insertSorted(s.done, index);
-    if (failed) insertSorted(s.failed, index);
-    return { done: s.done.slice(), failed: s.failed.slice() };
+    s.done = withIndex(s.done, index);
+    if (failed) s.failed = withIndex(s.failed, index);
+    return { done: s.done, failed: s.failed };
   }
 
   async joinRead(joinId: string, count: number): Promise<JoinShard[]> {
     const out: JoinShard[] = [];
     for (let i = 0; i < count; i++) {
       const s = this.joins.get(`${joinId}#${i}`);
-      out.push(s === undefined ? { done: [], failed: [] } : { done: s.done.slice(), failed: s.failed.slice() });
+      out.push({ done: s?.done ?? EMPTY, failed: s?.failed ?? EMPTY });
     }
     return out;
   }
@@ -181,19 +185,40 @@ function checkIndex(what: string, n: number): void {
     throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `join ${what} must be a non-negative integer, got ${n}`);
 }
 
-/** Set insert into an ascending array (members mostly arrive in order, so this is usually a push). */
-function insertSorted(a: number[], v: number): void {
-  const last = a[a.length - 1];
-  if (last === undefined || last < v) {
-    a.push(v);
-    return;
-  }
+/** Set insert into an ascending array, as a new frozen array (the same one if `v` is already in). */
+function withIndex(a: readonly number[], v: number): readonly number[] {
   let lo = 0;
   let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((a[mid] as number) < v) lo = mid + 1;
-    else hi = mid;
+  // Members mostly arrive in order: check the end first.
+  if (hi === 0 || (a[hi - 1] as number) < v) lo = hi;
+  else {
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((a[mid] as number) < v) lo = mid + 1;
+      else hi = mid;
+    }
+    if (a[lo] === v) return a;
   }
-  if (a[lo] !== v) a.splice(lo, 0, v);
+  const out = new Array<number>(a.length + 1);
+  for (let i = 0; i < lo; i++) out[i] = a[i] as number;
+  out[lo] = v;
+  for (let i = lo; i < a.length; i++) out[i + 1] = a[i] as number;
+  return Object.freeze(out);
+}
+
+/** A deep copy of a JSON value, frozen throughout. */
+function frozenCopy(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) {
+    const out = new Array<unknown>(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = frozenCopy(v[i]);
+    return Object.freeze(out);
+  }
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) {
+    const x = (v as Record<string, unknown>)[k];
+    // As JSON would: an undefined field is not stored.
+    if (x !== undefined) out[k] = frozenCopy(x);
+  }
+  return Object.freeze(out);
 }
