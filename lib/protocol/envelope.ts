@@ -354,8 +354,13 @@ function compactTopFrame(env: Envelope): Envelope {
   const top = env.k?.[0];
   const h = env.headers;
   if (top === undefined || !isJoinFrame(top) || top.j !== h.groupId || top.x !== h.groupIndex || !env.k) return env;
-  const { j: _j, x: _x, ...short } = top;
-  return { ...env, k: [short as Frame, ...env.k.slice(1)] };
+  // Built by hand: rest destructuring is several times slower, and this runs for every member.
+  const short: Record<string, number> = { g: top.g, n: top.n };
+  if (top.b !== undefined) short.b = top.b;
+  if (top.d !== undefined) short.d = top.d;
+  const k = env.k.slice();
+  k[0] = short as unknown as Frame;
+  return { ...env, k };
 }
 
 /** The other half of {@link compactTopFrame}, on the parsed body before it is validated. */

@@ -122,9 +122,9 @@ export async function startNode(
       out.children.push(node.id);
       return;
     case 'chain': {
-      const [first, ...rest] = node.steps;
+      const first = node.steps[0];
       if (first === undefined) return continueSuccess(env, flow, k, input?.value ?? null, origin.parentId ?? flow.rootId, out);
-      const next: readonly Frame[] = rest.length > 0 ? [{ c: index, i: 1 }, ...k] : k;
+      const next: readonly Frame[] = node.steps.length > 1 ? [{ c: index, i: 1 }, ...k] : k;
       return startNode(env, flow, first, input, next, origin, out);
     }
     case 'group':
@@ -273,7 +273,8 @@ export async function continueSuccess(
   finishedId: string,
   out: Outbox,
 ): Promise<void> {
-  const [f, ...rest] = k;
+  const f = k[0];
+  const rest = k.slice(1);
   if (f === undefined) return;
   if (isChainFrame(f)) {
     const chain = chainOf(flow, f);
@@ -297,7 +298,8 @@ export async function continueFailure(
   failedId: string,
   out: Outbox,
 ): Promise<void> {
-  const [f, ...rest] = k;
+  const f = k[0];
+  const rest = k.slice(1);
   if (f === undefined) return;
   if (isChainFrame(f)) {
     const chain = chainOf(flow, f);
@@ -475,7 +477,8 @@ async function failJoin(
 
 /** Fails a chord whose header missed its deadline (exactly once, with CHORD_TIMEOUT). */
 export async function chordDeadline(env: EngineEnv, flow: Flow, k: readonly Frame[], out: Outbox): Promise<'fired' | 'complete' | 'lost'> {
-  const [f, ...rest] = k;
+  const f = k[0];
+  const rest = k.slice(1);
   if (f === undefined || isChainFrame(f)) throw new TypeError('a chord deadline message carries its join frame first');
   const size = shardSizeFor(f.n);
   const shards = Math.ceil(f.n / size);

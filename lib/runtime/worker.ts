@@ -93,6 +93,8 @@ export class WorkerRuntime {
   #seq = 0;
   /** Plans are immutable: a warm worker reads each one once. */
   readonly #plans = new Map<string, Promise<Plan>>();
+  /** The loaded ones, for a lookup without a promise (every member of a chord asks). */
+  readonly #loaded = new Map<string, Plan>();
 
   constructor(app: RuntimeApp, backend: Backend, faults: FaultHooks = {}) {
     this.app = app;
@@ -116,18 +118,23 @@ export class WorkerRuntime {
     return ++this.#seq;
   }
 
-  async flowOf(env: Envelope): Promise<Flow | undefined> {
+  flowOf(env: Envelope): Flow | undefined | Promise<Flow | undefined> {
     const wf = env.wf;
     if (!wf) return undefined;
     if ('plan' in wf) return { plan: wf.plan, wf, rootId: env.headers.rootId };
+    const loaded = this.#loaded.get(wf.ref);
+    if (loaded) return { plan: loaded, wf, rootId: env.headers.rootId };
     let plan = this.#plans.get(wf.ref);
     if (!plan) {
       // One load per plan even when a whole batch asks at once.
       plan = this.#loadPlan(wf.ref);
-      if (this.#plans.size > 1_000) this.#plans.clear();
+      if (this.#plans.size > 1_000) {
+        this.#plans.clear();
+        this.#loaded.clear();
+      }
       this.#plans.set(wf.ref, plan);
     }
-    return { plan: await plan, wf, rootId: env.headers.rootId };
+    return plan.then((p) => ({ plan: p, wf, rootId: env.headers.rootId }));
   }
 
   async #loadPlan(ref: string): Promise<Plan> {
@@ -137,7 +144,9 @@ export class WorkerRuntime {
         throw new CeleriacError(ErrorCodes.WORKFLOW_NOT_FOUND, `workflow plan ${ref} is not in the store (expired or deleted)`, {
           retryable: true,
         });
-      return decodePlan(raw);
+      const plan = decodePlan(raw);
+      this.#loaded.set(ref, plan);
+      return plan;
     } catch (e) {
       this.#plans.delete(ref);
       throw e;
@@ -505,7 +514,8 @@ async function succeed(
   duration: number,
 ): Promise<void> {
   const { app, backend } = rt;
-  const flow = await rt.flowOf(env);
+  const pending = rt.flowOf(env);
+  const flow = pending instanceof Promise ? await pending : pending;
   const node = nodeOf(flow, env);
   const hasCont = (env.k?.length ?? 0) > 0 || (node?.link?.length ?? 0) > 0;
   // A join-only continuation is replayable (see replay()); everything else is marked done once published.
@@ -808,6 +818,8 @@ async function resume(rt: WorkerRuntime, env: Envelope, rec: ResultRecord, lease
 
 /** Publishes an outbox, then marks its create-once claims done (so a replay does not publish again). */
 async function publishOutbox(rt: WorkerRuntime, out: Outbox): Promise<void> {
+  // Most chord members only count themselves: nothing to publish, nothing to mark.
+  if (out.dispatches.length === 0 && out.claims.length === 0) return;
   await publish(rt.app, rt.backend, out.dispatches);
   for (const key of out.claims) await rt.backend.store.finishContinuations(key);
 }
