@@ -99,17 +99,18 @@ const isFrame = (f: unknown): boolean => {
   if (typeof f !== 'object' || f === null) return false;
   const o = f as Record<string, unknown>;
   if ('c' in o) return isNat(o.c) && isNat(o.i) && Object.keys(o).length === 2;
-  return (
-    typeof o.j === 'string' &&
-    o.j.length > 0 &&
-    o.j.length <= 256 &&
-    isNat(o.g) &&
-    isNat(o.x) &&
-    isNat(o.n) &&
-    (o.b === undefined || isNat(o.b)) &&
-    (o.d === undefined || typeof o.d === 'number') &&
-    Object.keys(o).every((k) => k === 'j' || k === 'g' || k === 'x' || k === 'n' || k === 'b' || k === 'd')
-  );
+  if (!(typeof o.j === 'string' && o.j.length > 0 && o.j.length <= 256 && isNat(o.g) && isNat(o.x) && isNat(o.n))) return false;
+  let keys = 4;
+  if (o.b !== undefined) {
+    if (!isNat(o.b)) return false;
+    keys++;
+  }
+  if (o.d !== undefined) {
+    if (typeof o.d !== 'number') return false;
+    keys++;
+  }
+  // Exactly the keys above, nothing else (counted: this runs for every frame of every hop).
+  return Object.keys(o).length === keys;
 };
 const frameSchema = v.custom<Frame>(isFrame, 'a continuation frame must be {c, i} or {j, g, x, n, b?, d?}');
 

@@ -49,14 +49,17 @@ function engineFor(app: RuntimeApp, backend: Backend): EngineEnv {
  */
 async function workflowRef(app: RuntimeApp, backend: Backend, plan: Plan): Promise<WorkflowRef> {
   if (plan.nodes.length === 1) return { plan };
-  // A flat group of link-free tasks: no message refers back to the plan, so nothing is stored.
-  if (
-    plan.nodes.every((n) => n.t === 'group' || (n.t === 'task' && !n.link && !n.err)) &&
-    plan.nodes.filter((n) => n.t === 'group').length === 1
-  ) {
-    return { plan };
+  let groups = 0;
+  let linked = false;
+  let other = false;
+  for (const n of plan.nodes) {
+    if (n.t === 'group') groups++;
+    else if (n.t === 'task') linked ||= n.link !== undefined || n.err !== undefined;
+    else if (n.t === 'chord') other = true;
   }
-  const plain = plan.nodes.every((n) => n.t === 'task' || n.t === 'chain');
+  // A flat group of link-free tasks: no message refers back to the plan, so nothing is stored.
+  if (groups === 1 && !linked && !other && !plan.nodes.some((n) => n.t === 'chain')) return { plan };
+  const plain = groups === 0 && !other;
   if (plain && JSON.stringify(plan).length <= app.settings.inlinePlanBytes) return { plan };
   await backend.store.putPlan(plan);
   return { ref: plan.id };
@@ -82,16 +85,13 @@ async function validateEntries(app: RuntimeApp, plan: Plan): Promise<void> {
   }
   for (const n of plan.nodes) {
     if (n.t !== 'chord') continue;
-    const header = plan.nodes[n.header];
-    if (header?.t !== 'group') continue;
-    for (const m of header.members) {
-      for (const t of entryTasks(plan, m)) {
-        if (t.opts?.ignoreResult || app.getTask(t.name)?.options.ignoreResult) {
-          throw new CeleriacError(
-            ErrorCodes.INVALID_CANVAS,
-            `chord header member ${t.name} ignores its result; a chord needs every header result`,
-          );
-        }
+    // The header's entry tasks are its members' first tasks, in one pass.
+    for (const t of entryTasks(plan, n.header)) {
+      if (t.opts?.ignoreResult || app.getTask(t.name)?.options.ignoreResult) {
+        throw new CeleriacError(
+          ErrorCodes.INVALID_CANVAS,
+          `chord header member ${t.name} ignores its result; a chord needs every header result`,
+        );
       }
     }
   }

@@ -18,13 +18,9 @@ interface Entry {
   lease: Lease | undefined;
 }
 
-/** Copy-on-write: each add stores new frozen arrays, so reads hand them out without copying. */
-interface Shard {
-  done: readonly number[];
-  failed: readonly number[];
-}
-
 const EMPTY: readonly number[] = Object.freeze([]);
+/** Copy-on-write: each add stores a new frozen shard, so reads hand shards out without copying. */
+const EMPTY_SHARD: JoinShard = Object.freeze({ done: EMPTY, failed: EMPTY });
 
 /**
  * Per-item overhead the DynamoDB adapter adds around the record JSON (key, attribute names,
@@ -41,7 +37,8 @@ export class MemoryResultStore implements ResultStore {
   private readonly records = new Map<string, Entry>();
   /** Frozen private copies: a reader can neither change the stored plan nor see a caller's later edits. */
   private readonly plans = new Map<string, Plan>();
-  private readonly joins = new Map<string, Shard>();
+  /** Join id → its shards by index (undefined: nothing added yet). */
+  private readonly joins = new Map<string, (JoinShard | undefined)[]>();
   private readonly claims = new Set<string>();
 
   async get(id: string): Promise<ResultRecord | undefined> {
@@ -107,23 +104,21 @@ export class MemoryResultStore implements ResultStore {
   async joinAdd(joinId: string, shard: number, index: number, failed: boolean): Promise<JoinShard> {
     checkIndex('shard', shard);
     checkIndex('index', index);
-    const key = `${joinId}#${shard}`;
-    let s = this.joins.get(key);
-    if (s === undefined) {
-      s = { done: EMPTY, failed: EMPTY };
-      this.joins.set(key, s);
+    let shards = this.joins.get(joinId);
+    if (shards === undefined) {
+      shards = [];
+      this.joins.set(joinId, shards);
     }
-    s.done = withIndex(s.done, index);
-    if (failed) s.failed = withIndex(s.failed, index);
-    return { done: s.done, failed: s.failed };
+    const s = shards[shard] ?? EMPTY_SHARD;
+    const next = Object.freeze({ done: withIndex(s.done, index), failed: failed ? withIndex(s.failed, index) : s.failed });
+    shards[shard] = next;
+    return next;
   }
 
   async joinRead(joinId: string, count: number): Promise<JoinShard[]> {
-    const out: JoinShard[] = [];
-    for (let i = 0; i < count; i++) {
-      const s = this.joins.get(`${joinId}#${i}`);
-      out.push({ done: s?.done ?? EMPTY, failed: s?.failed ?? EMPTY });
-    }
+    const shards = this.joins.get(joinId);
+    const out = new Array<JoinShard>(count);
+    for (let i = 0; i < count; i++) out[i] = shards?.[i] ?? EMPTY_SHARD;
     return out;
   }
 
