@@ -1,6 +1,7 @@
 /**
- * Envelope v1 on the wire: a group member's join frame travels without the join id and index it
- * shares with the groupId / groupIndex headers, and decodes back to the full frame.
+ * Envelope v1 on the wire: a workflow message leaves out what its headers already say — the
+ * stored plan named by its rootId, and (for a group member) the join id and index of its top
+ * frame — and decodes back to the full envelope.
  */
 import { describe, expect, it } from 'vitest';
 import { decodeEnvelope, type Envelope, encodeEnvelope } from '../../../lib/protocol/envelope';
@@ -53,6 +54,26 @@ describe('envelope v1: the top join frame on the wire', () => {
     expect(JSON.parse(encodeEnvelope(deeper)).k[1]).toEqual({ j: GROUP, g: 3, x: 7, n: 10 });
     expect(JSON.parse(encodeEnvelope(moved)).k[0]).toEqual({ j: GROUP, g: 3, x: 8, n: 10 });
     expect(decode(encodeEnvelope(deeper))).toMatchObject({ ok: true, envelope: deeper });
+  });
+
+  it('leaves out the reference to the plan stored under the root id, and only that one', () => {
+    const chainStep: Envelope = { ...member, headers: { rootId: 'root-1', parentId: 'p', retries: 0 }, k: [{ c: 1, i: 2 }] };
+    const elsewhere: Envelope = { ...chainStep, wf: { ref: 'another-plan' } };
+    const inline: Envelope = {
+      ...chainStep,
+      wf: { plan: { v: 1, id: 'root-1', root: 0, nodes: [{ t: 'task', id: 'root-1', name: 'add', args: [] }] } },
+    };
+
+    expect(JSON.parse(encodeEnvelope(chainStep)).wf).toBeUndefined();
+    expect(JSON.parse(encodeEnvelope(elsewhere)).wf).toEqual({ ref: 'another-plan' });
+    expect(JSON.parse(encodeEnvelope(inline)).wf).toEqual(inline.wf);
+    for (const e of [chainStep, elsewhere, inline]) expect(decode(encodeEnvelope(e))).toEqual({ ok: true, foreign: false, envelope: e });
+  });
+
+  it('keeps a plain call plain: no continuation stack, no workflow reference added', () => {
+    const plain: Envelope = { v: 1, id: 'id-1', task: 'add', args: [1], headers: { rootId: 'id-1', parentId: null, retries: 0 } };
+
+    expect(decode(encodeEnvelope(plain))).toEqual({ ok: true, foreign: false, envelope: plain });
   });
 
   it('refuses a short top frame on a message without groupId / groupIndex headers (BAD_ENVELOPE)', () => {
