@@ -364,9 +364,13 @@ function compactTopFrame(env: Envelope): Envelope {
   const top = k[0] as Frame;
   const shortTop = isJoinFrame(top) && top.j === h.groupId && top.x === h.groupIndex;
   if (!dropRef && !shortTop) return env;
-  const out: { -readonly [K in keyof Envelope]: Envelope[K] } = { ...env };
-  if (dropRef) delete out.wf;
-  if (shortTop) out.k = shortenTop(k, top as JoinFrame);
+  // Built field by field in the usual order (a spread then `delete` leaves a slow dictionary-mode
+  // object that JSON.stringify then walks slowly).
+  const out: { -readonly [K in keyof Envelope]: Envelope[K] } = { v: env.v, id: env.id, task: env.task, args: env.args, headers: h };
+  if (env.kwargs !== undefined) out.kwargs = env.kwargs;
+  if (!dropRef && env.wf !== undefined) out.wf = env.wf;
+  if (env.at !== undefined) out.at = env.at;
+  out.k = shortTop ? shortenTop(k, top as JoinFrame) : k;
   return out;
 }
 
