@@ -548,7 +548,7 @@ async function succeed(
     const out = new Outbox(lease);
     if (node) await fireCallbacks(rt.engine, flow, node, env.id, value, out);
     await continueSuccess(rt.engine, flow, env.k ?? [], value, env.id, out);
-    await publishOutbox(rt, out);
+    if (out.dispatches.length > 0 || out.claims.length > 0) await publishOutbox(rt, out);
     rt.faults.afterPublish?.(env);
   }
   if (!joinCont) await event();
