@@ -543,7 +543,7 @@ async function succeed(
   rt.faults.afterStore?.(env);
   const event = () => emit(rt, env, def, DetailTypes.success, { state: 'SUCCESS', result: value, durationMs: duration });
   // A chord member publishes its event before it is counted: being counted then proves the event went out.
-  if (joinCont) await event();
+  if (joinCont && events) await event();
   if (hasCont && flow) {
     const out = new Outbox(lease);
     if (node) await fireCallbacks(rt.engine, flow, node, env.id, value, out);
@@ -551,7 +551,7 @@ async function succeed(
     if (out.dispatches.length > 0 || out.claims.length > 0) await publishOutbox(rt, out);
     rt.faults.afterPublish?.(env);
   }
-  if (!joinCont) await event();
+  if (!joinCont && events) await event();
   if (mustFinish) await backend.store.finishContinuations(env.id);
 
   const { signals } = app;
@@ -595,7 +595,7 @@ async function fail(
   if (!ours(w, lease)) return;
   rt.faults.afterStore?.(env);
   const event = () => emit(rt, env, opts.def, DetailTypes.failure, { state: 'FAILURE', error: serialized, durationMs: duration });
-  if (joinCont) await event();
+  if (joinCont && events) await event();
   if (hasCont && flow) {
     const out = new Outbox(lease);
     await continueFailure(rt.engine, flow, env.k ?? [], serialized, env.id, out);
@@ -611,7 +611,7 @@ async function fail(
     await publishOutbox(rt, out);
     rt.faults.afterPublish?.(env);
   }
-  if (!joinCont) await event();
+  if (!joinCont && events) await event();
   if (mustFinish) await backend.store.finishContinuations(env.id);
 
   if (!opts.hooks || !ctx) return;
