@@ -45,11 +45,18 @@ export interface Envelope {
   readonly args: readonly Json[];
   readonly kwargs?: JsonObject;
   readonly headers: EnvelopeHeaders;
-  /** The workflow this call belongs to (absent for a plain call without links). */
+  /**
+   * The workflow this call belongs to (absent for a plain call without links). On the wire it may
+   * be left out when it is `{ref: <headers.rootId>}` and a continuation stack is present; the
+   * decoder restores it (see compactTopFrame).
+   */
   readonly wf?: WorkflowRef;
   /** This call's node in the plan, when it has links or errbacks (absent: it has none). */
   readonly at?: number;
-  /** Continuation stack, innermost first. */
+  /**
+   * Continuation stack, innermost first. On the wire the top join frame may leave out `j` and `x`
+   * when they equal `headers.groupId` and `headers.groupIndex`; the decoder restores them.
+   */
   readonly k?: readonly Frame[];
 }
 
