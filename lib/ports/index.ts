@@ -15,10 +15,27 @@ import type { TaskState } from '../results/states';
 export interface OutgoingMessage {
   readonly queue: string;
   readonly body: string;
-  /** Seconds, 0…900 (SQS DelaySeconds). Longer delays are re-delayed by the worker in hops. */
+  /**
+   * Seconds, 0…900 (SQS DelaySeconds). Longer delays go to the backend's {@link DelayedSender} when
+   * it has one, else the worker re-delays them in hops.
+   */
   readonly delaySeconds?: number;
   /** For logs and duplicate-free batching; the envelope id. */
   readonly id: string;
+}
+
+/**
+ * Sends a message at a time beyond the broker's own delay limit (SQS: 15 minutes): EventBridge
+ * Scheduler one-time schedules on AWS. Without one, the worker re-delays such messages in hops.
+ */
+export interface DelayedSender {
+  /** Largest body it takes (bytes); a larger one goes the hop way. */
+  readonly maxBodyBytes: number;
+  /**
+   * Arranges for `message` to reach its queue at `at` (epoch ms), once: asking again for the same
+   * message id, queue and time (a redelivered hop) changes nothing.
+   */
+  sendAt(message: OutgoingMessage, at: number): Promise<void>;
 }
 
 export interface Broker {
@@ -187,4 +204,6 @@ export interface Backend {
   readonly pollIntervalMs?: number;
   /** Physical queue name (as in an SQS ARN or URL) → logical queue name, where they differ. */
   readonly queueAliases?: ReadonlyMap<string, string>;
+  /** Long delays (countdown / eta past the broker's limit), when the deployment has a scheduler. */
+  readonly delayed?: DelayedSender;
 }
