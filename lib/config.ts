@@ -21,7 +21,7 @@ export const ENV = {
   resultTtl: 'CELERIAC_RESULT_TTL_SECONDS',
   /** Plans (workflow graphs) at or under this many bytes travel inline in messages. */
   inlinePlanBytes: 'CELERIAC_INLINE_PLAN_BYTES',
-  /** EventBridge Scheduler group for periodic tasks (and, later, long delays). */
+  /** EventBridge Scheduler group for periodic tasks and for delays past 15 minutes. */
   schedulerGroup: 'CELERIAC_SCHEDULER_GROUP',
   /** Role EventBridge Scheduler assumes to send to the app's queues. */
   schedulerRoleArn: 'CELERIAC_SCHEDULER_ROLE_ARN',
@@ -42,6 +42,9 @@ export interface CeleriacConfig {
   /** `AWS_ENDPOINT_URL` when set (LocalStack, emulators); service-specific ones are read by the SDK itself. */
   readonly endpoint: string | undefined;
   readonly region: string | undefined;
+  /** EventBridge Scheduler group and role for delays past 15 minutes; both or the worker hops. */
+  readonly schedulerGroup: string | undefined;
+  readonly schedulerRoleArn: string | undefined;
 }
 
 export const DEFAULT_RESULT_TTL_SECONDS = 86_400;
@@ -77,6 +80,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     logLevel: logLevel as CeleriacConfig['logLevel'],
     endpoint: env.AWS_ENDPOINT_URL,
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
+    schedulerGroup: env[ENV.schedulerGroup] || undefined,
+    schedulerRoleArn: env[ENV.schedulerRoleArn] || undefined,
   };
 }
 

@@ -8,6 +8,7 @@
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { type CeleriacConfig, loadConfig } from '../../config';
 import { CeleriacError, ErrorCodes } from '../../errors';
@@ -17,11 +18,13 @@ import { randomIds } from '../memory/ids';
 import { DynamoResultStore } from './dynamo-result-store';
 import { EventBridgePublisher } from './eventbridge-publisher';
 import type { RetryPolicy } from './retry';
+import { SchedulerDelayedSender } from './scheduler-sender';
 import { SqsBroker } from './sqs-broker';
 
 export { DynamoResultStore, type DynamoResultStoreOptions } from './dynamo-result-store';
 export { EventBridgePublisher, type EventBridgePublisherOptions } from './eventbridge-publisher';
 export { DEFAULT_RETRY, type RetryPolicy } from './retry';
+export { SchedulerDelayedSender, type SchedulerSenderOptions } from './scheduler-sender';
 export { SqsBroker, type SqsBrokerOptions } from './sqs-broker';
 
 /** Client settings shared by the three clients celeriac creates (ignored for injected clients). */
@@ -32,12 +35,17 @@ export type AwsClientConfig = Pick<
 
 export interface AwsBackendOptions {
   /** Pre-built clients (tracing, custom middleware, shared connections); others are created. */
-  readonly clients?: { readonly sqs?: SQSClient; readonly dynamodb?: DynamoDBClient; readonly eventbridge?: EventBridgeClient };
+  readonly clients?: {
+    readonly sqs?: SQSClient;
+    readonly dynamodb?: DynamoDBClient;
+    readonly eventbridge?: EventBridgeClient;
+    readonly scheduler?: SchedulerClient;
+  };
   readonly clientConfig?: AwsClientConfig;
   /** One endpoint for every service (an emulator, LocalStack). Overrides `config.endpoint`. */
   readonly endpoint?: string;
   /** Per-service endpoints; override `endpoint`. */
-  readonly endpoints?: { readonly sqs?: string; readonly dynamodb?: string; readonly eventbridge?: string };
+  readonly endpoints?: { readonly sqs?: string; readonly dynamodb?: string; readonly eventbridge?: string; readonly scheduler?: string };
   readonly clock?: Clock;
   readonly ids?: Ids;
   /** Backoff for failed batch entries and unprocessed keys. */
@@ -80,7 +88,7 @@ export function awsBackend(config: CeleriacConfig, opts: AwsBackendOptions = {})
     );
   }
   const clock = opts.clock ?? systemClock;
-  const endpointFor = (svc: 'sqs' | 'dynamodb' | 'eventbridge'): string | undefined =>
+  const endpointFor = (svc: 'sqs' | 'dynamodb' | 'eventbridge' | 'scheduler'): string | undefined =>
     opts.endpoints?.[svc] ?? opts.endpoint ?? config.endpoint;
   const base = {
     ...(config.region === undefined ? {} : { region: config.region }),
@@ -116,6 +124,22 @@ export function awsBackend(config: CeleriacConfig, opts: AwsBackendOptions = {})
     opts.clients?.eventbridge,
     () => new EventBridgeClient({ ...base, ...(ebEndpoint === undefined ? {} : { endpoint: ebEndpoint }) }),
   );
+  // Only a deployment with a schedule group and role schedules long delays; elsewhere (emulators,
+  // a CLI without them) the worker re-delays in 15-minute hops.
+  const schedulerEndpoint = endpointFor('scheduler');
+  const delayed =
+    config.schedulerGroup !== undefined && config.schedulerRoleArn !== undefined
+      ? new SchedulerDelayedSender({
+          client: make(
+            opts.clients?.scheduler,
+            () => new SchedulerClient({ ...base, ...(schedulerEndpoint === undefined ? {} : { endpoint: schedulerEndpoint }) }),
+          ),
+          group: config.schedulerGroup,
+          roleArn: config.schedulerRoleArn,
+          queueUrls: config.queueUrls,
+          ...(config.region === undefined ? {} : { region: config.region }),
+        })
+      : undefined;
   const retry = opts.retry ?? {};
   return {
     kind: opts.kind ?? ((sqsEndpoint ?? ddbEndpoint ?? ebEndpoint) ? 'localstack' : 'aws'),
@@ -128,6 +152,7 @@ export function awsBackend(config: CeleriacConfig, opts: AwsBackendOptions = {})
     ids: opts.ids ?? randomIds,
     pollIntervalMs: 500,
     queueAliases: queueAliases(config.queueUrls),
+    ...(delayed === undefined ? {} : { delayed }),
     clients: { sqs, dynamodb, eventbridge },
     destroy() {
       for (const c of created) c.destroy();
@@ -149,6 +174,7 @@ export function awsBackendFromEnv(env: Readonly<Record<string, string | undefine
     sqs: opts.endpoints?.sqs ?? pick('AWS_ENDPOINT_URL_SQS'),
     dynamodb: opts.endpoints?.dynamodb ?? pick('AWS_ENDPOINT_URL_DYNAMODB'),
     eventbridge: opts.endpoints?.eventbridge ?? pick('AWS_ENDPOINT_URL_EVENTBRIDGE'),
+    scheduler: opts.endpoints?.scheduler ?? pick('AWS_ENDPOINT_URL_SCHEDULER'),
   };
   const defined = Object.fromEntries(Object.entries(endpoints).filter(([, v]) => v !== undefined)) as AwsBackendOptions['endpoints'];
   return awsBackend(config, { ...opts, ...(defined === undefined ? {} : { endpoints: defined }) });
