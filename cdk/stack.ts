@@ -36,6 +36,14 @@ export class CeleriacStack extends Stack {
       value: r.eventsDeadLetterQueue.queueUrl,
       description: 'Undelivered link, subscriber and periodic events',
     });
+    new CfnOutput(this, 'SchedulerGroup', {
+      value: r.scheduleGroup.scheduleGroupName,
+      description: 'EventBridge Scheduler group of periodic tasks and of delays past 15 minutes',
+    });
+    new CfnOutput(this, 'SchedulerRoleArn', {
+      value: r.schedulerRole.roleArn,
+      description: 'Role EventBridge Scheduler assumes to send to the queues (producers pass it when they schedule)',
+    });
     new CfnOutput(this, 'QueueUrls', {
       value: this.toJsonString(Object.fromEntries([...r.queues].map(([name, q]) => [name, q.queue.queueUrl]))),
       description: 'JSON map: logical queue name to SQS queue URL',

@@ -13,17 +13,29 @@ import { notFound, usage } from './errors';
  * without such a hash, by suffix (`TaskRunnerTableName1A2B3C4D` is the table). The env key's own
  * name (`CELERIAC_TABLE` → `celeriactable`) is accepted too.
  */
-export const OUTPUT_KEYS: Readonly<Record<keyof typeof ENV & ('app' | 'table' | 'bus' | 'queueUrls' | 'dlqUrls'), readonly string[]>> = {
+export const OUTPUT_KEYS: Readonly<
+  Record<keyof typeof ENV & ('app' | 'table' | 'bus' | 'queueUrls' | 'dlqUrls' | 'schedulerGroup' | 'schedulerRoleArn'), readonly string[]>
+> = {
   // The names cdk/stack.ts outputs come first.
   app: ['appname', 'celeriacapp'],
   table: ['tablename', 'celeriactable'],
   bus: ['busname', 'eventbusname', 'celeriacbus'],
   queueUrls: ['queueurls', 'celeriacqueueurls'],
   dlqUrls: ['dlqurls', 'deadletterqueueurls', 'celeriacdlqurls'],
+  schedulerGroup: ['schedulergroup', 'celeriacschedulergroup'],
+  schedulerRoleArn: ['schedulerrolearn', 'celeriacschedulerrolearn'],
 };
 
 /** The output ids cdk/stack.ts gives these settings, as spelled there. */
-const CANONICAL: ReadonlySet<string> = new Set(['AppName', 'TableName', 'BusName', 'QueueUrls', 'DlqUrls']);
+const CANONICAL: ReadonlySet<string> = new Set([
+  'AppName',
+  'TableName',
+  'BusName',
+  'QueueUrls',
+  'DlqUrls',
+  'SchedulerGroup',
+  'SchedulerRoleArn',
+]);
 
 const stripHash = (k: string): string => k.replace(/[0-9A-F]{8}$/, '');
 const normalise = (k: string): string =>

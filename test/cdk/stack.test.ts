@@ -11,7 +11,7 @@ import { inlineRunner, nagReport, shop, synth } from './helpers';
 const ref = (id: string) => ({ Ref: id });
 
 describe('CeleriacStack outputs', () => {
-  it('give the app name, queue URLs, DLQ URLs (per queue and as JSON maps), the table, the bus and the events DLQ', () => {
+  it('give the app name, queue URLs, DLQ URLs (per queue and as JSON maps), the table, the bus, the events DLQ and the scheduler group and role', () => {
     const s = synth();
     const r = s.stack.runner;
     const q = (name: string) => s.logicalId(r.queue(name));
@@ -23,6 +23,8 @@ describe('CeleriacStack outputs', () => {
       TableName: ref(s.logicalId(r.table as never)),
       BusName: ref(s.logicalId(r.bus as never)),
       EventsDlqUrl: ref(s.logicalId(r.eventsDeadLetterQueue)),
+      SchedulerGroup: s.stack.resolve(r.scheduleGroup.scheduleGroupName),
+      SchedulerRoleArn: { 'Fn::GetAtt': [s.logicalId(r.schedulerRole as never), 'Arn'] },
       QueueUrls: { 'Fn::Join': ['', ['{"default":"', ref(q('default')), '","mail":"', ref(q('mail')), '"}']] },
       DlqUrls: { 'Fn::Join': ['', ['{"default":"', ref(d('default')), '","mail":"', ref(d('mail')), '"}']] },
       QueueUrldefault: ref(q('default')),
