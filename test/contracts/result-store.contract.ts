@@ -338,7 +338,7 @@ export function resultStoreContract(name: string, setup: () => ResultStore | Pro
         expect(first).toEqual({ done: [4], failed: [] });
         expect(read).toEqual({ done: [4], failed: [] });
         try {
-          (read?.done as number[]).push(99);
+          (read?.done as number[] | undefined)?.push(99);
         } catch {}
         expect(await store.joinRead(j, 1)).toEqual([{ done: [1, 4], failed: [1] }]);
       });
