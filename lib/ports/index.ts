@@ -121,6 +121,12 @@ export interface JoinShard {
   readonly failed: readonly number[];
 }
 
+/** A shard right after an add: how many members it holds, and which of them failed. */
+export interface JoinCount {
+  readonly count: number;
+  readonly failed: readonly number[];
+}
+
 export interface ResultStore {
   /** Strongly consistent read. */
   get(id: string): Promise<ResultRecord | undefined>;
@@ -152,9 +158,10 @@ export interface ResultStore {
 
   /**
    * Atomically and idempotently adds member `index` to shard `shard` of join `joinId`; returns the
-   * shard after the add. Adding the same index twice changes nothing (set semantics).
+   * shard's count and failed members after the add (the member that completes a shard sees the
+   * full count). Adding the same index twice changes nothing (set semantics).
    */
-  joinAdd(joinId: string, shard: number, index: number, failed: boolean): Promise<JoinShard>;
+  joinAdd(joinId: string, shard: number, index: number, failed: boolean): Promise<JoinCount>;
   /** Strongly consistent read of shards `0…count-1`. */
   joinRead(joinId: string, count: number): Promise<JoinShard[]>;
   /** Creates marker `key` once: true for the one caller that created it. */

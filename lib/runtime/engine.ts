@@ -357,7 +357,7 @@ async function join(
   const shards = Math.ceil(f.n / size);
   const mine = await env.store.joinAdd(f.j, shard, f.x, failed);
   const shardMembers = Math.min(size, f.n - shard * size);
-  if (mine.done.length < shardMembers) return;
+  if (mine.count < shardMembers) return;
   let failedIdx: number[] = [...mine.failed];
   if (shards > 1) {
     const all = await env.store.joinRead(f.j, shards);

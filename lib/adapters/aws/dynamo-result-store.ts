@@ -11,7 +11,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CeleriacError, ErrorCodes } from '../../errors';
-import type { Clock, JoinShard, ResultRecord, ResultStore, WriteResult } from '../../ports';
+import type { Clock, JoinCount, JoinShard, ResultRecord, ResultStore, WriteResult } from '../../ports';
 import type { Plan } from '../../protocol/plan';
 import { isReady, States } from '../../results/states';
 import { DYNAMO_MAX_ITEM_BYTES, resultTooLarge, utf8Bytes } from '../limits';
@@ -218,7 +218,7 @@ export class DynamoResultStore implements ResultStore {
     return JSON.parse(json) as Plan;
   }
 
-  async joinAdd(joinId: string, shard: number, index: number, failed: boolean): Promise<JoinShard> {
+  async joinAdd(joinId: string, shard: number, index: number, failed: boolean): Promise<JoinCount> {
     checkIndex('shard', shard);
     checkIndex('index', index);
     const ttl = this.ttl();
@@ -239,7 +239,8 @@ export class DynamoResultStore implements ResultStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return toShard(out.Attributes);
+      const after = toShard(out.Attributes);
+      return { count: after.done.length, failed: after.failed };
     } catch (e) {
       throw this.error('UpdateItem (join)', e);
     }

@@ -1,5 +1,5 @@
 import { CeleriacError, ErrorCodes } from '../../errors';
-import type { JoinShard, ResultRecord, ResultStore, WriteResult } from '../../ports';
+import type { JoinCount, JoinShard, ResultRecord, ResultStore, WriteResult } from '../../ports';
 import type { Plan } from '../../protocol/plan';
 import { isReady } from '../../results/states';
 import { DYNAMO_MAX_ITEM_BYTES, resultTooLarge, utf8Bytes } from '../limits';
@@ -19,8 +19,17 @@ interface Entry {
 }
 
 const EMPTY: readonly number[] = Object.freeze([]);
-/** Copy-on-write: each add stores a new frozen shard, so reads hand shards out without copying. */
 const EMPTY_SHARD: JoinShard = Object.freeze({ done: EMPTY, failed: EMPTY });
+
+/**
+ * `done` grows in place (an add returns only the count); `failed` is copy-on-write (rarely
+ * non-empty); `snap` is the frozen copy joinRead hands out, made once per change.
+ */
+interface Shard {
+  readonly done: number[];
+  failed: readonly number[];
+  snap: JoinShard | undefined;
+}
 
 /**
  * Per-item overhead the DynamoDB adapter adds around the record JSON (key, attribute names,
@@ -38,7 +47,7 @@ export class MemoryResultStore implements ResultStore {
   /** Frozen private copies: a reader can neither change the stored plan nor see a caller's later edits. */
   private readonly plans = new Map<string, Plan>();
   /** Join id → its shards by index (undefined: nothing added yet). */
-  private readonly joins = new Map<string, (JoinShard | undefined)[]>();
+  private readonly joins = new Map<string, (Shard | undefined)[]>();
   private readonly claims = new Set<string>();
 
   async get(id: string): Promise<ResultRecord | undefined> {
@@ -101,7 +110,7 @@ export class MemoryResultStore implements ResultStore {
     return this.plans.get(id);
   }
 
-  async joinAdd(joinId: string, shard: number, index: number, failed: boolean): Promise<JoinShard> {
+  async joinAdd(joinId: string, shard: number, index: number, failed: boolean): Promise<JoinCount> {
     checkIndex('shard', shard);
     checkIndex('index', index);
     let shards = this.joins.get(joinId);
@@ -109,16 +118,34 @@ export class MemoryResultStore implements ResultStore {
       shards = [];
       this.joins.set(joinId, shards);
     }
-    const s = shards[shard] ?? EMPTY_SHARD;
-    const next = Object.freeze({ done: withIndex(s.done, index), failed: failed ? withIndex(s.failed, index) : s.failed });
-    shards[shard] = next;
-    return next;
+    let s = shards[shard];
+    if (s === undefined) {
+      s = { done: [], failed: EMPTY, snap: undefined };
+      shards[shard] = s;
+    }
+    if (insertSorted(s.done, index)) s.snap = undefined;
+    if (failed) {
+      const next = withIndex(s.failed, index);
+      if (next !== s.failed) {
+        s.failed = next;
+        s.snap = undefined;
+      }
+    }
+    return { count: s.done.length, failed: s.failed };
   }
 
   async joinRead(joinId: string, count: number): Promise<JoinShard[]> {
     const shards = this.joins.get(joinId);
     const out = new Array<JoinShard>(count);
-    for (let i = 0; i < count; i++) out[i] = shards?.[i] ?? EMPTY_SHARD;
+    for (let i = 0; i < count; i++) {
+      const s = shards?.[i];
+      if (s === undefined) {
+        out[i] = EMPTY_SHARD;
+        continue;
+      }
+      if (s.snap === undefined) s.snap = Object.freeze({ done: Object.freeze(s.done.slice()), failed: s.failed });
+      out[i] = s.snap;
+    }
     return out;
   }
 
@@ -178,6 +205,26 @@ function materialize(e: Entry): ResultRecord {
 function checkIndex(what: string, n: number): void {
   if (!Number.isSafeInteger(n) || n < 0)
     throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `join ${what} must be a non-negative integer, got ${n}`);
+}
+
+/** Set insert into an ascending array, in place; false when `v` was already in. */
+function insertSorted(a: number[], v: number): boolean {
+  const last = a[a.length - 1];
+  // Members mostly arrive in order: usually a push.
+  if (last === undefined || last < v) {
+    a.push(v);
+    return true;
+  }
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((a[mid] as number) < v) lo = mid + 1;
+    else hi = mid;
+  }
+  if (a[lo] === v) return false;
+  a.splice(lo, 0, v);
+  return true;
 }
 
 /** Set insert into an ascending array, as a new frozen array (the same one if `v` is already in). */
