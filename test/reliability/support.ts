@@ -59,18 +59,7 @@ export function report(suite: string, target: string, figures: Readonly<Record<s
 }
 
 /** A logger that drops everything but keeps errors, for the final "nothing went wrong" look. */
-export function keepErrors() {
-  const errors: { msg: string; extra?: Record<string, unknown> }[] = [];
-  return {
-    errors,
-    debug() {},
-    info() {},
-    warn() {},
-    error(msg: string, extra?: Record<string, unknown>) {
-      errors.push({ msg, ...(extra === undefined ? {} : { extra }) });
-    },
-  };
-}
+export { recordingLogger as keepErrors } from '../integration/targets';
 
 /** A mutex: one holder at a time, FIFO. */
 export class Mutex {
