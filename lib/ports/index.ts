@@ -107,9 +107,18 @@ export interface ResultRecord {
   readonly startedAt?: number;
   readonly durationMs?: number;
   readonly cont?: 'pending' | 'done';
-  readonly lease?: { readonly owner: string; readonly until: number };
+  readonly lease?: Lease;
   /** Set when REVOKED was written by `revoke()` (vs. expiry at the worker). */
   readonly revokedBy?: 'client' | 'expired' | 'chord';
+}
+
+/**
+ * A delivery's hold on a ready record's continuations: `owner` names the delivery, `until` (epoch
+ * ms) is when a redelivery may take over because the holder is presumed dead.
+ */
+export interface Lease {
+  readonly owner: string;
+  readonly until: number;
 }
 
 /** The outcome of a conditional write. */
@@ -148,7 +157,7 @@ export interface ResultStore {
    * Takes over the continuations of a ready record whose lease expired (or that has none):
    * succeeds only if the lease is still the one read (`expectedOwner`, undefined = none).
    */
-  takeOver(id: string, expectedOwner: string | undefined, lease: { owner: string; until: number }): Promise<boolean>;
+  takeOver(id: string, expectedOwner: string | undefined, lease: Lease): Promise<boolean>;
   /** Deletes a record (`forget()`). */
   delete(id: string): Promise<void>;
 

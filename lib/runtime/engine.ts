@@ -4,7 +4,7 @@
  * worker (continuing one), so both follow one set of rules.
  */
 import { CeleriacError, ChordError, ErrorCodes } from '../errors';
-import type { Clock, ResultRecord, ResultStore } from '../ports';
+import type { Clock, Lease, ResultRecord, ResultStore } from '../ports';
 import type { Envelope, EnvelopeHeaders } from '../protocol/envelope';
 import { reprError, type SerializedError, serializeError } from '../protocol/failure';
 import type { Json } from '../protocol/json';
@@ -78,15 +78,35 @@ const DONE: Promise<void> = Promise.resolve();
 
 export class Outbox {
   readonly dispatches: Dispatch[] = [];
-  /** Ids the finishing task caused (Celery's `children`). */
-  readonly children: string[] = [];
   /** Create-once claims to mark done once the dispatches are published. */
   readonly claims: string[] = [];
   /** The lease of the delivery doing this work (claims are taken under it). */
-  lease: { readonly owner: string; readonly until: number } | undefined;
-  constructor(lease?: { readonly owner: string; readonly until: number }) {
+  readonly lease: Lease | undefined;
+  constructor(lease?: Lease) {
     this.lease = lease;
   }
+}
+
+/**
+ * Another delivery holds the lease on a record or claim this one needs, and is presumed alive
+ * (its lease has not run out): the message is retried later, by when the holder has finished or
+ * died. Recognised by class; `holder` is the lease as read.
+ */
+export class LeaseHeldError extends CeleriacError {
+  readonly holder: Lease;
+  constructor(key: string, holder: Lease) {
+    super(ErrorCodes.LEASE_HELD, `${key} is held by another delivery until ${new Date(holder.until).toISOString()}`, {
+      retryable: true,
+      details: { key, until: holder.until },
+    });
+    this.name = 'LeaseHeldError';
+    this.holder = holder;
+  }
+}
+
+/** A plan or continuation frame that breaks the engine's structural rules (a forged or corrupted message). */
+function invalidWorkflow(message: string): CeleriacError {
+  return new CeleriacError(ErrorCodes.INVALID_CANVAS, message);
 }
 
 /**
@@ -121,7 +141,6 @@ export async function startNode(
   switch (node.t) {
     case 'task':
       out.dispatches.push(taskDispatch(env, flow, index, node, input, k, origin));
-      out.children.push(node.id);
       return;
     case 'chain': {
       const first = node.steps[0];
@@ -133,7 +152,7 @@ export async function startNode(
       return startGroup(env, flow, index, node, input, k, undefined, origin, out);
     case 'chord': {
       const header = planNode(flow.plan, node.header);
-      if (header.t !== 'group') throw new TypeError('chord header must be a group node');
+      if (header.t !== 'group') throw invalidWorkflow('chord header must be a group node');
       if (header.members.length === 0) return startNode(env, flow, node.body, { value: [] }, k, origin, out);
       const deadlineS = node.deadline ?? env.chordDeadlineSeconds;
       const d = deadlineS > 0 ? env.clock.now() + deadlineS * 1000 : undefined;
@@ -262,7 +281,7 @@ function expiresAt(expires: number | string, now: number): string {
 
 function chainOf(flow: Flow, f: ChainFrame): ChainNode {
   const chain = planNode(flow.plan, f.c);
-  if (chain.t !== 'chain') throw new TypeError('chain frame points at a non-chain node');
+  if (chain.t !== 'chain') throw invalidWorkflow('chain frame points at a non-chain node');
   return chain;
 }
 
@@ -395,16 +414,8 @@ export async function claimOnce(env: EngineEnv, key: string, owner: string, out:
   if (r.written) return true;
   const cur = r.current;
   if (cur?.result !== owner || cur.cont === 'done') return false;
-  if (cur.lease && cur.lease.until > env.clock.now() && cur.lease.owner !== lease.owner) {
-    throw new CeleriacError(
-      ErrorCodes.BACKEND_UNAVAILABLE,
-      `claim ${key} is held by another delivery until ${new Date(cur.lease.until).toISOString()}`,
-      {
-        retryable: true,
-        details: { busy: true },
-      },
-    );
-  }
+  if (cur.lease && cur.lease.until > env.clock.now() && cur.lease.owner !== lease.owner)
+    throw new LeaseHeldError(`claim ${key}`, cur.lease);
   return env.store.takeOver(key, cur.lease?.owner, lease);
 }
 
@@ -418,7 +429,7 @@ async function fireJoin(
   out: Outbox,
 ): Promise<void> {
   const group = planNode(flow.plan, f.g);
-  if (group.t !== 'group') throw new TypeError('join frame points at a non-group node');
+  if (group.t !== 'group') throw invalidWorkflow('join frame points at a non-group node');
   const memberIds = group.members.map((m) => resultIdOf(flow.plan, m));
   let firstFailed = failedIdx.length > 0 ? Math.min(...failedIdx) : -1;
   let records: (ResultRecord | undefined)[] = [];
@@ -483,7 +494,7 @@ async function failJoin(
 export async function chordDeadline(env: EngineEnv, flow: Flow, k: readonly Frame[], out: Outbox): Promise<'fired' | 'complete' | 'lost'> {
   const f = k[0];
   const rest = k.slice(1);
-  if (f === undefined || isChainFrame(f)) throw new TypeError('a chord deadline message carries its join frame first');
+  if (f === undefined || isChainFrame(f)) throw invalidWorkflow('a chord deadline message carries its join frame first');
   const size = shardSizeFor(f.n);
   const shards = Math.ceil(f.n / size);
   const all = await env.store.joinRead(f.j, shards);
@@ -529,7 +540,6 @@ export async function fireCallbacks(env: EngineEnv, flow: Flow, node: TaskNode, 
     if (cb.t === 'task') {
       const id = deriveId(taskId, `link:${l}`);
       out.dispatches.push(taskDispatch(env, flow, l, cb, { value }, [], { parentId: taskId }, id));
-      out.children.push(id);
     } else {
       await startNode(env, flow, l, { value }, [], { parentId: taskId }, out);
     }

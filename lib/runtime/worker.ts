@@ -1,7 +1,8 @@
 /**
- * The worker path for one message: decode → dedupe/resume → expiry → hooks → run → store (the
- * exactly-once guard) → continuations → events → hooks. Pure over ports: the Lambda handler in
- * lib/worker.ts and the local pollers both call {@link processMessage}.
+ * The worker path for one message: decode → admit its workflow → dedupe/resume → expiry → hooks →
+ * run → {@link settle} (the guard write, continuations, the event, the done mark) → hooks. Pure
+ * over ports: the Lambda handler in lib/worker.ts and the local pollers both call
+ * {@link processMessage}.
  */
 import {
   CeleriacError,
@@ -12,9 +13,10 @@ import {
   Retry,
   type RetryRequestOptions,
   SoftTimeLimitExceededError,
+  TaskRevokedError,
   TimeLimitExceededError,
 } from '../errors';
-import type { Backend, ResultRecord, WriteResult } from '../ports';
+import type { Backend, Lease, ResultRecord, WriteResult } from '../ports';
 import { decodeEnvelope, decodePlan, type Envelope } from '../protocol/envelope';
 import { deserializeError, type SerializedError, serializeError } from '../protocol/failure';
 import { type Json, toJson } from '../protocol/json';
@@ -40,6 +42,7 @@ import {
   fireErrbacks,
   joinClaimKey,
   joinOnly,
+  LeaseHeldError,
   Outbox,
   shardSizeFor,
 } from './engine';
@@ -81,6 +84,8 @@ const EVENT_RESULT_BYTES = 200_000;
 const SOFT_MARGIN_MS = 3_000;
 const ETA_SKEW_MS = 1_000;
 const DEFAULT_LEASE_MS = 60_000;
+/** The task name a refused message is stored and announced under when it names none. */
+const UNKNOWN_TASK = '(unknown)';
 
 /** Per-backend state of a worker: the engine environment, plan cache. */
 export class WorkerRuntime {
@@ -114,8 +119,12 @@ export class WorkerRuntime {
     };
   }
 
-  nextSeq(): number {
-    return ++this.#seq;
+  /** A fresh lease for one delivery of `msg`, held until the invocation's deadline. */
+  leaseFor(msg: IncomingMessage, now: number, inv: InvocationInfo): Lease {
+    return {
+      owner: `${this.instance}:${msg.messageId}:${msg.receiveCount}:${++this.#seq}`,
+      until: Number.isFinite(inv.deadline) ? Math.max(inv.deadline, now + 1_000) : now + DEFAULT_LEASE_MS,
+    };
   }
 
   flowOf(env: Envelope): Flow | undefined | Promise<Flow | undefined> {
@@ -171,8 +180,8 @@ export async function processMessage(rt: WorkerRuntime, msg: IncomingMessage, in
   try {
     return await handle(rt, msg, inv);
   } catch (e) {
-    if ((e as { details?: { busy?: unknown } })?.details?.busy === true) {
-      rt.app.logger.debug('another delivery holds this continuation; retrying later', { messageId: msg.messageId });
+    if (e instanceof LeaseHeldError) {
+      rt.app.logger.debug('another delivery holds this continuation; retrying later', { messageId: msg.messageId, until: e.holder.until });
       return 'retry';
     }
     rt.app.logger.error('message processing failed; it will be redelivered', {
@@ -186,13 +195,14 @@ export async function processMessage(rt: WorkerRuntime, msg: IncomingMessage, in
 
 async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationInfo): Promise<Disposition> {
   const { app, backend } = rt;
+  const owner = msg.queue !== undefined ? app.queueOwner(msg.queue) : undefined;
   const decoded = decodeEnvelope(msg.body, {
     messageId: msg.messageId,
     ...(msg.queue !== undefined ? { queue: msg.queue } : {}),
-    ...(msg.queue !== undefined && app.queueOwner(msg.queue) !== undefined ? { queueOwner: app.queueOwner(msg.queue) as string } : {}),
+    ...(owner !== undefined ? { queueOwner: owner } : {}),
     maxDepth: app.settings.maxJsonDepth,
   });
-  if (!decoded.ok) return rejectMessage(rt, msg, decoded.id, decoded.task, decoded.error);
+  if (!decoded.ok) return rejectMessage(rt, msg, inv, decoded.id, decoded.task, decoded.error);
   const env = decoded.envelope;
   rt.faults.afterDecode?.(env);
   const now = backend.clock.now();
@@ -207,28 +217,32 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
       return 'ack';
     }
   }
-  const lease = { owner: `${rt.instance}:${msg.messageId}:${msg.receiveCount}:${rt.nextSeq()}`, until: leaseUntil(now, inv) };
-  if (env.task === CHORD_DEADLINE_TASK) return handleChordDeadline(rt, env, lease);
+  const flow = await admit(rt, env);
+  const lease = rt.leaseFor(msg, now, inv);
+  if (env.task === CHORD_DEADLINE_TASK) return handleChordDeadline(rt, env, flow, lease);
 
   const request = requestOf(env);
   if (app.signals.taskReceived.hasReceivers) await app.signals.taskReceived.send({ sender: env.task, request });
+  const def = app.getTask(env.task);
+  const attempt = (ctx?: TaskContext): Attempt => ({ env, request, ctx, def, lease, started: now, flow });
 
   const existing = await backend.store.get(env.id);
   if (existing) {
     if (isReady(existing.state)) {
       if (existing.cont !== 'pending') return 'ack'; // duplicate of finished work
-      if (await replayable(rt, env, existing)) return replay(rt, env, existing, lease);
+      if (replayable(rt, attempt(), existing)) return replay(rt, attempt(), existing);
       if (existing.lease && existing.lease.until > now) return 'retry'; // another delivery is finishing it
-      return resume(rt, env, existing, lease);
+      return resume(rt, attempt(), existing);
     }
     if ((existing.retries ?? 0) > env.headers.retries) return 'ack'; // a stale attempt; a newer one was published
   }
 
   if (env.headers.expires !== undefined && Date.parse(env.headers.expires) <= now) {
-    return revokeExpired(rt, env, request, lease);
+    const error = new TaskRevokedError(`task ${env.task}[${env.id}] expired at ${env.headers.expires} before it ran`);
+    await revoke(rt, attempt(), { kind: 'revoked', error: serializeError(error), reason: 'expired' });
+    return 'ack';
   }
 
-  const def = app.getTask(env.task);
   if (!def) {
     const err = new CeleriacError(
       ErrorCodes.TASK_NOT_REGISTERED,
@@ -237,14 +251,19 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
     if (app.signals.taskUnknown.hasReceivers) {
       await app.signals.taskUnknown.send({ sender: env.task, message: msg.body, exc: err, name: env.task, id: env.id });
     }
-    await fail(rt, env, request, undefined, err, lease, 0, { hooks: false });
+    await settle(rt, attempt(), failureOf(err), 0);
     return 'ack';
   }
-  return execute(rt, env, request, def, inv, lease);
+  return execute(rt, env, request, def, inv, lease, flow);
 }
 
-function leaseUntil(now: number, inv: InvocationInfo): number {
-  return Number.isFinite(inv.deadline) ? Math.max(inv.deadline, now + 1_000) : now + DEFAULT_LEASE_MS;
+/**
+ * Admits a message's workflow before anything of it runs: resolves the plan it names (inline,
+ * cached, or read by reference). The one place a message's workflow is checked as a whole.
+ */
+async function admit(rt: WorkerRuntime, env: Envelope): Promise<Flow | undefined> {
+  const pending = rt.flowOf(env);
+  return pending instanceof Promise ? await pending : pending;
 }
 
 function requestOf(env: Envelope): RequestInfo {
@@ -276,7 +295,8 @@ async function execute(
   request: RequestInfo,
   def: TaskDef,
   inv: InvocationInfo,
-  lease: { owner: string; until: number },
+  lease: Lease,
+  flow: Flow | undefined,
 ): Promise<Disposition> {
   const { app, backend } = rt;
   const { signals } = app;
@@ -310,6 +330,7 @@ async function execute(
       });
     },
   };
+  const attempt: Attempt = { env, request, ctx, def, lease, started, flow };
 
   if (signals.taskPrerun.hasReceivers) {
     await signals.taskPrerun.send({ sender: env.task, taskId: env.id, task: env.task, args, kwargs: env.kwargs });
@@ -343,10 +364,10 @@ async function execute(
     try {
       value = checkResult(outcome.value, env, app.settings.maxResultBytes);
     } catch (e) {
-      await fail(rt, env, request, ctx, e, lease, duration, { hooks: true, def });
+      await fail(rt, attempt, e, duration);
       return 'ack';
     }
-    await succeed(rt, env, ctx, def, value, outcome.value, lease, duration);
+    await succeed(rt, attempt, value, outcome.value, duration);
     return 'ack';
   }
 
@@ -361,7 +382,7 @@ async function execute(
       return 'retry';
     }
     const rejected = new CeleriacError(ErrorCodes.TASK_REJECTED, `task rejected the message: ${error.message}`, { cause: error });
-    await fail(rt, env, request, ctx, rejected, lease, duration, { hooks: true, def });
+    await fail(rt, attempt, rejected, duration);
     return 'ack';
   }
   if (error instanceof Retry || shouldAutoRetry(def.options.retry, error)) {
@@ -369,13 +390,13 @@ async function execute(
     const limit = maxRetries(def.options.retry, req.maxRetries);
     if (limit !== null && h.retries >= limit) {
       const final = req.error ?? new MaxRetriesExceededError(`task ${env.task}[${env.id}] exceeded its maximum of ${limit} retries`);
-      await fail(rt, env, request, ctx, final, lease, duration, { hooks: true, def });
+      await fail(rt, attempt, final, duration);
       return 'ack';
     }
     await retry(rt, env, request, ctx, def, req, error, duration);
     return 'ack';
   }
-  await fail(rt, env, request, ctx, error, lease, duration, { hooks: true, def });
+  await fail(rt, attempt, error, duration);
   return 'ack';
 }
 
@@ -468,93 +489,205 @@ function checkResult(value: unknown, env: Envelope, maxBytes: number): Json {
   return json;
 }
 
-// ── outcomes ───────────────────────────────────────────────────────────────────────────────
+// ── settling an outcome ────────────────────────────────────────────────────────────────────
 
-function nodeOf(flow: Flow | undefined, env: Envelope): TaskNode | undefined {
-  if (!flow || env.at === undefined) return undefined;
-  const n = planNode(flow.plan, env.at);
-  return n.t === 'task' ? n : undefined;
+/** One delivery's attempt at a task: what it settles an outcome for. */
+interface Attempt {
+  readonly env: Envelope;
+  readonly request: RequestInfo;
+  /** The running task's context; absent when the body never ran (expired, unknown, refused). */
+  readonly ctx: TaskContext | undefined;
+  readonly def: TaskDef | undefined;
+  readonly lease: Lease;
+  /** Epoch ms (app clock) the attempt started. */
+  readonly started: number;
+  /** The admitted workflow, when the message belongs to one. */
+  readonly flow: Flow | undefined;
 }
 
-/** Ids a success will cause (Celery's children), known before the guard write. */
-function staticChildren(flow: Flow | undefined, env: Envelope, node: TaskNode | undefined): string[] {
-  const out: string[] = [];
-  for (const l of node?.link ?? []) out.push(deriveId(env.id, `link:${l}`));
-  const f = env.k?.[0];
-  if (flow && f && isChainFrame(f)) {
-    const chain = planNode(flow.plan, f.c);
-    const step = chain.t === 'chain' ? chain.steps[f.i] : undefined;
-    if (step !== undefined) for (const t of entryTasks(flow.plan, step)) out.push(t.id);
+/** What an attempt ended in, for good (a retry is not an outcome: nothing is settled). */
+type Outcome =
+  | { readonly kind: 'success'; readonly value: Json }
+  | { readonly kind: 'failure'; readonly error: SerializedError; readonly traceback: string | undefined }
+  | { readonly kind: 'revoked'; readonly error: SerializedError; readonly reason: NonNullable<ResultRecord['revokedBy']> };
+
+type Revoked = Extract<Outcome, { kind: 'revoked' }>;
+
+function failureOf(error: unknown): Outcome {
+  return { kind: 'failure', error: serializeError(error), traceback: error instanceof Error ? error.stack : undefined };
+}
+
+/** The outcome a stored ready record holds (for a delivery that finishes another's work). */
+function outcomeOf(rec: ResultRecord): Outcome {
+  if (rec.state === States.SUCCESS) return { kind: 'success', value: rec.result ?? null };
+  if (rec.state === States.REVOKED) {
+    return {
+      kind: 'revoked',
+      error: rec.error ?? serializeError(new TaskRevokedError(`task ${rec.id} was revoked`)),
+      reason: rec.revokedBy ?? 'client',
+    };
   }
-  return out;
+  return { kind: 'failure', error: rec.error ?? serializeError(new Error('failed')), traceback: rec.traceback };
 }
 
-function baseRecord(env: Envelope, def: TaskDef | undefined, extended: boolean): Omit<ResultRecord, 'state'> {
-  const h = env.headers;
-  return {
-    id: env.id,
-    task: env.task,
-    rootId: h.rootId,
-    parentId: h.parentId,
-    retries: h.retries,
-    ...(h.groupId !== undefined ? { groupId: h.groupId } : {}),
-    ...(h.queue !== undefined ? { queue: h.queue } : {}),
-    ...(extended || def?.options.resultExtended ? { args: env.args, ...(env.kwargs ? { kwargs: env.kwargs } : {}) } : {}),
-  };
+/** What follows an outcome's guard write, decided before it. */
+interface Route {
+  /** Anything to publish or count: a chain step, a join, links or errbacks. */
+  readonly continues: boolean;
+  /**
+   * The only continuation is a join (a chord member without links): idempotent to redo, so it
+   * needs no done mark and is replayed by a redelivery (see {@link replay}).
+   */
+  readonly replayable: boolean;
+  /** A lifecycle event is published. */
+  readonly events: boolean;
 }
 
-async function succeed(
-  rt: WorkerRuntime,
-  env: Envelope,
-  ctx: TaskContext,
-  def: TaskDef,
-  value: Json,
-  raw: unknown,
-  lease: { owner: string; until: number },
-  duration: number,
-): Promise<void> {
-  const { app, backend } = rt;
-  const pending = rt.flowOf(env);
-  const flow = pending instanceof Promise ? await pending : pending;
-  const node = nodeOf(flow, env);
-  const hasCont = (env.k?.length ?? 0) > 0 || (node?.link?.length ?? 0) > 0;
-  // A join-only continuation is replayable (see replay()); everything else is marked done once published.
-  const joinCont = hasCont && (node?.link?.length ?? 0) === 0 && joinOnly(env.k);
-  const events = eventsOn(rt, def);
-  const mustFinish = hasCont ? !joinCont : events;
-  const ignore = (env.headers.ignoreResult ?? def.options.ignoreResult ?? false) && !hasCont;
-  const now = backend.clock.now();
-  if (!ignore) {
-    const children = staticChildren(flow, env, node);
-    const w = await backend.store.writeIfNotReady({
-      ...baseRecord(env, def, app.settings.resultExtended),
-      state: States.SUCCESS,
-      result: value,
-      dateDone: now,
-      durationMs: duration,
-      ...(children.length > 0 ? { children } : {}),
+function routeOf(rt: WorkerRuntime, a: Attempt, outcome: Outcome): Route {
+  const node = nodeOf(a.flow, a.env);
+  const k = a.env.k;
+  const own = outcome.kind === 'success' ? node?.link?.length : outcome.kind === 'failure' ? node?.err?.length : 0;
+  const continues = (k?.length ?? 0) > 0 || (own ?? 0) > 0;
+  // A revoked record is always finished by a done mark: resume() is what completes it.
+  const replayable = continues && outcome.kind !== 'revoked' && (own ?? 0) === 0 && joinOnly(k);
+  return { continues, replayable, events: eventsOn(rt, a.def) };
+}
+
+/*
+ * The ordering rule, written once. Time runs left to right; ✗ is where a worker may die.
+ *
+ *   most outcomes:  guard write ─✗─ continuations ─✗─ event ─✗─ done mark
+ *   chord member:   guard write ─✗─ event ─✗─ join add (+ body, claim-guarded)
+ *
+ * - The guard write ("if not already ready") comes first: of racing deliveries exactly one wins,
+ *   and only it goes on. It writes `cont: pending` under its lease while anything is left to do.
+ * - The done mark comes last: until it lands, a redelivery that finds the lease expired takes it
+ *   over and finishes what is missing (resume); a live lease makes the redelivery wait (retry).
+ * - A chord member (a join is its only continuation) skips the done mark to keep a join at one
+ *   write per member: its join add is a set (a no-op the second time) and the body fires through
+ *   a create-once claim, so a redelivery may redo it (replay). Its event goes BEFORE the add, so
+ *   that being counted proves the event went out: a redelivery finding the member uncounted
+ *   publishes it.
+ */
+
+/**
+ * Settles an outcome: the guard write, then (if this delivery won it) the rest in the order above.
+ * False when another delivery had already stored an outcome (that one finishes it).
+ */
+async function settle(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationMs: number): Promise<boolean> {
+  const route = routeOf(rt, a, outcome);
+  const pending = route.continues || route.events;
+  const stored = !(outcome.kind === 'success' && ignoresResult(a, route));
+  if (stored) {
+    const w = await rt.backend.store.writeIfNotReady({
+      ...recordOf(rt, a, outcome, durationMs),
       // `pending` while anything is left to publish, the lifecycle event included: a redelivery
       // after a crash publishes it again. The lease also identifies our own write (see ours()).
-      cont: hasCont || events ? 'pending' : 'done',
-      lease,
+      cont: pending ? 'pending' : 'done',
+      lease: a.lease,
     });
-    if (!ours(w, lease)) return; // a racing duplicate stored first and continues the workflow
+    if (!ours(w, a.lease)) return false;
   }
-  rt.faults.afterStore?.(env);
-  const event = () => emit(rt, env, def, DetailTypes.success, { state: 'SUCCESS', result: value, durationMs: duration });
-  // A chord member publishes its event before it is counted: being counted then proves the event went out.
-  if (joinCont && events) await event();
-  if (hasCont && flow) {
-    const out = new Outbox(lease);
-    if (node) await fireCallbacks(rt.engine, flow, node, env.id, value, out);
-    await continueSuccess(rt.engine, flow, env.k ?? [], value, env.id, out);
-    if (out.dispatches.length > 0 || out.claims.length > 0) await publishOutbox(rt, out);
-    rt.faults.afterPublish?.(env);
-  }
-  if (!joinCont && events) await event();
-  if (mustFinish) await backend.store.finishContinuations(env.id);
+  rt.faults.afterStore?.(a.env);
+  await finish(rt, a, outcome, durationMs, route, {
+    event: route.events,
+    mark: stored && pending && !route.replayable,
+    live: true,
+  });
+  return true;
+}
 
-  const { signals } = app;
+/** How {@link finish} runs for its caller. */
+interface FinishPlan {
+  /** Publish the lifecycle event. */
+  readonly event: boolean;
+  /** Write the done mark at the end. */
+  readonly mark: boolean;
+  /** The first delivery (not a resume or replay): the crash-point hooks apply. */
+  readonly live: boolean;
+}
+
+/** Everything after the guard write: continuations and the event in the rule's order, then the done mark. */
+async function finish(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationMs: number, route: Route, plan: FinishPlan): Promise<void> {
+  if (route.replayable && plan.event) await publishEvent(rt, a, outcome, durationMs);
+  if (route.continues && a.flow) {
+    const out = new Outbox(a.lease);
+    await continueOutcome(rt, a, a.flow, outcome, out);
+    await publishOutbox(rt, out);
+    if (plan.live) rt.faults.afterPublish?.(a.env);
+  }
+  if (!route.replayable && plan.event) await publishEvent(rt, a, outcome, durationMs);
+  if (plan.mark) await rt.backend.store.finishContinuations(a.env.id);
+}
+
+/** The continuations of an outcome: links or errbacks of the node, then its frames. */
+async function continueOutcome(rt: WorkerRuntime, a: Attempt, flow: Flow, outcome: Outcome, out: Outbox): Promise<void> {
+  const { env } = a;
+  const k = env.k ?? [];
+  const node = nodeOf(flow, env);
+  switch (outcome.kind) {
+    case 'success':
+      if (node) await fireCallbacks(rt.engine, flow, node, env.id, outcome.value, out);
+      return continueSuccess(rt.engine, flow, k, outcome.value, env.id, out);
+    case 'failure':
+      await continueFailure(rt.engine, flow, k, outcome.error, env.id, out);
+      if (node) {
+        const failed: FailedTask = {
+          id: env.id,
+          task: env.task,
+          args: env.args,
+          error: outcome.error,
+          rootId: env.headers.rootId,
+          traceback: outcome.traceback,
+        };
+        await fireErrbacks(rt.engine, flow, node, failed, out);
+      }
+      return;
+    case 'revoked':
+      return continueRevoked(rt.engine, flow, k, env.id, out);
+  }
+}
+
+/** The stored record of an outcome (without `cont` / `lease`, which {@link settle} adds). */
+function recordOf(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationMs: number): ResultRecord {
+  const base = baseRecord(a.env, a.def, rt.app.settings.resultExtended);
+  const dateDone = rt.backend.clock.now();
+  switch (outcome.kind) {
+    case 'success': {
+      const children = staticChildren(a.flow, a.env, nodeOf(a.flow, a.env));
+      return {
+        ...base,
+        state: States.SUCCESS,
+        result: outcome.value,
+        dateDone,
+        durationMs,
+        ...(children.length > 0 ? { children } : {}),
+      };
+    }
+    case 'failure':
+      return {
+        ...base,
+        state: States.FAILURE,
+        error: outcome.error,
+        ...(outcome.traceback ? { traceback: outcome.traceback } : {}),
+        dateDone,
+        durationMs,
+      };
+    case 'revoked':
+      return { ...base, state: States.REVOKED, error: outcome.error, revokedBy: outcome.reason, dateDone };
+  }
+}
+
+/** `ignoreResult` drops the record only of a task nothing continues from. */
+function ignoresResult(a: Attempt, route: Route): boolean {
+  return (a.env.headers.ignoreResult ?? a.def?.options.ignoreResult ?? false) && !route.continues;
+}
+
+async function succeed(rt: WorkerRuntime, a: Attempt, value: Json, raw: unknown, durationMs: number): Promise<void> {
+  if (!(await settle(rt, a, { kind: 'success', value }, durationMs))) return; // a racing duplicate stored first
+  const { env, ctx, def } = a;
+  if (!ctx || !def) return;
+  const { signals } = rt.app;
   const hooks = def.options;
   if (hooks.onSuccess) await guardHook(rt, 'onSuccess', env, () => runWithContext(ctx, () => hooks.onSuccess?.(raw, ctx)));
   if (signals.taskSuccess.hasReceivers) await signals.taskSuccess.send({ sender: env.task, taskId: env.id, result: raw });
@@ -562,61 +695,13 @@ async function succeed(
   await postrun(rt, env, ctx.args, raw, States.SUCCESS);
 }
 
-async function fail(
-  rt: WorkerRuntime,
-  env: Envelope,
-  request: RequestInfo,
-  ctx: TaskContext | undefined,
-  error: unknown,
-  lease: { owner: string; until: number },
-  duration: number,
-  opts: { hooks: boolean; def?: TaskDef },
-): Promise<void> {
-  const { app, backend } = rt;
-  const flow = await rt.flowOf(env);
-  const node = nodeOf(flow, env);
-  const hasCont = (env.k?.length ?? 0) > 0 || (node?.err?.length ?? 0) > 0;
-  const joinCont = hasCont && (node?.err?.length ?? 0) === 0 && joinOnly(env.k);
-  const events = eventsOn(rt, opts.def);
-  const mustFinish = hasCont ? !joinCont : events;
-  const pending = hasCont || events;
-  const serialized = serializeError(error);
-  const traceback = error instanceof Error ? error.stack : undefined;
-  const w = await backend.store.writeIfNotReady({
-    ...baseRecord(env, opts.def, app.settings.resultExtended),
-    state: States.FAILURE,
-    error: serialized,
-    ...(traceback ? { traceback } : {}),
-    dateDone: backend.clock.now(),
-    durationMs: duration,
-    cont: pending ? 'pending' : 'done',
-    lease,
-  });
-  if (!ours(w, lease)) return;
-  rt.faults.afterStore?.(env);
-  const event = () => emit(rt, env, opts.def, DetailTypes.failure, { state: 'FAILURE', error: serialized, durationMs: duration });
-  if (joinCont && events) await event();
-  if (hasCont && flow) {
-    const out = new Outbox(lease);
-    await continueFailure(rt.engine, flow, env.k ?? [], serialized, env.id, out);
-    if (node) {
-      await fireErrbacks(
-        rt.engine,
-        flow,
-        node,
-        { id: env.id, task: env.task, args: env.args, error: serialized, rootId: env.headers.rootId, traceback },
-        out,
-      );
-    }
-    await publishOutbox(rt, out);
-    rt.faults.afterPublish?.(env);
-  }
-  if (!joinCont && events) await event();
-  if (mustFinish) await backend.store.finishContinuations(env.id);
-
-  if (!opts.hooks || !ctx) return;
-  const { signals } = app;
-  const hooks = opts.def?.options;
+async function fail(rt: WorkerRuntime, a: Attempt, error: unknown, durationMs: number): Promise<void> {
+  const outcome = failureOf(error);
+  if (!(await settle(rt, a, outcome, durationMs))) return;
+  const { env, ctx, def } = a;
+  if (!ctx) return;
+  const { signals } = rt.app;
+  const hooks = def?.options;
   if (hooks?.onFailure) await guardHook(rt, 'onFailure', env, () => runWithContext(ctx, () => hooks.onFailure?.(error, ctx)));
   if (signals.taskFailure.hasReceivers) {
     await signals.taskFailure.send({
@@ -624,13 +709,25 @@ async function fail(
       taskId: env.id,
       exception: error,
       args: ctx.args,
-      kwargs: request.kwargs,
-      traceback,
+      kwargs: a.request.kwargs,
+      traceback: outcome.kind === 'failure' ? outcome.traceback : undefined,
     });
   }
   if (hooks?.afterReturn)
     await guardHook(rt, 'afterReturn', env, () => runWithContext(ctx, () => hooks.afterReturn?.('FAILURE', error, ctx)));
   await postrun(rt, env, ctx.args, error, States.FAILURE);
+}
+
+async function revoke(rt: WorkerRuntime, a: Attempt, outcome: Revoked): Promise<void> {
+  if (!(await settle(rt, a, outcome, 0))) return;
+  await revokedSignal(rt, a, outcome);
+}
+
+async function revokedSignal(rt: WorkerRuntime, a: Attempt, outcome: Revoked): Promise<void> {
+  const signal = rt.app.signals.taskRevoked;
+  if (signal.hasReceivers) {
+    await signal.send({ sender: a.env.task, request: a.request, terminated: false, expired: outcome.reason === 'expired' });
+  }
 }
 
 async function retry(
@@ -668,67 +765,18 @@ async function retry(
   if (def.options.onRetry) await guardHook(rt, 'onRetry', env, () => runWithContext(ctx, () => def.options.onRetry?.(reason, ctx)));
   if (signals.taskRetry.hasReceivers)
     await signals.taskRetry.send({ sender: env.task, request, reason: raised instanceof Retry ? raised : new Retry(req) });
-  await emit(rt, env, def, DetailTypes.retry, { state: 'RETRY', error: serialized, durationMs: duration });
+  if (eventsOn(rt, def)) await emit(rt, env, DetailTypes.retry, { state: 'RETRY', error: serialized, durationMs: duration });
   await postrun(rt, env, ctx.args, raised, States.RETRY);
 }
 
-async function revokeExpired(
-  rt: WorkerRuntime,
-  env: Envelope,
-  request: RequestInfo,
-  lease: { owner: string; until: number },
-): Promise<Disposition> {
-  const { backend } = rt;
-  const error = serializeError(
-    new CeleriacError(ErrorCodes.TASK_REVOKED, `task ${env.task}[${env.id}] expired at ${env.headers.expires} before it ran`),
-  );
-  const hasCont = (env.k?.length ?? 0) > 0;
-  const w = await backend.store.writeIfNotReady({
-    ...baseRecord(env, rt.app.getTask(env.task), rt.app.settings.resultExtended),
-    state: States.REVOKED,
-    error: { ...error, type: 'TaskRevokedError' },
-    revokedBy: 'expired',
-    dateDone: backend.clock.now(),
-    cont: hasCont ? 'pending' : 'done',
-    ...(hasCont ? { lease } : {}),
-  });
-  if (!w.written) return 'ack';
-  await finishRevoked(rt, env, request, true, { ...error, type: 'TaskRevokedError' }, hasCont, lease);
-  return 'ack';
-}
+// ── finishing another delivery's outcome ───────────────────────────────────────────────────
 
-async function finishRevoked(
-  rt: WorkerRuntime,
-  env: Envelope,
-  request: RequestInfo,
-  expired: boolean,
-  error: SerializedError,
-  hasCont: boolean,
-  lease: { owner: string; until: number },
-): Promise<void> {
-  const { app, backend } = rt;
-  if (app.signals.taskRevoked.hasReceivers) await app.signals.taskRevoked.send({ sender: env.task, request, terminated: false, expired });
-  if (hasCont) {
-    const flow = await rt.flowOf(env);
-    if (flow) {
-      const out = new Outbox(lease);
-      await continueRevoked(rt.engine, flow, env.k ?? [], env.id, out);
-      await publishOutbox(rt, out);
-    }
-  }
-  await emit(rt, env, app.getTask(env.task), DetailTypes.revoked, { state: 'REVOKED', error, durationMs: 0 });
-  if (hasCont) await backend.store.finishContinuations(env.id);
-}
-
-/** Finishes the continuations of a ready record whose writer did not (crash, or `revoke()`). */
 /**
  * A ready record whose only pending work is a join (a chord member): redoing it is idempotent —
  * the set add is a no-op, the firing is claim-guarded — so a duplicate need not wait for a lease.
  */
-async function replayable(rt: WorkerRuntime, env: Envelope, rec: ResultRecord): Promise<boolean> {
-  if (rec.state === States.REVOKED || !joinOnly(env.k)) return false;
-  const node = nodeOf(await rt.flowOf(env), env);
-  return rec.state === States.SUCCESS ? !node?.link?.length : !node?.err?.length;
+function replayable(rt: WorkerRuntime, a: Attempt, rec: ResultRecord): boolean {
+  return routeOf(rt, a, outcomeOf(rec)).replayable;
 }
 
 /**
@@ -736,169 +784,55 @@ async function replayable(rt: WorkerRuntime, env: Envelope, rec: ResultRecord): 
  * published again only if the member is not in the join's set yet (the first delivery crashed in
  * between); then the join runs again, firing the body if this member completes it.
  */
-async function replay(rt: WorkerRuntime, env: Envelope, rec: ResultRecord, lease: { owner: string; until: number }): Promise<Disposition> {
-  const flow = await rt.flowOf(env);
-  const f = env.k?.[0];
-  if (!flow || !f || isChainFrame(f)) return 'ack';
+async function replay(rt: WorkerRuntime, a: Attempt, rec: ResultRecord): Promise<Disposition> {
+  const f = a.env.k?.[0];
+  if (!a.flow || !f || isChainFrame(f)) return 'ack';
+  const outcome = outcomeOf(rec);
+  const route = routeOf(rt, a, outcome);
   const shard = Math.floor(f.x / shardSizeFor(f.n));
   const shards = await rt.backend.store.joinRead(f.j, shard + 1);
-  if (!shards[shard]?.done.includes(f.x)) await emitStored(rt, env, rec);
-  const out = new Outbox(lease);
-  if (rec.state === States.SUCCESS) await continueSuccess(rt.engine, flow, env.k ?? [], rec.result ?? null, env.id, out);
-  else await continueFailure(rt.engine, flow, env.k ?? [], rec.error ?? serializeError(new Error('failed')), env.id, out);
-  await publishOutbox(rt, out);
+  const counted = shards[shard]?.done.includes(f.x) ?? false;
+  await finish(rt, a, outcome, rec.durationMs ?? 0, route, { event: route.events && !counted, mark: false, live: false });
   return 'ack';
 }
 
-/** The lifecycle event of a stored outcome, published again by a replay or a resume. */
-async function emitStored(rt: WorkerRuntime, env: Envelope, rec: ResultRecord): Promise<void> {
-  const def = rt.app.getTask(env.task);
-  if (rec.state === States.SUCCESS) {
-    await emit(rt, env, def, DetailTypes.success, { state: 'SUCCESS', result: rec.result ?? null, durationMs: rec.durationMs ?? 0 });
-  } else {
-    await emit(rt, env, def, DetailTypes.failure, {
-      state: 'FAILURE',
-      ...(rec.error ? { error: rec.error } : {}),
-      durationMs: rec.durationMs ?? 0,
-    });
-  }
+/** Finishes the continuations of a ready record whose writer did not (a crash, or `revoke()`). */
+async function resume(rt: WorkerRuntime, a: Attempt, rec: ResultRecord): Promise<Disposition> {
+  if (!(await rt.backend.store.takeOver(a.env.id, rec.lease?.owner, a.lease))) return 'retry';
+  const outcome = outcomeOf(rec);
+  const route = routeOf(rt, a, outcome);
+  await finish(rt, a, outcome, rec.durationMs ?? 0, { ...route, replayable: false }, { event: route.events, mark: true, live: false });
+  if (outcome.kind === 'revoked') await revokedSignal(rt, a, outcome);
+  return 'ack';
 }
+
+// ── events ─────────────────────────────────────────────────────────────────────────────────
 
 /** Whether lifecycle events are published for this task. */
 function eventsOn(rt: WorkerRuntime, def: TaskDef | undefined): boolean {
   return def?.options.events ?? rt.app.settings.events;
 }
 
-/**
- * Did our conditional write land? Also true when the write reports "condition failed" against a
- * record carrying our own lease: a write that was applied but answered with an error, then
- * retried by the SDK, fails its condition on itself.
- */
-function ours(w: WriteResult, lease: { owner: string }): boolean {
-  return w.written || w.current?.lease?.owner === lease.owner;
-}
-
-async function resume(rt: WorkerRuntime, env: Envelope, rec: ResultRecord, lease: { owner: string; until: number }): Promise<Disposition> {
-  const { backend } = rt;
-  if (!(await backend.store.takeOver(env.id, rec.lease?.owner, lease))) return 'retry';
-  const flow = await rt.flowOf(env);
-  const node = nodeOf(flow, env);
-  if (rec.state === States.REVOKED) {
-    const error = rec.error ?? {
-      ...serializeError(new CeleriacError(ErrorCodes.TASK_REVOKED, `task ${env.id} was revoked`)),
-      type: 'TaskRevokedError',
-    };
-    await finishRevoked(rt, env, requestOf(env), rec.revokedBy === 'expired', error, true, lease);
-    return 'ack';
+/** The lifecycle event of a settled outcome. */
+function publishEvent(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationMs: number): Promise<void> {
+  switch (outcome.kind) {
+    case 'success':
+      return emit(rt, a.env, DetailTypes.success, { state: 'SUCCESS', result: outcome.value, durationMs });
+    case 'failure':
+      return emit(rt, a.env, DetailTypes.failure, { state: 'FAILURE', error: outcome.error, durationMs });
+    case 'revoked':
+      return emit(rt, a.env, DetailTypes.revoked, { state: 'REVOKED', error: outcome.error, durationMs: 0 });
   }
-  const out = new Outbox(lease);
-  if (flow) {
-    if (rec.state === States.SUCCESS) {
-      const value = rec.result ?? null;
-      if (node) await fireCallbacks(rt.engine, flow, node, env.id, value, out);
-      await continueSuccess(rt.engine, flow, env.k ?? [], value, env.id, out);
-    } else {
-      const error = rec.error ?? serializeError(new Error('failed'));
-      await continueFailure(rt.engine, flow, env.k ?? [], error, env.id, out);
-      if (node)
-        await fireErrbacks(
-          rt.engine,
-          flow,
-          node,
-          { id: env.id, task: env.task, args: env.args, error, rootId: env.headers.rootId, traceback: rec.traceback },
-          out,
-        );
-    }
-    await publishOutbox(rt, out);
-  }
-  await emitStored(rt, env, rec);
-  await backend.store.finishContinuations(env.id);
-  return 'ack';
 }
 
-/** Publishes an outbox, then marks its create-once claims done (so a replay does not publish again). */
-async function publishOutbox(rt: WorkerRuntime, out: Outbox): Promise<void> {
-  // Most chord members only count themselves: nothing to publish, nothing to mark.
-  if (out.dispatches.length === 0 && out.claims.length === 0) return;
-  await publish(rt.app, rt.backend, out.dispatches);
-  for (const key of out.claims) await rt.backend.store.finishContinuations(key);
-}
-
-async function joinFired(rt: WorkerRuntime, env: Envelope): Promise<boolean> {
-  const f = env.k?.[0];
-  if (!f || isChainFrame(f)) return false;
-  return (await rt.backend.store.get(joinClaimKey(f.j))) !== undefined;
-}
-
-async function handleChordDeadline(rt: WorkerRuntime, env: Envelope, lease: { owner: string; until: number }): Promise<Disposition> {
-  const flow = await rt.flowOf(env);
-  if (!flow) throw new CeleriacError(ErrorCodes.BAD_ENVELOPE, 'chord deadline message without a workflow');
-  const out = new Outbox(lease);
-  const r = await chordDeadline(rt.engine, flow, env.k ?? [], out);
-  if (r === 'fired') {
-    await publishOutbox(rt, out);
-    rt.app.logger.warn('chord deadline passed; chord failed with CHORD_TIMEOUT', { rootId: env.headers.rootId });
-  }
-  return 'ack';
-}
-
-/** A message that cannot be decoded: stored as FAILURE under the best id, with a specific code. */
-async function rejectMessage(
-  rt: WorkerRuntime,
-  msg: IncomingMessage,
-  id: string,
-  task: string | undefined,
-  error: CeleriacError,
-): Promise<Disposition> {
-  const { app, backend } = rt;
-  app.logger.warn('rejected a message that is not a valid call', { messageId: msg.messageId, id, code: error.code, reason: error.message });
-  if (app.signals.taskRejected.hasReceivers)
-    await app.signals.taskRejected.send({ sender: task ?? '(unknown)', message: msg.body, exc: error });
-  await backend.store.writeIfNotReady({
-    id,
-    state: States.FAILURE,
-    error: serializeError(error),
-    ...(task ? { task } : {}),
-    ...(msg.queue ? { queue: msg.queue } : {}),
-    dateDone: backend.clock.now(),
-    cont: 'done',
-  });
-  const now = backend.clock.now();
-  if (app.settings.events && backend.events) {
-    await backend.events.publish([
-      {
-        source: eventSource(app.name),
-        detailType: DetailTypes.failure,
-        time: now,
-        detail: {
-          v: 1,
-          app: app.name,
-          task: task ?? '(unknown)',
-          id,
-          rootId: id,
-          parentId: null,
-          state: 'FAILURE',
-          error: serializeError(error) as unknown as Json,
-          durationMs: 0,
-          attempt: 0,
-          ...(msg.queue ? { queue: msg.queue } : {}),
-          timestamp: new Date(now).toISOString(),
-        },
-      },
-    ]);
-  }
-  return 'ack';
-}
-
+/** Publishes one lifecycle event about `env` (the one place an event's detail is built). */
 async function emit(
   rt: WorkerRuntime,
   env: Envelope,
-  def: TaskDef | undefined,
   detailType: DetailType,
   part: Pick<TaskEventDetail, 'state' | 'durationMs'> & { result?: Json; error?: SerializedError; resultTruncated?: true },
 ): Promise<void> {
   const { app, backend } = rt;
-  if (!(def?.options.events ?? app.settings.events)) return;
   const now = backend.clock.now();
   const h = env.headers;
   if (part.result !== undefined && part.result !== null && resultBytes(part.result) > EVENT_RESULT_BYTES) {
@@ -921,6 +855,113 @@ async function emit(
   await backend.events.publish([
     { source: eventSource(app.name), detailType, detail: detail as unknown as Record<string, Json>, time: now, resources: [] },
   ]);
+}
+
+// ── helpers ────────────────────────────────────────────────────────────────────────────────
+
+function nodeOf(flow: Flow | undefined, env: Envelope): TaskNode | undefined {
+  if (!flow || env.at === undefined) return undefined;
+  const n = planNode(flow.plan, env.at);
+  return n.t === 'task' ? n : undefined;
+}
+
+/** Ids a success will cause (Celery's children), known before the guard write. */
+function staticChildren(flow: Flow | undefined, env: Envelope, node: TaskNode | undefined): string[] {
+  const out: string[] = [];
+  for (const l of node?.link ?? []) out.push(deriveId(env.id, `link:${l}`));
+  const f = env.k?.[0];
+  if (flow && f && isChainFrame(f)) {
+    const chain = planNode(flow.plan, f.c);
+    const step = chain.t === 'chain' ? chain.steps[f.i] : undefined;
+    if (step !== undefined) for (const t of entryTasks(flow.plan, step)) out.push(t.id);
+  }
+  return out;
+}
+
+function baseRecord(env: Envelope, def: TaskDef | undefined, extended: boolean): Omit<ResultRecord, 'state'> {
+  const h = env.headers;
+  return {
+    id: env.id,
+    task: env.task,
+    rootId: h.rootId,
+    parentId: h.parentId,
+    retries: h.retries,
+    ...(h.groupId !== undefined ? { groupId: h.groupId } : {}),
+    ...(h.queue !== undefined ? { queue: h.queue } : {}),
+    ...(extended || def?.options.resultExtended ? { args: env.args, ...(env.kwargs ? { kwargs: env.kwargs } : {}) } : {}),
+  };
+}
+
+/**
+ * Did our conditional write land? Also true when the write reports "condition failed" against a
+ * record carrying our own lease: a write that was applied but answered with an error, then
+ * retried by the SDK, fails its condition on itself.
+ */
+function ours(w: WriteResult, lease: Lease): boolean {
+  return w.written || w.current?.lease?.owner === lease.owner;
+}
+
+/** Publishes an outbox, then marks its create-once claims done (so a replay does not publish again). */
+async function publishOutbox(rt: WorkerRuntime, out: Outbox): Promise<void> {
+  // Most chord members only count themselves: nothing to publish, nothing to mark.
+  if (out.dispatches.length === 0 && out.claims.length === 0) return;
+  await publish(rt.app, rt.backend, out.dispatches);
+  for (const key of out.claims) await rt.backend.store.finishContinuations(key);
+}
+
+async function joinFired(rt: WorkerRuntime, env: Envelope): Promise<boolean> {
+  const f = env.k?.[0];
+  if (!f || isChainFrame(f)) return false;
+  return (await rt.backend.store.get(joinClaimKey(f.j))) !== undefined;
+}
+
+async function handleChordDeadline(rt: WorkerRuntime, env: Envelope, flow: Flow | undefined, lease: Lease): Promise<Disposition> {
+  if (!flow) throw new CeleriacError(ErrorCodes.BAD_ENVELOPE, 'chord deadline message without a workflow');
+  const out = new Outbox(lease);
+  const r = await chordDeadline(rt.engine, flow, env.k ?? [], out);
+  if (r === 'fired') {
+    await publishOutbox(rt, out);
+    rt.app.logger.warn('chord deadline passed; chord failed with CHORD_TIMEOUT', { rootId: env.headers.rootId });
+  }
+  return 'ack';
+}
+
+/**
+ * A message that cannot be decoded: settled as a FAILURE under the best id, with a specific code,
+ * through the same guard and event as any outcome (so a second delivery stores and announces
+ * nothing more).
+ */
+async function rejectMessage(
+  rt: WorkerRuntime,
+  msg: IncomingMessage,
+  inv: InvocationInfo,
+  id: string,
+  task: string | undefined,
+  error: CeleriacError,
+): Promise<Disposition> {
+  const { app, backend } = rt;
+  app.logger.warn('rejected a message that is not a valid call', { messageId: msg.messageId, id, code: error.code, reason: error.message });
+  if (app.signals.taskRejected.hasReceivers)
+    await app.signals.taskRejected.send({ sender: task ?? UNKNOWN_TASK, message: msg.body, exc: error });
+  const now = backend.clock.now();
+  const env: Envelope = {
+    v: 1,
+    id,
+    task: task ?? UNKNOWN_TASK,
+    args: [],
+    headers: { rootId: id, parentId: null, retries: 0, ...(msg.queue !== undefined ? { queue: msg.queue } : {}) },
+  };
+  const attempt: Attempt = {
+    env,
+    request: requestOf(env),
+    ctx: undefined,
+    def: undefined,
+    lease: rt.leaseFor(msg, now, inv),
+    started: now,
+    flow: undefined,
+  };
+  await settle(rt, attempt, failureOf(error), 0);
+  return 'ack';
 }
 
 /** `taskPostrun`, last of every outcome (also RETRY, IGNORED, REJECTED). */

@@ -11,7 +11,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CeleriacError, ErrorCodes } from '../../errors';
-import type { Clock, JoinCount, JoinShard, ResultRecord, ResultStore, WriteResult } from '../../ports';
+import type { Clock, JoinCount, JoinShard, Lease, ResultRecord, ResultStore, WriteResult } from '../../ports';
 import type { Plan } from '../../protocol/plan';
 import { isReady, States } from '../../results/states';
 import { DYNAMO_MAX_ITEM_BYTES, resultTooLarge, utf8Bytes } from '../limits';
@@ -132,7 +132,7 @@ export class DynamoResultStore implements ResultStore {
     );
   }
 
-  async takeOver(id: string, expectedOwner: string | undefined, lease: { owner: string; until: number }): Promise<boolean> {
+  async takeOver(id: string, expectedOwner: string | undefined, lease: Lease): Promise<boolean> {
     const values: Item = { ':done': { S: 'done' }, ':owner': { S: lease.owner }, ':until': { N: String(lease.until) } };
     if (expectedOwner !== undefined) values[':expected'] = { S: expectedOwner };
     return this.conditionalUpdate(

@@ -1,10 +1,8 @@
 import { CeleriacError, ErrorCodes } from '../../errors';
-import type { JoinCount, JoinShard, ResultRecord, ResultStore, WriteResult } from '../../ports';
+import type { JoinCount, JoinShard, Lease, ResultRecord, ResultStore, WriteResult } from '../../ports';
 import type { Plan } from '../../protocol/plan';
 import { isReady } from '../../results/states';
 import { DYNAMO_MAX_ITEM_BYTES, resultTooLarge, utf8Bytes } from '../limits';
-
-type Lease = { readonly owner: string; readonly until: number };
 
 /**
  * A stored record, split the way the DynamoDB adapter splits it: the immutable part as JSON
@@ -89,7 +87,7 @@ export class MemoryResultStore implements ResultStore {
     cur.lease = undefined;
   }
 
-  async takeOver(id: string, expectedOwner: string | undefined, lease: { owner: string; until: number }): Promise<boolean> {
+  async takeOver(id: string, expectedOwner: string | undefined, lease: Lease): Promise<boolean> {
     const cur = this.records.get(id);
     if (cur === undefined || cur.cont === 'done') return false;
     if (cur.lease?.owner !== expectedOwner) return false;
