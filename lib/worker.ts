@@ -1,5 +1,5 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { type FaultHooks, type IncomingMessage, processMessage, WorkerRuntime } from './runtime/worker';
+import { type FaultHooks, type IncomingMessage, processMessage, WorkerRuntime, type WorkerRuntimeOptions } from './runtime/worker';
 import type { App } from './task/app';
 
 export interface WorkerOptions {
@@ -9,6 +9,8 @@ export interface WorkerOptions {
   readonly queueName?: (arn: string) => string;
   /** Fault injection for tests: throwing from a hook simulates a crash there. */
   readonly faults?: FaultHooks;
+  /** See {@link WorkerRuntimeOptions.callTimeoutMs}. Default 10 s. */
+  readonly callTimeoutMs?: number;
 }
 
 /** The Lambda context fields the worker uses. */
@@ -36,7 +38,12 @@ export function createWorker(
   const concurrency = Math.max(1, options.concurrency ?? 10);
   let runtime: Promise<WorkerRuntime> | undefined;
   const getRuntime = () => {
-    runtime ??= app.backend().then((b) => new WorkerRuntime(app, b, options.faults));
+    runtime ??= app
+      .backend()
+      .then(
+        (b) =>
+          new WorkerRuntime(app, b, options.faults, options.callTimeoutMs !== undefined ? { callTimeoutMs: options.callTimeoutMs } : {}),
+      );
     runtime.catch(() => {
       runtime = undefined;
     });

@@ -397,6 +397,12 @@ async function join(
 export const joinClaimKey = (joinId: string): string => `join:${joinId}`;
 
 /**
+ * The record id guarding a task whose result is ignored: it keeps no result, but its outcome is
+ * still settled once (body, event) — under this key, so the task's own id still reads PENDING.
+ */
+export const ignoredResultKey = (taskId: string): string => `ignored:${taskId}`;
+
+/**
  * Create-once with an owner: true for the first claimant; for the same owner again (a redelivered
  * completer) true only when the earlier holder's lease ran out before it marked the claim done;
  * false for anyone else. A holder whose lease is still running makes the caller retry later.

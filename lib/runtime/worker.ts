@@ -16,7 +16,7 @@ import {
   TaskRevokedError,
   TimeLimitExceededError,
 } from '../errors';
-import type { Backend, Lease, ResultRecord, WriteResult } from '../ports';
+import type { Backend, Clock, Lease, ResultRecord, WriteResult } from '../ports';
 import { decodeEnvelope, decodePlan, type Envelope } from '../protocol/envelope';
 import { deserializeError, type SerializedError, serializeError } from '../protocol/failure';
 import { type Json, toJson } from '../protocol/json';
@@ -40,6 +40,7 @@ import {
   type Flow,
   fireCallbacks,
   fireErrbacks,
+  ignoredResultKey,
   joinClaimKey,
   joinOnly,
   LeaseHeldError,
@@ -84,6 +85,20 @@ const EVENT_RESULT_BYTES = 200_000;
 const SOFT_MARGIN_MS = 3_000;
 const ETA_SKEW_MS = 1_000;
 const DEFAULT_LEASE_MS = 60_000;
+/** A record still unfinished this close to the invocation's deadline is returned for redelivery. */
+const RECORD_MARGIN_MS = 500;
+/** Default bound on a store call whose result other messages wait for (a plan read). */
+const DEFAULT_CALL_TIMEOUT_MS = 10_000;
+
+/** Tunables of a {@link WorkerRuntime}. */
+export interface WorkerRuntimeOptions {
+  /**
+   * Longest a plan read may take before it is abandoned (and the message retried). Bounds a read
+   * that never settles (a hung connection), which every message of that workflow would wait on.
+   * Default 10 s.
+   */
+  readonly callTimeoutMs?: number;
+}
 /** The task name a refused message is stored and announced under when it names none. */
 const UNKNOWN_TASK = '(unknown)';
 
@@ -95,16 +110,18 @@ export class WorkerRuntime {
   readonly faults: FaultHooks;
   /** Unique per worker instance: lease owners must never collide across concurrent invocations. */
   readonly instance: string;
+  readonly callTimeoutMs: number;
   #seq = 0;
-  /** Plans are immutable: a warm worker reads each one once. */
+  /** Plans are immutable: a warm worker reads each one once. Only reads in flight (bounded) or settled well are kept. */
   readonly #plans = new Map<string, Promise<Plan>>();
   /** The loaded ones, for a lookup without a promise (every member of a chord asks). */
   readonly #loaded = new Map<string, Plan>();
 
-  constructor(app: RuntimeApp, backend: Backend, faults: FaultHooks = {}) {
+  constructor(app: RuntimeApp, backend: Backend, faults: FaultHooks = {}, options: WorkerRuntimeOptions = {}) {
     this.app = app;
     this.backend = backend;
     this.faults = faults;
+    this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.instance = backend.ids.uuid();
     this.engine = {
       store: backend.store,
@@ -136,30 +153,31 @@ export class WorkerRuntime {
     let plan = this.#plans.get(wf.ref);
     if (!plan) {
       // One load per plan even when a whole batch asks at once.
-      plan = this.#loadPlan(wf.ref);
       if (this.#plans.size > 1_000) {
         this.#plans.clear();
         this.#loaded.clear();
       }
-      this.#plans.set(wf.ref, plan);
+      const loading = this.#loadPlan(wf.ref);
+      plan = loading;
+      this.#plans.set(wf.ref, loading);
+      // A failed or abandoned read is forgotten at once: the next message reads again.
+      loading.catch(() => {
+        if (this.#plans.get(wf.ref) === loading) this.#plans.delete(wf.ref);
+      });
     }
     return plan.then((p) => ({ plan: p, wf, rootId: env.headers.rootId }));
   }
 
   async #loadPlan(ref: string): Promise<Plan> {
-    try {
-      const raw = await this.backend.store.getPlan(ref);
-      if (!raw)
-        throw new CeleriacError(ErrorCodes.WORKFLOW_NOT_FOUND, `workflow plan ${ref} is not in the store (expired or deleted)`, {
-          retryable: true,
-        });
-      const plan = decodePlan(raw);
-      this.#loaded.set(ref, plan);
-      return plan;
-    } catch (e) {
-      this.#plans.delete(ref);
-      throw e;
+    const raw = await bounded(this.backend.store.getPlan(ref), this.callTimeoutMs, `reading workflow plan ${ref}`);
+    if (!raw) {
+      // Plans are stored before any message naming them is sent, and read strongly consistent:
+      // a missing one expired, was deleted or never existed. No redelivery brings it back.
+      throw new CeleriacError(ErrorCodes.WORKFLOW_NOT_FOUND, `workflow plan ${ref} is not in the store (expired, deleted or never stored)`);
     }
+    const plan = decodePlan(raw);
+    this.#loaded.set(ref, plan);
+    return plan;
   }
 
   async #inlineErrback(node: TaskNode, failed: FailedTask): Promise<void> {
@@ -175,10 +193,34 @@ export class WorkerRuntime {
   }
 }
 
+/**
+ * `p`, or a retryable BACKEND_UNAVAILABLE once `ms` have passed (real time: a hung socket does
+ * not follow the app clock). The abandoned promise keeps running; nothing waits on it.
+ */
+function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new CeleriacError(ErrorCodes.BACKEND_UNAVAILABLE, `${what} did not finish within ${Math.round(ms)} ms`, { retryable: true }),
+        ),
+      Math.max(0, ms),
+    );
+    timer.unref?.();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** Processes one message. Never throws: infrastructure errors become `retry`. */
 export async function processMessage(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationInfo): Promise<Disposition> {
   try {
-    return await handle(rt, msg, inv);
+    const work = handle(rt, msg, inv);
+    if (!Number.isFinite(inv.deadline)) return await work;
+    // The whole record is bounded by the invocation: one hung call must not keep the batch's
+    // answer from reaching SQS. Whatever the hung attempt holds (its lease) expires with the
+    // invocation, and the redelivery takes it over.
+    return await bounded(work, inv.deadline - RECORD_MARGIN_MS - rt.backend.clock.now(), `message ${msg.messageId}`);
   } catch (e) {
     if (e instanceof LeaseHeldError) {
       rt.app.logger.debug('another delivery holds this continuation; retrying later', { messageId: msg.messageId, until: e.holder.until });
@@ -217,21 +259,27 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
       return 'ack';
     }
   }
-  const flow = await admit(rt, env);
   const lease = rt.leaseFor(msg, now, inv);
+  const admitted = await admit(rt, env);
+  const request = requestOf(env);
+  if (!admitted.ok) {
+    // A control message has no outcome of its own to store: it goes to the dead-letter queue.
+    if (env.task === CHORD_DEADLINE_TASK) throw admitted.error;
+    return refuse(rt, { env, request, ctx: undefined, def: undefined, lease, started: now, flow: undefined }, admitted.error);
+  }
+  const { flow } = admitted;
   if (env.task === CHORD_DEADLINE_TASK) return handleChordDeadline(rt, env, flow, lease);
 
-  const request = requestOf(env);
   if (app.signals.taskReceived.hasReceivers) await app.signals.taskReceived.send({ sender: env.task, request });
   const def = app.getTask(env.task);
   const attempt = (ctx?: TaskContext): Attempt => ({ env, request, ctx, def, lease, started: now, flow });
 
-  const existing = await backend.store.get(env.id);
+  const existing = await readGuard(rt, attempt());
   if (existing) {
     if (isReady(existing.state)) {
       if (existing.cont !== 'pending') return 'ack'; // duplicate of finished work
       if (replayable(rt, attempt(), existing)) return replay(rt, attempt(), existing);
-      if (existing.lease && existing.lease.until > now) return 'retry'; // another delivery is finishing it
+      if (leaseLive(rt, existing)) return 'retry'; // another delivery is finishing it
       return resume(rt, attempt(), existing);
     }
     if ((existing.retries ?? 0) > env.headers.retries) return 'ack'; // a stale attempt; a newer one was published
@@ -257,13 +305,47 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
   return execute(rt, env, request, def, inv, lease, flow);
 }
 
+/** A message's workflow, admitted, or the reason it is refused. */
+type Admission = { readonly ok: true; readonly flow: Flow | undefined } | { readonly ok: false; readonly error: CeleriacError };
+
 /**
- * Admits a message's workflow before anything of it runs: resolves the plan it names (inline,
- * cached, or read by reference). The one place a message's workflow is checked as a whole.
+ * Admits a message's workflow before anything of it runs (the body, a join, a hook): resolves the
+ * plan it names (inline, cached, or read by reference). The one place where a message's workflow
+ * is checked as a whole; a refusal is settled once as a FAILURE with the refusal's code.
+ * Infrastructure errors (a read that failed or timed out) are thrown: the message is retried.
  */
-async function admit(rt: WorkerRuntime, env: Envelope): Promise<Flow | undefined> {
-  const pending = rt.flowOf(env);
-  return pending instanceof Promise ? await pending : pending;
+async function admit(rt: WorkerRuntime, env: Envelope): Promise<Admission> {
+  try {
+    const pending = rt.flowOf(env);
+    const flow = pending instanceof Promise ? await pending : pending;
+    return { ok: true, flow };
+  } catch (e) {
+    if (e instanceof CeleriacError && !e.retryable && e.code === ErrorCodes.WORKFLOW_NOT_FOUND) return { ok: false, error: e };
+    throw e;
+  }
+}
+
+/** A message whose workflow was refused: stored FAILURE once with the reason, its body never run. */
+async function refuse(rt: WorkerRuntime, a: Attempt, error: CeleriacError): Promise<Disposition> {
+  rt.app.logger.warn('refused a message whose workflow is not admissible', {
+    id: a.env.id,
+    task: a.env.task,
+    code: error.code,
+    reason: error.message,
+  });
+  await settle(rt, a, failureOf(error), 0);
+  return 'ack';
+}
+
+/**
+ * The record guarding this attempt's outcome, as stored: the task's own, or (a result nobody
+ * keeps) its guard record — whichever is ready, so a failure stored under the task's id counts too.
+ */
+async function readGuard(rt: WorkerRuntime, a: Attempt): Promise<ResultRecord | undefined> {
+  const id = a.env.id;
+  if (!ignoresResult(a, routeOf(rt, a, { kind: 'success', value: null }))) return rt.backend.store.get(id);
+  const [own, guard] = await rt.backend.store.getMany([id, ignoredResultKey(id)]);
+  return own && isReady(own.state) ? own : (guard ?? own);
 }
 
 function requestOf(env: Envelope): RequestInfo {
@@ -302,10 +384,13 @@ async function execute(
   const { signals } = app;
   const started = backend.clock.now();
   const h = env.headers;
-  const hardS = h.timeLimit?.[0] ?? def.options.timeLimit;
-  const softS = h.timeLimit?.[1] ?? def.options.softTimeLimit;
-  const hardAt = Math.min(hardS !== undefined ? started + hardS * 1000 : Number.POSITIVE_INFINITY, inv.deadline - HARD_MARGIN_MS);
-  const softAt = Math.min(softS !== undefined ? started + softS * 1000 : Number.POSITIVE_INFINITY, inv.deadline - SOFT_MARGIN_MS);
+  const limits = limitsOf(started, h.timeLimit?.[0] ?? def.options.timeLimit, h.timeLimit?.[1] ?? def.options.softTimeLimit, inv);
+  const { hardAt } = limits;
+  if (limits.hardIsDeadline && hardAt <= started) {
+    // No time left in this invocation to even start: a later one runs it (not a failure of the task).
+    app.logger.warn('no time left in the invocation to start the task; returned for redelivery', { task: env.task, id: env.id });
+    return 'retry';
+  }
   const controller = new AbortController();
   const args = env.kwargs && Object.keys(env.kwargs).length > 0 ? [...env.args, env.kwargs] : env.args;
 
@@ -351,7 +436,7 @@ async function execute(
   try {
     if (def.options.beforeStart) await runWithContext(ctx, () => def.options.beforeStart?.(ctx));
     await validateArgs(def, args);
-    const value = await runWithLimits(() => runWithContext(ctx, () => def.fn(...args)), controller, started, softAt, hardAt, env);
+    const value = await runWithLimits(() => runWithContext(ctx, () => def.fn(...args)), controller, limits, env, backend.clock);
     outcome = { kind: 'success', value };
   } catch (e) {
     outcome = { kind: 'error', error: e };
@@ -372,6 +457,12 @@ async function execute(
   }
 
   const error = outcome.error;
+  if (isDeadlineCut(error)) {
+    // Cut by this invocation's own deadline, not by the task's limits: the next delivery gets a
+    // fresh invocation. Nothing was settled, so nothing is lost or doubled.
+    app.logger.warn('task cut by the invocation deadline; returned for redelivery', { task: env.task, id: env.id, durationMs: duration });
+    return 'retry';
+  }
   if (error instanceof Ignore) {
     await postrun(rt, env, args, undefined, 'IGNORED');
     return 'ack';
@@ -421,40 +512,90 @@ async function validateArgs(def: TaskDef, args: readonly unknown[]): Promise<voi
   }
 }
 
+/** When a run's soft and hard limits fall (epoch ms, app clock), and which of them the invocation's deadline set. */
+interface Limits {
+  readonly started: number;
+  readonly softAt: number;
+  readonly hardAt: number;
+  /** The soft limit is the invocation's deadline (minus a margin), not the task's own. */
+  readonly softIsDeadline: boolean;
+  /** The hard limit is the invocation's deadline (minus a margin), not the task's own. */
+  readonly hardIsDeadline: boolean;
+}
+
+function limitsOf(started: number, hardS: number | null | undefined, softS: number | null | undefined, inv: InvocationInfo): Limits {
+  const ownHard = hardS != null ? started + hardS * 1000 : Number.POSITIVE_INFINITY;
+  const ownSoft = softS != null ? started + softS * 1000 : Number.POSITIVE_INFINITY;
+  const deadlineHard = inv.deadline - HARD_MARGIN_MS;
+  const deadlineSoft = inv.deadline - SOFT_MARGIN_MS;
+  return {
+    started,
+    hardAt: Math.min(ownHard, deadlineHard),
+    softAt: Math.min(ownSoft, deadlineSoft),
+    hardIsDeadline: deadlineHard < ownHard,
+    softIsDeadline: deadlineSoft < ownSoft,
+  };
+}
+
+/**
+ * The abort reasons this worker raised because the invocation ran out of time (not the task's own
+ * limits). A task that rethrows one (or an error caused by one) was cut, not failed.
+ */
+const deadlineCuts = new WeakSet<object>();
+
+function isDeadlineCut(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  return deadlineCuts.has(e) || (e instanceof Error && typeof e.cause === 'object' && e.cause !== null && deadlineCuts.has(e.cause));
+}
+
+/**
+ * Runs a body under its limits. The timers are set from the app clock (`clock.now()`), the clock
+ * the limits were computed on: local mode's clock runs ahead of the wall clock after `tick()`.
+ */
 async function runWithLimits(
   run: () => unknown,
   controller: AbortController,
-  started: number,
-  softAt: number,
-  hardAt: number,
+  limits: Limits,
   env: Envelope,
+  clock: Clock,
 ): Promise<unknown> {
+  const { started, softAt, hardAt } = limits;
   if (!Number.isFinite(softAt) && !Number.isFinite(hardAt)) return await run();
   let softTimer: ReturnType<typeof setTimeout> | undefined;
   let hardTimer: ReturnType<typeof setTimeout> | undefined;
+  const cut = <E extends Error>(e: E, byDeadline: boolean): E => {
+    if (byDeadline) deadlineCuts.add(e);
+    return e;
+  };
   try {
     if (Number.isFinite(softAt)) {
       softTimer = setTimeout(
         () =>
           controller.abort(
-            new SoftTimeLimitExceededError(
-              `soft time limit (${Math.round((softAt - started) / 1000)} s) exceeded by ${env.task}[${env.id}]`,
+            cut(
+              new SoftTimeLimitExceededError(
+                `soft time limit (${Math.round((softAt - started) / 1000)} s) exceeded by ${env.task}[${env.id}]`,
+              ),
+              limits.softIsDeadline,
             ),
           ),
-        Math.max(0, softAt - Date.now()),
+        Math.max(0, softAt - clock.now()),
       );
     }
     const hard = Number.isFinite(hardAt)
       ? new Promise<never>((_, reject) => {
           hardTimer = setTimeout(
             () => {
-              const err = new TimeLimitExceededError(
-                `hard time limit (${Math.round((hardAt - started) / 1000)} s) exceeded by ${env.task}[${env.id}]`,
+              const err = cut(
+                new TimeLimitExceededError(
+                  `hard time limit (${Math.round((hardAt - started) / 1000)} s) exceeded by ${env.task}[${env.id}]`,
+                ),
+                limits.hardIsDeadline,
               );
               if (!controller.signal.aborted) controller.abort(err);
               reject(err);
             },
-            Math.max(0, hardAt - Date.now()),
+            Math.max(0, hardAt - clock.now()),
           );
         })
       : undefined;
@@ -577,32 +718,41 @@ function routeOf(rt: WorkerRuntime, a: Attempt, outcome: Outcome): Route {
 async function settle(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationMs: number): Promise<boolean> {
   const route = routeOf(rt, a, outcome);
   const pending = route.continues || route.events;
-  const stored = !(outcome.kind === 'success' && ignoresResult(a, route));
-  if (stored) {
-    const w = await rt.backend.store.writeIfNotReady({
-      ...recordOf(rt, a, outcome, durationMs),
-      // `pending` while anything is left to publish, the lifecycle event included: a redelivery
-      // after a crash publishes it again. The lease also identifies our own write (see ours()).
-      cont: pending ? 'pending' : 'done',
-      lease: a.lease,
-    });
-    if (!ours(w, a.lease)) return false;
+  const record = outcome.kind === 'success' && ignoresResult(a, route) ? ignoredRecordOf(rt, a) : recordOf(rt, a, outcome, durationMs);
+  const w = await rt.backend.store.writeIfNotReady({
+    ...record,
+    // `pending` while anything is left to publish, the lifecycle event included: a redelivery
+    // after a crash publishes it again. The lease also identifies our own write (see ours()).
+    cont: pending ? 'pending' : 'done',
+    lease: a.lease,
+  });
+  if (!ours(w, a.lease)) {
+    // `revoke()` stored REVOKED while this delivery ran: nobody else is left to count it into
+    // its join, publish its event and mark it done, so this delivery does (as a redelivery would).
+    const cur = w.written ? undefined : w.current;
+    if (cur?.state === States.REVOKED && cur.cont === 'pending' && !leaseLive(rt, cur)) await resume(rt, a, cur);
+    return false;
   }
   rt.faults.afterStore?.(a.env);
   await finish(rt, a, outcome, durationMs, route, {
     event: route.events,
-    mark: stored && pending && !route.replayable,
+    mark: pending && !route.replayable ? record.id : undefined,
     live: true,
   });
   return true;
+}
+
+/** Whether another delivery holds a live lease on `rec` (and so is presumed to be finishing it). */
+function leaseLive(rt: WorkerRuntime, rec: ResultRecord): boolean {
+  return rec.lease !== undefined && rec.lease.until > rt.backend.clock.now();
 }
 
 /** How {@link finish} runs for its caller. */
 interface FinishPlan {
   /** Publish the lifecycle event. */
   readonly event: boolean;
-  /** Write the done mark at the end. */
-  readonly mark: boolean;
+  /** The record to mark done at the end, if any. */
+  readonly mark: string | undefined;
   /** The first delivery (not a resume or replay): the crash-point hooks apply. */
   readonly live: boolean;
 }
@@ -617,7 +767,7 @@ async function finish(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationM
     if (plan.live) rt.faults.afterPublish?.(a.env);
   }
   if (!route.replayable && plan.event) await publishEvent(rt, a, outcome, durationMs);
-  if (plan.mark) await rt.backend.store.finishContinuations(a.env.id);
+  if (plan.mark !== undefined) await rt.backend.store.finishContinuations(plan.mark);
 }
 
 /** The continuations of an outcome: links or errbacks of the node, then its frames. */
@@ -676,6 +826,15 @@ function recordOf(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationMs: n
     case 'revoked':
       return { ...base, state: States.REVOKED, error: outcome.error, revokedBy: outcome.reason, dateDone };
   }
+}
+
+/**
+ * The guard record of a success whose result is ignored: no result, under its own key (see
+ * {@link ignoredResultKey}), so that a second delivery neither runs the body nor announces it again.
+ */
+function ignoredRecordOf(rt: WorkerRuntime, a: Attempt): ResultRecord {
+  const h = a.env.headers;
+  return { id: ignoredResultKey(a.env.id), state: States.SUCCESS, task: a.env.task, rootId: h.rootId, dateDone: rt.backend.clock.now() };
 }
 
 /** `ignoreResult` drops the record only of a task nothing continues from. */
@@ -792,16 +951,23 @@ async function replay(rt: WorkerRuntime, a: Attempt, rec: ResultRecord): Promise
   const shard = Math.floor(f.x / shardSizeFor(f.n));
   const shards = await rt.backend.store.joinRead(f.j, shard + 1);
   const counted = shards[shard]?.done.includes(f.x) ?? false;
-  await finish(rt, a, outcome, rec.durationMs ?? 0, route, { event: route.events && !counted, mark: false, live: false });
+  if (!counted && route.events) {
+    // Not counted yet: the first delivery may be publishing the event right now. Only the holder
+    // of the record's lease publishes it — the first delivery, or one that took over after its
+    // lease ran out (it died between its guard write and its join add).
+    if (leaseLive(rt, rec)) return 'retry';
+    if (!(await rt.backend.store.takeOver(rec.id, rec.lease?.owner, a.lease))) return 'retry';
+  }
+  await finish(rt, a, outcome, rec.durationMs ?? 0, route, { event: route.events && !counted, mark: undefined, live: false });
   return 'ack';
 }
 
 /** Finishes the continuations of a ready record whose writer did not (a crash, or `revoke()`). */
 async function resume(rt: WorkerRuntime, a: Attempt, rec: ResultRecord): Promise<Disposition> {
-  if (!(await rt.backend.store.takeOver(a.env.id, rec.lease?.owner, a.lease))) return 'retry';
+  if (!(await rt.backend.store.takeOver(rec.id, rec.lease?.owner, a.lease))) return 'retry';
   const outcome = outcomeOf(rec);
   const route = routeOf(rt, a, outcome);
-  await finish(rt, a, outcome, rec.durationMs ?? 0, { ...route, replayable: false }, { event: route.events, mark: true, live: false });
+  await finish(rt, a, outcome, rec.durationMs ?? 0, { ...route, replayable: false }, { event: route.events, mark: rec.id, live: false });
   if (outcome.kind === 'revoked') await revokedSignal(rt, a, outcome);
   return 'ack';
 }

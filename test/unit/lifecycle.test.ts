@@ -283,15 +283,15 @@ describe('time limits', () => {
     expect(errs).toEqual([r.id]);
   });
 
-  it('the Lambda deadline bounds the task: soft abort before it, FAILURE before the kill', async () => {
+  it('the Lambda deadline bounds the task: cut before the kill, it is returned for redelivery, not failed', async () => {
     const h = harness();
     const t = h.app.task('t', () => new Promise(() => {}));
     const r = await t.delay();
     const [m] = await h.backend.broker.receive('default', { max: 1, visibilityTimeoutSeconds: 30, waitMs: 0 });
     const { sqsEvent } = await import('../helpers/harness');
     const res = await h.handler(sqsEvent('default', [m as never]), { getRemainingTimeInMillis: () => 1_200 });
-    expect(res.batchItemFailures).toEqual([]);
-    await expect(r.get()).rejects.toMatchObject({ code: ErrorCodes.TIME_LIMIT_EXCEEDED });
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: m?.messageId }]);
+    expect(await r.state()).toBe('PENDING');
   });
 });
 

@@ -66,6 +66,16 @@ export interface AwsBackend extends Backend {
   destroy(): void;
 }
 
+/**
+ * Bounds on every request the clients celeriac creates make (ms): without them a hung connection
+ * waits forever (the SDK's default is no timeout), and so would the message it serves. A request
+ * that times out is retried by the SDK like any network error. `clientConfig.requestHandler`
+ * replaces them.
+ */
+export const DEFAULT_REQUEST_TIMEOUTS = { connectionTimeout: 3_000, requestTimeout: 10_000 } as const;
+/** SQS's own: a long poll (ReceiveMessage) legitimately waits up to 20 s for a message. */
+const SQS_REQUEST_TIMEOUTS = { connectionTimeout: 3_000, requestTimeout: 25_000 } as const;
+
 /** Publishes nothing: `CELERIAC_EVENTS=off`. */
 const NO_EVENTS: EventPublisher = { publish: async (_events: readonly BusEvent[]) => {} };
 
@@ -92,6 +102,7 @@ export function awsBackend(config: CeleriacConfig, opts: AwsBackendOptions = {})
     opts.endpoints?.[svc] ?? opts.endpoint ?? config.endpoint;
   const base = {
     ...(config.region === undefined ? {} : { region: config.region }),
+    requestHandler: { ...DEFAULT_REQUEST_TIMEOUTS },
     ...opts.clientConfig,
   };
   const created: { destroy(): void }[] = [];
@@ -107,6 +118,7 @@ export function awsBackend(config: CeleriacConfig, opts: AwsBackendOptions = {})
     () =>
       new SQSClient({
         ...base,
+        ...(opts.clientConfig?.requestHandler === undefined ? { requestHandler: { ...SQS_REQUEST_TIMEOUTS } } : {}),
         ...(sqsEndpoint === undefined ? {} : { endpoint: sqsEndpoint }),
         // Requests go to the client's endpoint, never to the host inside a queue URL: emulators
         // hand out URLs like sqs.us-east-1.localhost that do not resolve, and an endpoint taken
