@@ -1,0 +1,91 @@
+/**
+ * The Lambda deadline is the invocation's, not the task's: a task that could not start in time, or
+ * was cut by the invocation's own deadline, is returned for redelivery (a batch item failure) and
+ * runs again in a fresh invocation; only a task's own limits store TIME_LIMIT_EXCEEDED. Limits are
+ * timed on the app clock, so local mode's `tick()` does not make them fire late.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createApp, currentTask, ErrorCodes } from '../../lib/index';
+import { type LocalRuntime, startLocal } from '../../lib/local';
+import type { ReceivedMessage } from '../../lib/ports';
+import { harness, sqsEvent } from '../helpers/harness';
+import { recordingLogger, targets } from '../integration/targets';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function receiveAll(h: ReturnType<typeof harness>, n: number): Promise<ReceivedMessage[]> {
+  const msgs = await h.backend.broker.receive('default', { max: n, visibilityTimeoutSeconds: 30, waitMs: 0 });
+  expect(msgs).toHaveLength(n);
+  return msgs;
+}
+
+describe('the invocation deadline never turns into a permanent failure', () => {
+  it('a batch of 10 tasks of 400 ms with 1.5 s left: the ones that did not fit are returned for redelivery, none is failed; all succeed next time', async () => {
+    const h = harness({ worker: { concurrency: 1 } });
+    let started = 0;
+    const slow = h.app.task('slow', async (i: number) => {
+      started++;
+      await sleep(400);
+      return i;
+    });
+    const rs = await Promise.all(Array.from({ length: 10 }, (_, i) => slow.delay(i)));
+    const msgs = await receiveAll(h, 10);
+    const res = await h.handler(sqsEvent('default', msgs), { getRemainingTimeInMillis: () => 1_500 });
+    const states = await Promise.all(rs.map((r) => r.state()));
+    expect(states.filter((s) => s === 'FAILURE')).toEqual([]);
+    // The first fits (400 ms before the 1 s margin); the second is cut by the deadline; the rest never start.
+    expect(states.filter((s) => s === 'SUCCESS')).toHaveLength(1);
+    expect(res.batchItemFailures).toHaveLength(9);
+    expect(started).toBe(2);
+
+    for (const m of msgs) await h.backend.broker.changeVisibility('default', m.receiptHandle, 0);
+    await h.drain();
+    expect(await Promise.all(rs.map((r) => r.get()))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it("a task that stops on its abort signal when the invocation's soft margin passes is returned for redelivery, not failed", async () => {
+    const h = harness();
+    const t = h.app.task('polite', () => {
+      const { signal } = currentTask();
+      return new Promise((_, reject) => {
+        if (signal.aborted) reject(signal.reason);
+        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      });
+    });
+    const r = await t.delay();
+    const [m] = await receiveAll(h, 1);
+    const res = await h.handler(sqsEvent('default', [m as ReceivedMessage]), { getRemainingTimeInMillis: () => 2_000 });
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: m?.messageId }]);
+    expect(await r.state()).toBe('PENDING');
+  });
+
+  it("the task's own hard limit, shorter than the time left, still stores TIME_LIMIT_EXCEEDED", async () => {
+    const h = harness();
+    const t = h.app.task('hangs', () => new Promise(() => {}), { timeLimit: 0.1 });
+    const r = await t.delay();
+    const [m] = await receiveAll(h, 1);
+    const res = await h.handler(sqsEvent('default', [m as ReceivedMessage]), { getRemainingTimeInMillis: () => 1_500 });
+    expect(res.batchItemFailures).toEqual([]);
+    await expect(r.get()).rejects.toMatchObject({ code: ErrorCodes.TIME_LIMIT_EXCEEDED });
+  });
+});
+
+describe.each(targets())('time limits run on the app clock ($name)', (target) => {
+  let local: LocalRuntime | undefined;
+  afterEach(async () => {
+    await local?.stop();
+    local = undefined;
+  });
+
+  it('after tick(60 s), a 0.3 s hard limit fires at about 0.3 s, not a minute late', async () => {
+    const app = createApp({ name: 'limitsclock', logger: recordingLogger() });
+    const t = app.task('sleepy', () => sleep(3_000).then(() => 'slept'), { timeLimit: 0.3 });
+    local = await startLocal(app, target.options);
+    await local.tick(60_000);
+    const r = await t.delay();
+    const sent = Date.now();
+    await expect(r.get({ timeoutMs: 10_000 })).rejects.toMatchObject({ code: ErrorCodes.TIME_LIMIT_EXCEEDED });
+    // Receive, run and store included; the body itself would take 3 s.
+    expect(Date.now() - sent).toBeLessThan(2_500);
+  });
+});
