@@ -51,7 +51,27 @@ const A = {
 } as const;
 
 const READY_VALUES = { ':success': { S: States.SUCCESS }, ':failure': { S: States.FAILURE }, ':revoked': { S: States.REVOKED } };
+/*
+ * The conditions, one named clause each (as Powertools' idempotency layer names its own). A
+ * record's life, and which clause guards each step (see "settling an outcome" in
+ * lib/runtime/worker.ts for why the steps come in this order):
+ *
+ *   absent / not ready ──guard write──▶ ready, cont pending, lease A ──done mark──▶ ready, cont done
+ *   (RECORD_ABSENT or NOT_READY)          │  lease A ran out: B takes over        (RECORD_EXISTS)
+ *                                         └─▶ lease B (CONT_NOT_DONE and LEASE_IS_EXPECTED / NO_LEASE)
+ */
+/** No item under the key yet (PENDING is the absence of a record). */
+const RECORD_ABSENT = 'attribute_not_exists(#pk)';
+const RECORD_EXISTS = 'attribute_exists(#pk)';
+/** The stored state is not final: the exactly-once guard of every outcome write. */
 const NOT_READY = 'NOT (#state IN (:success, :failure, :revoked))';
+/** The stored attempt is not newer than this one (a stale retry's progress never lands). */
+const ATTEMPT_NOT_NEWER = '(attribute_not_exists(#attempt) OR #attempt <= :attempt)';
+/** Continuations are still to be finished: a done record is never taken over. */
+const CONT_NOT_DONE = '(attribute_not_exists(#cont) OR #cont <> :done)';
+/** The lease is still the one the taker read (or there was none): of two takers, one wins. */
+const LEASE_IS_EXPECTED = '#leaseOwner = :expected';
+const NO_LEASE = 'attribute_not_exists(#leaseOwner)';
 
 export interface DynamoResultStoreOptions {
   readonly client: DynamoDBClient;
@@ -101,7 +121,7 @@ export class DynamoResultStore implements ResultStore {
   }
 
   async writeIfNotReady(record: ResultRecord): Promise<WriteResult> {
-    return this.conditionalPut(record, `attribute_not_exists(#pk) OR ${NOT_READY}`, {}, 'writeIfNotReady');
+    return this.conditionalPut(record, `${RECORD_ABSENT} OR ${NOT_READY}`, {}, 'writeIfNotReady');
   }
 
   async writeProgress(record: ResultRecord): Promise<WriteResult> {
@@ -113,7 +133,7 @@ export class DynamoResultStore implements ResultStore {
     }
     return this.conditionalPut(
       record,
-      `attribute_not_exists(#pk) OR (${NOT_READY} AND (attribute_not_exists(#attempt) OR #attempt <= :attempt))`,
+      `${RECORD_ABSENT} OR (${NOT_READY} AND ${ATTEMPT_NOT_NEWER})`,
       { ':attempt': { N: String(record.retries ?? 0) } },
       'writeProgress',
     );
@@ -124,7 +144,7 @@ export class DynamoResultStore implements ResultStore {
       {
         Key: { pk: { S: resultKey(id) } },
         UpdateExpression: 'SET #cont = :done REMOVE #leaseOwner, #leaseUntil',
-        ConditionExpression: 'attribute_exists(#pk)',
+        ConditionExpression: RECORD_EXISTS,
         ExpressionAttributeNames: { '#pk': A.pk, '#cont': A.cont, '#leaseOwner': A.leaseOwner, '#leaseUntil': A.leaseUntil },
         ExpressionAttributeValues: { ':done': { S: 'done' } },
       },
@@ -139,9 +159,7 @@ export class DynamoResultStore implements ResultStore {
       {
         Key: { pk: { S: resultKey(id) } },
         UpdateExpression: 'SET #leaseOwner = :owner, #leaseUntil = :until',
-        ConditionExpression: `attribute_exists(#pk) AND (attribute_not_exists(#cont) OR #cont <> :done) AND ${
-          expectedOwner === undefined ? 'attribute_not_exists(#leaseOwner)' : '#leaseOwner = :expected'
-        }`,
+        ConditionExpression: `${RECORD_EXISTS} AND ${CONT_NOT_DONE} AND ${expectedOwner === undefined ? NO_LEASE : LEASE_IS_EXPECTED}`,
         ExpressionAttributeNames: { '#pk': A.pk, '#cont': A.cont, '#leaseOwner': A.leaseOwner, '#leaseUntil': A.leaseUntil },
         ExpressionAttributeValues: values,
       },
@@ -258,7 +276,7 @@ export class DynamoResultStore implements ResultStore {
         new PutItemCommand({
           TableName: this.table,
           Item: { pk: { S: claimKey(key) }, ...this.ttl() },
-          ConditionExpression: 'attribute_not_exists(#pk)',
+          ConditionExpression: RECORD_ABSENT,
           ExpressionAttributeNames: { '#pk': A.pk },
         }),
       );
