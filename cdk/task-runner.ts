@@ -36,11 +36,19 @@ const LAMBDA_ENV_LIMIT_BYTES = 4_096;
 /** Upper estimate of a generated SQS queue URL's length (the token is unresolved at synth time). */
 const QUEUE_URL_ESTIMATE = 130;
 
+/**
+ * MaximumConcurrency of a worker's event source mapping when the queue sets none. Without a cap,
+ * the SQS poller scales past the concurrency Lambda can give the function; the throttled batches
+ * still count as receives, and messages reach the DLQ without ever running (an AWS pitfall).
+ * Keep a queue's cap at or below the function's reserved (or the account's free) concurrency.
+ */
+export const DEFAULT_MAX_CONCURRENCY = 10;
+
 /** Per-queue settings that override the app's topology, in CDK types. */
 export interface QueueOverrides {
   readonly batchSize?: number;
   readonly maxBatchingWindow?: Duration;
-  /** Cap on concurrent worker invocations for the queue (2-1000). */
+  /** Cap on concurrent worker invocations for the queue (2-1000). @default DEFAULT_MAX_CONCURRENCY (10) */
   readonly maxConcurrency?: number;
   readonly functionTimeout?: Duration;
   /** Must be at least 6 × the function timeout. @default 6 × functionTimeout */
@@ -298,7 +306,7 @@ export class TaskRunner extends Construct {
           batchSize: q.batchSize,
           maxBatchingWindow: Duration.seconds(q.maxBatchingWindowSeconds),
           reportBatchItemFailures: true,
-          ...(q.maxConcurrency !== undefined ? { maxConcurrency: q.maxConcurrency } : {}),
+          maxConcurrency: q.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
         }),
       );
       this.#queues.set(name, { ...r, worker });
