@@ -708,7 +708,7 @@ function routeOf(rt: WorkerRuntime, a: Attempt, outcome: Outcome): Route {
  *   write per member: its join add is a set (a no-op the second time) and the body fires through
  *   a create-once claim, so a redelivery may redo it (replay). Its event goes BEFORE the add, so
  *   that being counted proves the event went out: a redelivery finding the member uncounted
- *   publishes it.
+ *   publishes it — but only once it holds the lease (the first delivery may be mid-publish).
  */
 
 /**
