@@ -108,3 +108,34 @@ describe('hung calls and unadmittable workflows', () => {
     expect(runs).toBe(2); // each body once; the redelivery only finished what the hung attempt left
   });
 });
+
+describe('every AWS call the worker makes has a bounded time', () => {
+  it('the clients awsBackend creates carry connection and request timeouts (SQS long enough for a 20 s long poll); clientConfig.requestHandler replaces them', async () => {
+    const { awsBackend, DEFAULT_REQUEST_TIMEOUTS } = await import('../../lib/adapters/aws/index');
+    const { loadConfig } = await import('../../lib/config');
+    const config = loadConfig({ CELERIAC_TABLE: 'bounded', AWS_REGION: 'us-east-1' });
+    const credentials = { accessKeyId: 'x', secretAccessKey: 'x' };
+    // Port 1 refuses at once: one attempt resolves the handler's settings without waiting.
+    const make = (extra: object = {}) =>
+      awsBackend(config, {
+        endpoint: 'http://127.0.0.1:1',
+        clientConfig: { credentials, maxAttempts: 1, ...extra },
+        retry: { attempts: 1 },
+      });
+    type Handler = { httpHandlerConfigs(): { connectionTimeout?: number; requestTimeout?: number } };
+    const settings = async (b: ReturnType<typeof make>) => {
+      await b.store.get('x').catch(() => {});
+      await b.broker.send([{ queue: 'https://sqs.us-east-1.amazonaws.com/000000000000/q', body: '{}', id: 'x' }]).catch(() => {});
+      const of = (c: { config: { requestHandler: unknown } }) => (c.config.requestHandler as Handler).httpHandlerConfigs();
+      const out = { dynamodb: of(b.clients.dynamodb), sqs: of(b.clients.sqs) };
+      b.destroy();
+      return out;
+    };
+    const defaults = await settings(make());
+    expect(defaults.dynamodb).toMatchObject(DEFAULT_REQUEST_TIMEOUTS);
+    expect(defaults.sqs).toMatchObject({ connectionTimeout: DEFAULT_REQUEST_TIMEOUTS.connectionTimeout, requestTimeout: 25_000 });
+    const custom = await settings(make({ requestHandler: { requestTimeout: 1_234 } }));
+    expect(custom.dynamodb.requestTimeout).toBe(1_234);
+    expect(custom.sqs.requestTimeout).toBe(1_234);
+  });
+});
