@@ -84,7 +84,7 @@ export function buildProgram(ctx: CliContext, run: (code: number) => void): Comm
       .command('call')
       .description('call a task by name; args are JSON where they parse (2, true, {"a":1}), else strings')
       .argument('<task>', 'task name')
-      .argument('[args...]', 'task arguments')
+      .argument('[args...]', 'task arguments, one per positional parameter (more or fewer is refused)')
       .option('--countdown <seconds>', 'run no earlier than this many seconds from now', (v) => parseSeconds(v, '--countdown'))
       .option('-w, --wait', 'wait for the outcome: result on stdout, exit 1 if the task fails')
       .option('--timeout <seconds>', 'with --wait: give up after this long (exit 124)', (v) => parseSeconds(v, '--timeout'))
@@ -96,6 +96,13 @@ export function buildProgram(ctx: CliContext, run: (code: number) => void): Comm
         return callCommand(target, task, args, o);
       },
     ),
+  ).addHelpText(
+    'after',
+    `
+Each argument is parsed as JSON where it parses: 2 → 2, true → true, null → null, '{"a":1}' → an
+object, '"2"' → the string "2". Anything else is sent as a string: \`call greet ann\` → greet("ann"),
+so \`call add a b\` sends two strings. An argument that starts like JSON ({ [ ") but does not parse is
+refused. The task's own arity is checked before sending: too few or too many arguments exit 2.`,
   );
 
   targetOptions(

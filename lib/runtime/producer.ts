@@ -3,6 +3,7 @@ import type { AnySignature } from '../canvas/signature';
 import { CeleriacError, ErrorCodes } from '../errors';
 import type { Backend } from '../ports';
 import { entryTasks, type Plan, type TaskNode, type WorkflowRef } from '../protocol/plan';
+import { checkArity } from '../task/arity';
 import { maybeCurrentTask } from '../task/context';
 import type { CallOptions } from '../task/types';
 import type { RuntimeApp } from './app-port';
@@ -79,8 +80,8 @@ async function validateEntries(app: RuntimeApp, plan: Plan): Promise<void> {
           `arguments of ${node.name} are invalid: ${r.issues.map((i) => i.message).join('; ')}`,
         );
       }
-    } else if (args.length < def.fn.length) {
-      throw new CeleriacError(ErrorCodes.INVALID_ARGS, `${node.name}() takes ${def.fn.length} argument(s) but ${args.length} were given`);
+    } else {
+      checkArity(node.name, def.fn, args.length);
     }
   }
   for (const n of plan.nodes) {

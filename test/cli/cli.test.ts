@@ -96,6 +96,9 @@ describe('bad input: one line, a meaningful exit code, and dev keeps running', (
     const arity = await run('call', 'add', '1');
     expect(arity.code).toBe(2);
     expectOneLine(arity.stderr, /add\(\) takes 2 argument\(s\) but 1 were given/);
+    const extra = await run('call', 'add', '1', '2', '3');
+    expect(extra.code).toBe(2);
+    expectOneLine(extra.stderr, /add\(\) takes 2 argument\(s\) but 3 were given/);
   });
 
   it('unknown id → 3; unknown queue → 3; bad options → 2', async () => {
