@@ -89,21 +89,23 @@ export function buildProgram(ctx: CliContext, run: (code: number) => void): Comm
       .option('-w, --wait', 'wait for the outcome: result on stdout, exit 1 if the task fails')
       .option('--timeout <seconds>', 'with --wait: give up after this long (exit 124)', (v) => parseSeconds(v, '--timeout'))
       .option('--json', 'print JSON (one object) instead of text'),
-  ).action(
-    withTarget(
-      async (target, task: string, args: string[], o: { countdown?: number; wait?: boolean; timeout?: number; json?: boolean }) => {
-        const { callCommand } = await import('./commands/tasks');
-        return callCommand(target, task, args, o);
-      },
-    ),
-  ).addHelpText(
-    'after',
-    `
+  )
+    .action(
+      withTarget(
+        async (target, task: string, args: string[], o: { countdown?: number; wait?: boolean; timeout?: number; json?: boolean }) => {
+          const { callCommand } = await import('./commands/tasks');
+          return callCommand(target, task, args, o);
+        },
+      ),
+    )
+    .addHelpText(
+      'after',
+      `
 Each argument is parsed as JSON where it parses: 2 → 2, true → true, null → null, '{"a":1}' → an
 object, '"2"' → the string "2". Anything else is sent as a string: \`call greet ann\` → greet("ann"),
 so \`call add a b\` sends two strings. An argument that starts like JSON ({ [ ") but does not parse is
 refused. The task's own arity is checked before sending: too few or too many arguments exit 2.`,
-  );
+    );
 
   targetOptions(
     program

@@ -75,6 +75,21 @@ describe('call and result', () => {
     expect(JSON.parse(done.stdout)).toMatchObject({ state: 'SUCCESS', result: 2 });
   });
 
+  it('result takes an id prefix as inspect and events print it', async () => {
+    const id = (await run('call', 'add', '20', '22')).stdout.trim();
+    await run('result', id, '--wait');
+    const short = (await run('inspect')).stdout.match(new RegExp(`${id.slice(0, 8)}\\S*`))?.[0];
+    expect(short).toBeDefined();
+    for (const given of [id.slice(0, 8), short as string]) {
+      const r = await run('result', given, '--json');
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ id, state: 'SUCCESS', result: 42 });
+    }
+    const none = await run('result', 'ffffffff');
+    expect(none.code).toBe(3);
+    expectOneLine(none.stderr, /no recent task id starts with ffffffff/);
+  });
+
   it('--wait --timeout gives up with exit 124 and says the task goes on', async () => {
     const r = await run('call', 'slow', '1', '3000', '--wait', '--timeout', '0.3');
     expect(r.code).toBe(124);

@@ -1,6 +1,6 @@
 /** `celeriac call` and `celeriac result`. */
 import { parseTaskArgs } from '../args';
-import { CliError, ExitCodes, notFound } from '../errors';
+import { CliError, ExitCodes, notFound, usage } from '../errors';
 import { formatDuration, shortId } from '../format';
 import { err, out, outJson, sleep } from '../io';
 import { spinner } from '../spinner';
@@ -34,7 +34,8 @@ export interface ResultOptions {
 }
 
 /** Prints a task's state or outcome. Returns the exit code. */
-export async function resultCommand(target: Target, id: string, o: ResultOptions): Promise<number> {
+export async function resultCommand(target: Target, given: string, o: ResultOptions): Promise<number> {
+  const id = await resolveId(target, given);
   if (o.wait) return printOutcome(await waitFor(target, id, shortId(id), o), o.json === true);
   const view = await target.result(id);
   if (view === undefined) {
@@ -44,6 +45,37 @@ export async function resultCommand(target: Target, id: string, o: ResultOptions
   if (o.json) outJson(view);
   else out(view.state);
   return ExitCodes.OK;
+}
+
+/** A short form as `inspect` and `events` print it: a hex prefix, maybe `…`, maybe a `.link.x` suffix. */
+const SHORT_ID = /^([0-9a-f]{4,35})…?(\..+)?$/i;
+
+/**
+ * Turns an id prefix (`3f2a9c1e`, `3f2a9c1e…`, `3f2a9c1e….link.notify`) into the one recent task
+ * id it names. A full id, or anything that is not a prefix form, is returned as given.
+ *
+ * @throws CliError usage when the prefix names several recent tasks, or the target keeps no task
+ *   list (a deployed stack); not found when it names none.
+ */
+export async function resolveId(target: Target, given: string): Promise<string> {
+  const m = SHORT_ID.exec(given);
+  if (m === null || (given.length >= 36 && !given.includes('…'))) return given;
+  if (!given.includes('…') && (await target.result(given)) !== undefined) return given;
+  const prefix = (m[1] as string).toLowerCase();
+  const suffix = m[2] ?? '';
+  const rows = await target.recentTasks(1_000);
+  if (rows === undefined) {
+    throw usage(`${given} looks like an id prefix, and ${target.label} keeps no task list to look it up in; pass the full id`);
+  }
+  let ids = [...new Set(rows.map((r) => r.id))].filter((id) => id.toLowerCase().startsWith(prefix) && id.endsWith(suffix));
+  // Without a suffix, `3f2a9c1e` means the task itself rather than its `.link.x` callbacks.
+  const plain = ids.filter((id) => !id.slice(prefix.length).includes('.'));
+  if (suffix === '' && plain.length === 1) ids = plain;
+  if (ids.length === 1) return ids[0] as string;
+  if (ids.length === 0) throw notFound(`no recent task id starts with ${given}; \`celeriac inspect\` lists recent tasks`);
+  throw usage(
+    `${given} names ${ids.length} recent tasks (${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', …' : ''}); give more of the id`,
+  );
 }
 
 /** Polls until the task is ready, with a spinner on a terminal. */
