@@ -4,7 +4,7 @@ import { CeleriacError, ErrorCodes } from '../errors';
 import type { Backend } from '../ports';
 import { entryTasks, type Plan, type TaskNode, type WorkflowRef } from '../protocol/plan';
 import { checkArity } from '../task/arity';
-import { maybeCurrentTask } from '../task/context';
+import { addCalledChild, maybeCurrentTask } from '../task/context';
 import type { CallOptions } from '../task/types';
 import type { RuntimeApp } from './app-port';
 import { type EngineEnv, type Flow, Outbox, startNode } from './engine';
@@ -30,6 +30,7 @@ export async function applyCanvas(
   const out = new Outbox();
   await startNode(engineFor(app, backend), flow, plan.root, undefined, [], { parentId: parent?.id ?? null }, out);
   await publish(app, backend, out.dispatches);
+  if (parent !== undefined && !parent.calledDirectly && options.addToParent !== false) addCalledChild(parent, handle.id);
   return handle;
 }
 

@@ -22,7 +22,7 @@ import { entryTasks, isChainFrame, type Plan, planNode, type TaskNode } from '..
 import { isReady, States } from '../results/states';
 import type { PostrunPayload, RequestInfo } from '../signals';
 import { type DetailType, DetailTypes, eventSource, type TaskEventDetail } from '../signals/events';
-import { runWithContext } from '../task/context';
+import { calledChildren, runWithContext } from '../task/context';
 import { maxRetries, retryCountdown, shouldAutoRetry } from '../task/retry';
 import type { TaskContext } from '../task/types';
 import type { RuntimeApp, TaskDef } from './app-port';
@@ -525,7 +525,7 @@ async function succeed(
   const ignore = (env.headers.ignoreResult ?? def.options.ignoreResult ?? false) && !hasCont;
   const now = backend.clock.now();
   if (!ignore) {
-    const children = staticChildren(flow, env, node);
+    const children = [...staticChildren(flow, env, node), ...calledChildren(ctx)];
     const w = await backend.store.writeIfNotReady({
       ...baseRecord(env, def, app.settings.resultExtended),
       state: States.SUCCESS,
