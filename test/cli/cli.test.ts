@@ -97,6 +97,55 @@ describe('call and result', () => {
   });
 });
 
+describe('apply: a canvas in its JSON form', () => {
+  it('a chain, a chord and a group, each waited for', async () => {
+    const chainRun = await run('apply', '{"chain": [{"task": "add", "args": [2, 3]}, {"task": "add", "args": [4]}]}', '--wait');
+    expect(chainRun.code).toBe(0);
+    expect(chainRun.stdout.trim()).toBe('9');
+    const chordRun = await run(
+      'apply',
+      '{"chord": {"header": [{"task": "add", "args": [1, 1]}, {"task": "add", "args": [2, 2]}], "body": {"task": "sum"}}}',
+      '--wait',
+      '--json',
+    );
+    expect(JSON.parse(chordRun.stdout)).toMatchObject({ state: 'SUCCESS', result: 6 });
+    const groupRun = await run('apply', '{"group": [{"task": "add", "args": [1, 1]}, {"task": "add", "args": [2, 2]}]}', '--wait');
+    expect(groupRun.code).toBe(0);
+    expect(JSON.parse(groupRun.stdout)).toEqual([2, 4]);
+  });
+
+  it('reads @file; without --wait prints the ids to wait for (a group: one per member)', async () => {
+    const file = join(dev.cwd, 'canvas.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        group: [
+          { task: 'add', args: [1, 2] },
+          { task: 'add', args: [3, 4] },
+        ],
+      }),
+    );
+    const r = await run('apply', '@canvas.json');
+    expect(r.code).toBe(0);
+    const ids = lines(r.stdout);
+    expect(ids).toHaveLength(2);
+    const results = await Promise.all(ids.map((id) => run('result', id, '--wait')));
+    expect(results.map((x) => x.stdout.trim())).toEqual(['3', '7']);
+  });
+
+  it('a malformed canvas or an unknown task → 2, one line naming where', async () => {
+    const bad = await run('apply', '{"chain": [{"task": "add", "args": [1, 2]}, {"tsk": "add"}]}');
+    expect(bad.code).toBe(2);
+    expectOneLine(bad.stderr, /canvas\.chain\[1\] must have exactly one of "task", "chain", "group", "chord"/);
+    const unknown = await run('apply', '{"group": [{"task": "nope"}]}');
+    expect(unknown.code).toBe(2);
+    expectOneLine(unknown.stderr, /no task "nope"/);
+    const notJson = await run('apply', '{chain');
+    expect(notJson.code).toBe(2);
+    expectOneLine(notJson.stderr, /the canvas is not JSON/);
+  });
+});
+
 describe('bad input: one line, a meaningful exit code, and dev keeps running', () => {
   it('unknown task → 2, naming the known tasks', async () => {
     const r = await run('call', 'nope', '1');

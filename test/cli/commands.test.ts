@@ -14,6 +14,7 @@ function fakeTarget(o: { rows?: TaskRow[] | undefined; stored?: string[] } = {})
     label: 'dev test (memory) at http://127.0.0.1:1',
     pollMs: 10,
     call: unused,
+    apply: unused,
     result: async (id) => ((o.stored ?? []).includes(id) ? { id, state: 'SUCCESS', ready: true, rootId: id, parentId: null } : undefined),
     queues: unused,
     recentTasks: async () => ('rows' in o ? o.rows : []),

@@ -27,6 +27,55 @@ export async function callCommand(target: Target, task: string, rawArgs: readonl
   return printOutcome(view, o.json === true);
 }
 
+/**
+ * `celeriac apply '<canvas JSON>'` (or `@file.json`): applies a chain, group or chord in its JSON
+ * form. Prints the handle's id (a group: its member ids, one a line); with `wait`, waits for the
+ * outcome: the result (a group: the ordered list of results) on stdout, exit 1 if any failed.
+ */
+export async function applyCommand(target: Target, raw: string, o: CallOptions, cwd: string): Promise<number> {
+  const canvas = await readCanvasArg(raw, cwd);
+  const applied = await target.apply({ canvas, ...(o.countdown === undefined ? {} : { countdown: o.countdown }) });
+  const ids = applied.members ?? [applied.id];
+  if (!o.wait) {
+    if (o.json) outJson({ ...applied, state: 'PENDING' });
+    else for (const id of ids) out(id);
+    return ExitCodes.OK;
+  }
+  if (applied.members === undefined)
+    return printOutcome(await waitFor(target, applied.id, `${applied.kind}[${shortId(applied.id)}]`, o), o.json === true);
+  const views: TaskView[] = [];
+  for (const [i, id] of ids.entries())
+    views.push(await waitFor(target, id, `group[${shortId(applied.id)}] member ${i + 1} of ${ids.length}`, o));
+  const failed = views.filter((w) => w.state !== 'SUCCESS');
+  if (o.json) outJson({ id: applied.id, kind: applied.kind, state: failed.length === 0 ? 'SUCCESS' : 'FAILURE', members: views });
+  else {
+    for (const w of failed) err(outcomeLine(w));
+    if (failed.length === 0) {
+      err(`group[${applied.id}] SUCCESS: ${views.length} member(s)`);
+      out(JSON.stringify(views.map((w) => w.result ?? null)));
+    }
+  }
+  return failed.length === 0 ? ExitCodes.OK : ExitCodes.TASK_FAILED;
+}
+
+async function readCanvasArg(raw: string, cwd: string): Promise<unknown> {
+  let text = raw;
+  if (raw.startsWith('@')) {
+    const { readFile } = await import('node:fs/promises');
+    const { resolve } = await import('node:path');
+    try {
+      text = await readFile(resolve(cwd, raw.slice(1)), 'utf8');
+    } catch (e) {
+      throw usage(`cannot read the canvas file ${raw.slice(1)}: ${(e as Error).message}`);
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw usage(`the canvas is not JSON (${(e as Error).message}); see \`celeriac apply --help\` for its form`);
+  }
+}
+
 export interface ResultOptions {
   readonly wait?: boolean;
   readonly timeout?: number;
@@ -111,8 +160,13 @@ function printOutcome(view: TaskView, json: boolean): number {
     err(`${name} SUCCESS${view.durationMs === undefined ? '' : ` in ${formatDuration(view.durationMs)}`}`);
     out(view.result === undefined ? 'null' : typeof view.result === 'string' ? view.result : JSON.stringify(view.result));
   } else {
-    const e = view.error;
-    err(`${name} ${view.state}${e ? `: ${e.type}: ${e.message}${e.code ? ` (${e.code})` : ''}` : ''}`);
+    err(outcomeLine(view));
   }
   return ok ? ExitCodes.OK : ExitCodes.TASK_FAILED;
+}
+
+/** `add[<id>] FAILURE: TypeError: … (CODE)` */
+function outcomeLine(view: TaskView): string {
+  const e = view.error;
+  return `${view.task ?? 'task'}[${view.id}] ${view.state}${e ? `: ${e.type}: ${e.message}${e.code ? ` (${e.code})` : ''}` : ''}`;
 }
