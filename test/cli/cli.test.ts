@@ -216,13 +216,13 @@ describe('queues', () => {
     const data = JSON.parse(json.stdout);
     expect(data.target).toBe('local');
     expect(data.queues.map((q: { name: string }) => q.name)).toEqual(['default', 'poison']);
-    expect(data.queues[1]).toMatchObject({ name: 'poison', dlq: { name: 'poison-dlq' } });
+    expect(data.queues[1]).toMatchObject({ name: 'poison', dlq: { name: 'clitest-poison-dlq' } });
     const adds = data.tasks.filter((t: { task: string; state: string }) => t.task === 'add' && t.state === 'SUCCESS');
     expect(adds.length).toBeGreaterThan(0);
     expect(typeof adds[0].durationMs).toBe('number');
     const text = await run('inspect');
     expect(text.stdout).toMatch(/QUEUE\s+VISIBLE\s+IN FLIGHT\s+DELAYED\s+DLQ\s+DLQ DEPTH/);
-    expect(text.stdout).toMatch(/poison\s+0\s+0\s+0\s+poison-dlq/);
+    expect(text.stdout).toMatch(/poison\s+0\s+0\s+0\s+clitest-poison-dlq/);
     expect(text.stdout).toMatch(/RECENT TASKS/);
     expect(text.stdout).toMatch(/FAILURE\s+fail\s+\S+\s+\d+ ms\s+TypeError: failed on purpose/);
   });
@@ -246,12 +246,12 @@ describe('queues', () => {
     }, 15_000);
     const r = await run('redrive', 'poison', '--json');
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ queue: 'poison', dlq: 'poison-dlq', moved: 1 });
+    expect(JSON.parse(r.stdout)).toEqual({ queue: 'poison', dlq: 'clitest-poison-dlq', moved: 1 });
     const done = await run('result', id, '--wait', '--timeout', '10');
     expect(done.code).toBe(0);
     expect(done.stdout.trim()).toBe('cured p1 after 3 deliveries');
     const empty = await run('redrive', 'poison');
-    expect(empty.stdout.trim()).toBe('moved 0 messages from poison-dlq to poison');
+    expect(empty.stdout.trim()).toBe('moved 0 messages from clitest-poison-dlq to poison');
   });
 });
 
