@@ -11,7 +11,8 @@
  * - `GET  /api/tasks?limit=n`          recent tasks, newest first
  * - `GET  /api/tasks/:id`              one task: stored record merged with the feed (404: unknown)
  * - `GET  /api/workflow/:rootId`       the workflow graph (404: unknown)
- * - `GET  /api/queues`                 queue and DLQ depths
+ * - `GET  /api/queues`                 queue and DLQ depths (`deadlineChecks`: how many of the
+ *                                      delayed messages are chord deadline checks)
  * - `GET  /api/events?limit=n`         recent lifecycle events, oldest first
  * - `GET  /api/stream`                 Server-Sent Events: `tasks` (changed rows), `bus` (lifecycle events)
  * - `POST /api/call`                   `{ task, args?, countdown? }` → `{ id, task }`, or
@@ -161,7 +162,11 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       return json(res, 200, graph);
     }
     if (method === 'GET' && path === '/api/queues') {
-      return json(res, 200, { queues: await queueDepths(opts.admin, opts.queues) });
+      const checks = opts.feed.deadlineChecks();
+      const queues = (await queueDepths(opts.admin, opts.queues)).map((q) =>
+        checks[q.name] === undefined ? q : { ...q, deadlineChecks: checks[q.name] },
+      );
+      return json(res, 200, { queues });
     }
     if (method === 'GET' && path === '/api/events') {
       return json(res, 200, { events: opts.feed.events(limitOf(url, 1_000)) });
