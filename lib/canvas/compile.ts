@@ -26,7 +26,8 @@ export const DEFAULT_MAX_NODES = 250_000;
  * (a flat node table) and the handle to give back to the caller.
  *
  * Rules applied (celery-semantics §4): nested chains flatten; in a chain, an empty group is
- * skipped, a single-member group unrolls, and a group followed by a step becomes a chord with
+ * skipped (but one that opens the chain is an empty chord header: the next step gets []), a
+ * single-member group unrolls, and a group followed by a step becomes a chord with
  * that step as body (so a group followed by a group is a chord whose body is a group); nested
  * groups flatten; `chain.link` goes to the last step, `chain.linkError` to every step;
  * `group.link` goes, immutable, to the first member only; `group.linkError` to every member;
@@ -161,7 +162,9 @@ function normaliseSteps(steps: readonly AnySignature[]): AnySignature[] {
     let s = flat[i] as AnySignature;
     if (s instanceof Group) {
       const members = flattenGroup(s);
-      if (members.length === 0 && i < flat.length - 1) continue; // empty group inside a chain is skipped
+      // An empty group inside a chain is skipped (main); one that opens the chain is a chord with an
+      // empty header (`group() | body`), so the next step runs at once with [] (GROUP-03).
+      if (members.length === 0 && i < flat.length - 1 && out.length > 0) continue;
       if (members.length === 1 && !s.options.link?.length) {
         // A single-member group unrolls into its member (CHAIN-12), keeping the group's errbacks.
         let m = (members[0] as AnySignature).clone();
@@ -205,10 +208,19 @@ function compileChain(
   steps.forEach((s, i) => {
     const r = compileNode(s, i === 0 ? prepend : [], nodes, env);
     indexes.push(r.index);
-    handle = handle === undefined ? r.handle : { ...r.handle, parent: handle };
+    handle = handle === undefined ? r.handle : withAncestor(r.handle, handle);
   });
   if (indexes.length === 1) return { index: indexes[0] as number, handle: handle as HandleSpec };
   return { index: push(nodes, { t: 'chain', steps: indexes }, env), handle: handle as HandleSpec };
+}
+
+/**
+ * Puts `ancestor` behind the oldest parent of a step's handle, as Celery's `prepare_steps` does: a
+ * chord step's handle already has its header's GroupResult as parent, which stays; the step before
+ * the chord becomes the header's parent.
+ */
+function withAncestor(handle: HandleSpec, ancestor: HandleSpec): HandleSpec {
+  return { ...handle, parent: handle.parent === undefined ? ancestor : withAncestor(handle.parent, ancestor) };
 }
 
 /**

@@ -84,19 +84,58 @@ export function buildProgram(ctx: CliContext, run: (code: number) => void): Comm
       .command('call')
       .description('call a task by name; args are JSON where they parse (2, true, {"a":1}), else strings')
       .argument('<task>', 'task name')
-      .argument('[args...]', 'task arguments')
+      .argument('[args...]', 'task arguments, one per positional parameter (more or fewer is refused)')
       .option('--countdown <seconds>', 'run no earlier than this many seconds from now', (v) => parseSeconds(v, '--countdown'))
       .option('-w, --wait', 'wait for the outcome: result on stdout, exit 1 if the task fails')
       .option('--timeout <seconds>', 'with --wait: give up after this long (exit 124)', (v) => parseSeconds(v, '--timeout'))
       .option('--json', 'print JSON (one object) instead of text'),
-  ).action(
-    withTarget(
-      async (target, task: string, args: string[], o: { countdown?: number; wait?: boolean; timeout?: number; json?: boolean }) => {
-        const { callCommand } = await import('./commands/tasks');
-        return callCommand(target, task, args, o);
-      },
-    ),
-  );
+  )
+    .action(
+      withTarget(
+        async (target, task: string, args: string[], o: { countdown?: number; wait?: boolean; timeout?: number; json?: boolean }) => {
+          const { callCommand } = await import('./commands/tasks');
+          return callCommand(target, task, args, o);
+        },
+      ),
+    )
+    .addHelpText(
+      'after',
+      `
+Each argument is parsed as JSON where it parses: 2 → 2, true → true, null → null, '{"a":1}' → an
+object, '"2"' → the string "2". Anything else is sent as a string: \`call greet ann\` → greet("ann"),
+so \`call add a b\` sends two strings. An argument that starts like JSON ({ [ ") but does not parse is
+refused. The task's own arity is checked before sending: too few or too many arguments exit 2.`,
+    );
+
+  targetOptions(
+    program
+      .command('apply')
+      .description('apply a chain, group or chord written as JSON (or @file.json)')
+      .argument('<canvas>', 'the canvas as JSON, or @path to a JSON file')
+      .option('--countdown <seconds>', 'run no earlier than this many seconds from now', (v) => parseSeconds(v, '--countdown'))
+      .option('-w, --wait', 'wait for the outcome: result on stdout (a group: the list), exit 1 if any task fails')
+      .option('--timeout <seconds>', 'with --wait: give up after this long (exit 124)', (v) => parseSeconds(v, '--timeout'))
+      .option('--json', 'print JSON (one object) instead of text'),
+  )
+    .action(
+      withTarget(async (target, canvas: string, o: { countdown?: number; wait?: boolean; timeout?: number; json?: boolean }) => {
+        const { applyCommand } = await import('./commands/tasks');
+        return applyCommand(target, canvas, o, ctx.cwd);
+      }),
+    )
+    .addHelpText(
+      'after',
+      `
+The JSON form (lib/canvas/json.ts), one object per primitive:
+  {"task": "add", "args": [2, 3]}                       a signature ("immutable": true, "kwargs")
+  {"chain": [<canvas>, <canvas>, ...]}                  each result is prepended to the next step
+  {"group": [<canvas>, ...]}                            in parallel; results in member order
+  {"chord": {"header": [<canvas>, ...], "body": <canvas>}}
+Each also takes "options" (countdown, eta, expires, queue, timeLimit, softTimeLimit, ignoreResult,
+headers, chordDeadline), "link" and "linkError" (lists of canvases). Example:
+  celeriac apply '{"chain": [{"task": "add", "args": [2, 3]}, {"task": "add", "args": [4]}]}' --wait
+Prints the result id (a chain: its last task; a chord: its body; a group: each member's id).`,
+    );
 
   targetOptions(
     program

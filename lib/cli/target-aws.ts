@@ -4,6 +4,7 @@
  */
 import { type AwsBackend, awsBackendFromEnv } from '../adapters/aws';
 import { tailAwsEvents } from '../adapters/aws/event-tail';
+import { applyCanvasJson, type JsonCanvasHost } from '../canvas/json';
 import { type CeleriacConfig, ENV, loadConfig } from '../config';
 import { isCeleriacError } from '../errors';
 import { queueDepths, redrive } from '../local/dashboard/ops';
@@ -11,7 +12,7 @@ import type { BusEvent } from '../ports';
 import { isReady } from '../results/states';
 import { type App, createApp } from '../task/app';
 import { notFound, usage } from './errors';
-import type { CallRequest, FollowOptions, QueueDepth, Target, TaskRow, TaskView } from './target';
+import type { AppliedCanvas, ApplyRequest, CallRequest, FollowOptions, QueueDepth, Target, TaskRow, TaskView } from './target';
 
 const missing = (key: string, what: string): Error =>
   notFound(`missing stack output: ${key} (${what}) is not set; export it or pass --outputs cdk-outputs.json`);
@@ -60,6 +61,16 @@ export class AwsTarget implements Target {
     }
     const r = await this.#app.sendTask(req.task, req.args, req.countdown === undefined ? {} : { countdown: req.countdown });
     return { id: r.id, task: req.task };
+  }
+
+  async apply(req: ApplyRequest): Promise<AppliedCanvas> {
+    if (Object.keys(this.#config.queueUrls).length === 0) throw missing(ENV.queueUrls, 'queue name → URL');
+    // Without the app module this target knows no task names: it sends by name, as sendTask does.
+    const app = this.#app;
+    const host: JsonCanvasHost = this.#appLoaded
+      ? app
+      : { name: app.name, applyCanvas: (canvas, args, options) => app.applyCanvas(canvas, args, options) };
+    return applyCanvasJson(host, req.canvas, req.countdown === undefined ? {} : { countdown: req.countdown });
   }
 
   async result(id: string): Promise<TaskView | undefined> {

@@ -2,7 +2,7 @@
 import type { BusEvent } from '../ports';
 import type { DevState } from './dev-state';
 import { CliError, ExitCodes, notFound, usage } from './errors';
-import type { CallRequest, FollowOptions, QueueDepth, Target, TaskRow, TaskView } from './target';
+import type { AppliedCanvas, ApplyRequest, CallRequest, FollowOptions, QueueDepth, Target, TaskRow, TaskView } from './target';
 
 /** How long a request to the local server may take before the dev run counts as unreachable. */
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -39,6 +39,10 @@ export class LocalTarget implements Target {
 
   async call(req: CallRequest): Promise<{ id: string; task: string }> {
     return (await this.#request('POST', '/api/call', req)) as { id: string; task: string };
+  }
+
+  async apply(req: ApplyRequest): Promise<AppliedCanvas> {
+    return (await this.#request('POST', '/api/call', req)) as AppliedCanvas;
   }
 
   async result(id: string): Promise<TaskView | undefined> {

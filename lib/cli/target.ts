@@ -17,9 +17,17 @@ export interface CallRequest {
   readonly countdown?: number;
 }
 
-import type { FollowOptions } from '../adapters/aws/event-tail';
+/** A canvas in its JSON form, as `celeriac apply` sends it. */
+export interface ApplyRequest {
+  readonly canvas: unknown;
+  /** Seconds. */
+  readonly countdown?: number;
+}
 
-export type { FollowOptions };
+import type { FollowOptions } from '../adapters/aws/event-tail';
+import type { AppliedCanvas } from '../canvas/json';
+
+export type { AppliedCanvas, FollowOptions };
 
 export interface Target {
   readonly kind: 'local' | 'aws';
@@ -28,6 +36,8 @@ export interface Target {
   /** How often `--wait` polls (ms). */
   readonly pollMs: number;
   call(req: CallRequest): Promise<{ readonly id: string; readonly task: string }>;
+  /** Applies a canvas in its JSON form (lib/canvas/json.ts). */
+  apply(req: ApplyRequest): Promise<AppliedCanvas>;
   /** The task's state and outcome; undefined when nothing is known about the id. */
   result(id: string): Promise<TaskView | undefined>;
   queues(): Promise<QueueDepth[]>;

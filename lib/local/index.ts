@@ -65,6 +65,14 @@ export { type LambdaContextLike, LOCAL_ACCOUNT, type PollerSettings, QueuePoller
 export { parseSchedule, type Schedule } from './schedule';
 export { LocalTime } from './time';
 
+/**
+ * A queue's dead-letter queue name, the same in every local mode (the dashboard, `inspect`,
+ * `purge --dlq` and `redrive` show and take it): `<app>-<queue>-dlq`.
+ */
+function dlqNameOf(app: string, queue: string): string {
+  return `${app}-${queue}-dlq`;
+}
+
 /** Where local mode runs the app's queues and table. */
 export type LocalMode = 'emulated' | 'memory' | 'localstack';
 
@@ -311,7 +319,7 @@ export async function startLocal(app: App, options: StartLocalOptions = {}): Pro
     if (mode === 'memory') {
       const mb = memoryBackend({ pollIntervalMs: 5 });
       queues = topology.queues.map((q) => {
-        const dlq = `${q.name}-dlq`;
+        const dlq = dlqNameOf(topology.app, q.name);
         mb.broker.configureQueue(q.name, { redrive: { queue: dlq, maxReceiveCount: q.maxReceiveCount } });
         return { name: q.name, physical: q.name, dlqRef: dlq, dlqName: dlq, settings: queueSettings(q) };
       });
@@ -359,7 +367,7 @@ export async function startLocal(app: App, options: StartLocalOptions = {}): Pro
         ensureTable(endpoints.dynamodb as string, table),
         ...topology.queues.map((q) =>
           ensureQueue(endpoints.sqs as string, `${topology.app}-${q.name}`, {
-            dlqName: `${topology.app}-${q.name}-dlq`,
+            dlqName: dlqNameOf(topology.app, q.name),
             maxReceiveCount: q.maxReceiveCount,
             visibilityTimeoutSeconds: q.visibilityTimeoutSeconds,
           }),
@@ -370,7 +378,7 @@ export async function startLocal(app: App, options: StartLocalOptions = {}): Pro
         name: q.name,
         physical: `${topology.app}-${q.name}`,
         dlqRef: urls[i]?.dlqUrl as string,
-        dlqName: `${topology.app}-${q.name}-dlq`,
+        dlqName: dlqNameOf(topology.app, q.name),
         settings: queueSettings(q),
       }));
       resources = {

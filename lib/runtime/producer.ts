@@ -3,7 +3,8 @@ import type { AnySignature } from '../canvas/signature';
 import { CeleriacError, ErrorCodes } from '../errors';
 import type { Backend } from '../ports';
 import { entryTasks, type Plan, type TaskNode, type WorkflowRef } from '../protocol/plan';
-import { maybeCurrentTask } from '../task/context';
+import { checkArity } from '../task/arity';
+import { addCalledChild, maybeCurrentTask } from '../task/context';
 import type { CallOptions } from '../task/types';
 import type { RuntimeApp } from './app-port';
 import { type EngineEnv, type Flow, Outbox, startNode } from './engine';
@@ -29,6 +30,7 @@ export async function applyCanvas(
   const out = new Outbox();
   await startNode(engineFor(app, backend), flow, plan.root, undefined, [], { parentId: parent?.id ?? null }, out);
   await publish(app, backend, out.dispatches);
+  if (parent !== undefined && !parent.calledDirectly && options.addToParent !== false) addCalledChild(parent, handle.id);
   return handle;
 }
 
@@ -79,8 +81,8 @@ async function validateEntries(app: RuntimeApp, plan: Plan): Promise<void> {
           `arguments of ${node.name} are invalid: ${r.issues.map((i) => i.message).join('; ')}`,
         );
       }
-    } else if (args.length < def.fn.length) {
-      throw new CeleriacError(ErrorCodes.INVALID_ARGS, `${node.name}() takes ${def.fn.length} argument(s) but ${args.length} were given`);
+    } else {
+      checkArity(node.name, def.fn, args.length);
     }
   }
   for (const n of plan.nodes) {

@@ -24,7 +24,8 @@ import { entryTasks, isChainFrame, type Plan, planNode, type TaskNode } from '..
 import { isReady, States } from '../results/states';
 import type { PostrunPayload, RequestInfo } from '../signals';
 import { type DetailType, DetailTypes, eventSource, type TaskEventDetail } from '../signals/events';
-import { runWithContext } from '../task/context';
+import { checkArity } from '../task/arity';
+import { calledChildren, runWithContext } from '../task/context';
 import { maxRetries, retryCountdown, shouldAutoRetry } from '../task/retry';
 import type { TaskContext } from '../task/types';
 import type { RuntimeApp, TaskDef } from './app-port';
@@ -507,9 +508,7 @@ async function validateArgs(def: TaskDef, args: readonly unknown[]): Promise<voi
     }
     return;
   }
-  if (args.length < def.fn.length) {
-    throw new CeleriacError(ErrorCodes.INVALID_ARGS, `${def.name}() takes ${def.fn.length} argument(s) but ${args.length} were given`);
-  }
+  checkArity(def.name, def.fn, args.length);
 }
 
 /** When a run's soft and hard limits fall (epoch ms, app clock), and which of them the invocation's deadline set. */
@@ -802,9 +801,11 @@ async function continueOutcome(rt: WorkerRuntime, a: Attempt, flow: Flow, outcom
 function recordOf(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationMs: number): ResultRecord {
   const base = baseRecord(a.env, a.def, rt.app.settings.resultExtended);
   const dateDone = rt.backend.clock.now();
+  // What the body called (add_to_parent), stored whatever the outcome, as Celery's meta `children`.
+  const called = a.ctx ? calledChildren(a.ctx) : [];
   switch (outcome.kind) {
     case 'success': {
-      const children = staticChildren(a.flow, a.env, nodeOf(a.flow, a.env));
+      const children = [...staticChildren(a.flow, a.env, nodeOf(a.flow, a.env)), ...called];
       return {
         ...base,
         state: States.SUCCESS,
@@ -822,6 +823,7 @@ function recordOf(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationMs: n
         ...(outcome.traceback ? { traceback: outcome.traceback } : {}),
         dateDone,
         durationMs,
+        ...(called.length > 0 ? { children: [...called] } : {}),
       };
     case 'revoked':
       return { ...base, state: States.REVOKED, error: outcome.error, revokedBy: outcome.reason, dateDone };

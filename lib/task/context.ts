@@ -33,3 +33,21 @@ export function currentTask(): TaskContext {
 export function maybeCurrentTask(): TaskContext | undefined {
   return storage.getStore();
 }
+
+/**
+ * Ids of what a running task called (Celery's `add_to_parent`: `request.children`, stored in the
+ * caller's record). Kept beside the context rather than on it, so a context stays a plain view.
+ */
+const called = new WeakMap<TaskContext, string[]>();
+
+/** Records that the task of `ctx` called `id` (the producer does, unless `addToParent: false`). */
+export function addCalledChild(ctx: TaskContext, id: string): void {
+  const ids = called.get(ctx);
+  if (ids === undefined) called.set(ctx, [id]);
+  else ids.push(id);
+}
+
+/** What the task of `ctx` called so far, in call order. */
+export function calledChildren(ctx: TaskContext): readonly string[] {
+  return called.get(ctx) ?? [];
+}

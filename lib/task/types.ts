@@ -122,4 +122,9 @@ export interface CallOptions {
   readonly linkError?: import('../canvas/signature').AnySignature | readonly import('../canvas/signature').AnySignature[];
   /** Chord only: seconds the header may take before the chord fails with CHORD_TIMEOUT. */
   readonly chordDeadline?: number;
+  /**
+   * Called inside a task: record the new result in the caller's `children` (Celery's
+   * `add_to_parent`). Default true.
+   */
+  readonly addToParent?: boolean;
 }

@@ -75,10 +75,74 @@ describe('call and result', () => {
     expect(JSON.parse(done.stdout)).toMatchObject({ state: 'SUCCESS', result: 2 });
   });
 
+  it('result takes an id prefix as inspect and events print it', async () => {
+    const id = (await run('call', 'add', '20', '22')).stdout.trim();
+    await run('result', id, '--wait');
+    const short = (await run('inspect')).stdout.match(new RegExp(`${id.slice(0, 8)}\\S*`))?.[0];
+    expect(short).toBeDefined();
+    for (const given of [id.slice(0, 8), short as string]) {
+      const r = await run('result', given, '--json');
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ id, state: 'SUCCESS', result: 42 });
+    }
+    const none = await run('result', 'ffffffff');
+    expect(none.code).toBe(3);
+    expectOneLine(none.stderr, /no recent task id starts with ffffffff/);
+  });
+
   it('--wait --timeout gives up with exit 124 and says the task goes on', async () => {
     const r = await run('call', 'slow', '1', '3000', '--wait', '--timeout', '0.3');
     expect(r.code).toBe(124);
     expectOneLine(r.stderr, /timed out after 0.3 s .*still (PENDING|STARTED).*celeriac result/);
+  });
+});
+
+describe('apply: a canvas in its JSON form', () => {
+  it('a chain, a chord and a group, each waited for', async () => {
+    const chainRun = await run('apply', '{"chain": [{"task": "add", "args": [2, 3]}, {"task": "add", "args": [4]}]}', '--wait');
+    expect(chainRun.code).toBe(0);
+    expect(chainRun.stdout.trim()).toBe('9');
+    const chordRun = await run(
+      'apply',
+      '{"chord": {"header": [{"task": "add", "args": [1, 1]}, {"task": "add", "args": [2, 2]}], "body": {"task": "sum"}}}',
+      '--wait',
+      '--json',
+    );
+    expect(JSON.parse(chordRun.stdout)).toMatchObject({ state: 'SUCCESS', result: 6 });
+    const groupRun = await run('apply', '{"group": [{"task": "add", "args": [1, 1]}, {"task": "add", "args": [2, 2]}]}', '--wait');
+    expect(groupRun.code).toBe(0);
+    expect(JSON.parse(groupRun.stdout)).toEqual([2, 4]);
+  });
+
+  it('reads @file; without --wait prints the ids to wait for (a group: one per member)', async () => {
+    const file = join(dev.cwd, 'canvas.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        group: [
+          { task: 'add', args: [1, 2] },
+          { task: 'add', args: [3, 4] },
+        ],
+      }),
+    );
+    const r = await run('apply', '@canvas.json');
+    expect(r.code).toBe(0);
+    const ids = lines(r.stdout);
+    expect(ids).toHaveLength(2);
+    const results = await Promise.all(ids.map((id) => run('result', id, '--wait')));
+    expect(results.map((x) => x.stdout.trim())).toEqual(['3', '7']);
+  });
+
+  it('a malformed canvas or an unknown task → 2, one line naming where', async () => {
+    const bad = await run('apply', '{"chain": [{"task": "add", "args": [1, 2]}, {"tsk": "add"}]}');
+    expect(bad.code).toBe(2);
+    expectOneLine(bad.stderr, /canvas\.chain\[1\] must have exactly one of "task", "chain", "group", "chord"/);
+    const unknown = await run('apply', '{"group": [{"task": "nope"}]}');
+    expect(unknown.code).toBe(2);
+    expectOneLine(unknown.stderr, /no task "nope"/);
+    const notJson = await run('apply', '{chain');
+    expect(notJson.code).toBe(2);
+    expectOneLine(notJson.stderr, /the canvas is not JSON/);
   });
 });
 
@@ -96,6 +160,9 @@ describe('bad input: one line, a meaningful exit code, and dev keeps running', (
     const arity = await run('call', 'add', '1');
     expect(arity.code).toBe(2);
     expectOneLine(arity.stderr, /add\(\) takes 2 argument\(s\) but 1 were given/);
+    const extra = await run('call', 'add', '1', '2', '3');
+    expect(extra.code).toBe(2);
+    expectOneLine(extra.stderr, /add\(\) takes 2 argument\(s\) but 3 were given/);
   });
 
   it('unknown id → 3; unknown queue → 3; bad options → 2', async () => {
@@ -149,13 +216,13 @@ describe('queues', () => {
     const data = JSON.parse(json.stdout);
     expect(data.target).toBe('local');
     expect(data.queues.map((q: { name: string }) => q.name)).toEqual(['default', 'poison']);
-    expect(data.queues[1]).toMatchObject({ name: 'poison', dlq: { name: 'poison-dlq' } });
+    expect(data.queues[1]).toMatchObject({ name: 'poison', dlq: { name: 'clitest-poison-dlq' } });
     const adds = data.tasks.filter((t: { task: string; state: string }) => t.task === 'add' && t.state === 'SUCCESS');
     expect(adds.length).toBeGreaterThan(0);
     expect(typeof adds[0].durationMs).toBe('number');
     const text = await run('inspect');
     expect(text.stdout).toMatch(/QUEUE\s+VISIBLE\s+IN FLIGHT\s+DELAYED\s+DLQ\s+DLQ DEPTH/);
-    expect(text.stdout).toMatch(/poison\s+0\s+0\s+0\s+poison-dlq/);
+    expect(text.stdout).toMatch(/poison\s+0\s+0\s+0\s+clitest-poison-dlq/);
     expect(text.stdout).toMatch(/RECENT TASKS/);
     expect(text.stdout).toMatch(/FAILURE\s+fail\s+\S+\s+\d+ ms\s+TypeError: failed on purpose/);
   });
@@ -179,12 +246,12 @@ describe('queues', () => {
     }, 15_000);
     const r = await run('redrive', 'poison', '--json');
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ queue: 'poison', dlq: 'poison-dlq', moved: 1 });
+    expect(JSON.parse(r.stdout)).toEqual({ queue: 'poison', dlq: 'clitest-poison-dlq', moved: 1 });
     const done = await run('result', id, '--wait', '--timeout', '10');
     expect(done.code).toBe(0);
     expect(done.stdout.trim()).toBe('cured p1 after 3 deliveries');
     const empty = await run('redrive', 'poison');
-    expect(empty.stdout.trim()).toBe('moved 0 messages from poison-dlq to poison');
+    expect(empty.stdout.trim()).toBe('moved 0 messages from clitest-poison-dlq to poison');
   });
 });
 

@@ -105,12 +105,29 @@ describe('dashboard', () => {
     expect(await page.locator('#graph g.node[data-task="slow"][data-state="SUCCESS"]').count()).toBe(3);
     expect(await page.textContent(node('sum'))).toContain('SUCCESS');
     await expect.poll(() => page.textContent(`tr.task[data-id="${sumId}"]`), { timeout: 5_000 }).toContain('6');
+    // The chord's deadline check waits, delayed, in the body's queue: the table says what it is.
+    const checks = page.locator('#queues tr[data-queue="default"] [data-deadline-checks]');
+    await expect.poll(() => checks.count(), { timeout: 5_000 }).toBe(1);
+    expect(await checks.textContent()).toBe('(1 chord deadline check)');
+    expect(Number(await page.getAttribute('#queues tr[data-queue="default"] td[data-delayed]', 'data-delayed'))).toBeGreaterThanOrEqual(1);
   });
 
   it('shows failures with their error, and saves a screenshot', async () => {
     await call('fail', ['shown in red']);
     await page.waitForSelector('tr.task[data-task="fail"][data-state="FAILURE"]', { timeout: 10_000 });
     expect(await page.textContent('tr.task[data-task="fail"] td.err')).toBe('TypeError: failed on purpose: shown in red');
+    // …and on its graph node, not only in a tooltip.
+    await page.click('tr.task[data-task="fail"]');
+    await page.waitForSelector(node('fail', 'FAILURE'), { timeout: 10_000 });
+    expect(await page.textContent('#wf-hint')).toBe('1 task, 1 done');
+    // The Tasks header says what its counts are over: every row the page holds.
+    const rows = await page.locator('#tasks tbody tr.task').count();
+    expect(await page.textContent('#tasks-hint')).toContain(`counts over the ${rows} most recent tasks`);
+    const counted = await page
+      .locator('#counts [data-count-state]')
+      .evaluateAll((els) => els.reduce((n, el) => n + Number((el.textContent ?? '').split(' ').pop()), 0));
+    expect(counted).toBe(rows);
+    expect(await page.textContent(`${node('fail')} text.err`)).toBe('TypeError: failed on purpo…');
     mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     console.log(`dashboard screenshot: ${SCREENSHOT}`);

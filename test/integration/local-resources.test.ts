@@ -98,10 +98,27 @@ describe('LocalRuntime.resources on memory', () => {
         table: undefined,
         bus: 'celeriac-res-memory',
         queueUrls: { default: 'default', loud: 'loud' },
-        dlqUrls: { default: 'default-dlq', loud: 'loud-dlq' },
+        dlqUrls: { default: 'res-memory-default-dlq', loud: 'res-memory-loud-dlq' },
       });
     } finally {
       await local.stop();
     }
+  });
+});
+
+describe('dead-letter queue names', () => {
+  it('are the same in memory and emulated modes: <app>-<queue>-dlq', async () => {
+    const names: Record<string, string[]> = {};
+    for (const mode of ['memory', 'emulated'] as const) {
+      const { app } = resourceApp('dlqnames');
+      const local = await startLocal(app, { mode });
+      try {
+        names[mode] = (await local.queues()).map((q) => q.deadLetterQueue).sort();
+      } finally {
+        await local.stop();
+      }
+    }
+    expect(names.memory).toEqual(['dlqnames-default-dlq', 'dlqnames-loud-dlq']);
+    expect(names.emulated).toEqual(names.memory);
   });
 });

@@ -24,6 +24,32 @@ describe('delay / applyAsync / get', () => {
     expect((await h.backend.broker.depth('default')).visible).toBe(0);
   });
 
+  it('refuses a call with too many arguments before publishing, as too few', async () => {
+    const h = harness();
+    const add = h.app.task('add', (x: number, y: number) => x + y);
+    // @ts-expect-error: add takes two numbers
+    await expect(add.delay(1, 2, 3)).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARGS });
+    expect((await h.backend.broker.depth('default')).visible).toBe(0);
+  });
+
+  it("[add_to_parent] a task called inside a running task is recorded in the caller's children; addToParent: false opts out", async () => {
+    const h = harness();
+    const add = h.app.task('add', (x: number, y: number) => x + y);
+    const ids: string[] = [];
+    const fanout = h.app.task('fanout', async (n: number) => {
+      for (let i = 0; i < n; i++) ids.push((await add.delay(i, i)).id);
+      await add.applyAsync([9, 9], { addToParent: false });
+      return n;
+    });
+    const r = await fanout.delay(2);
+    await h.drain();
+    expect(await r.get()).toBe(2);
+    expect(ids).toHaveLength(2);
+    expect(await r.children()).toEqual(ids);
+    expect((await r.info()).children).toEqual(ids);
+    for (const id of ids) expect(await h.app.asyncResult(id).get()).toBe(Number(ids.indexOf(id)) * 2);
+  });
+
   it('stores FAILURE with the error type, message and code; get() re-raises it', async () => {
     const h = harness();
     const boom = h.app.task('boom', () => {

@@ -1,6 +1,6 @@
 /** `celeriac events`: recent lifecycle events, or a live tail with `--follow`. */
 import type { BusEvent } from '../../ports';
-import { CliError, ExitCodes } from '../errors';
+import { CliError, ExitCodes, usage } from '../errors';
 import { clock, formatDuration, preview, shortId } from '../format';
 import { err, out, outJson } from '../io';
 import type { Target } from '../target';
@@ -19,7 +19,17 @@ export interface EventsOptions {
 export async function eventsCommand(target: Target, o: EventsOptions): Promise<number> {
   const print = (e: BusEvent) => (o.json ? outJson(e) : out(eventLine(e)));
   if (!o.follow) {
-    for (const e of await target.recentEvents(o.limit ?? 50)) print(e);
+    for (const [option, value] of [
+      ['--timeout', o.timeout],
+      ['--max', o.max],
+    ] as const) {
+      if (value !== undefined)
+        throw usage(`${option} goes with --follow (it bounds the live tail); without it, events lists the recent ones`);
+    }
+    const recent = await target.recentEvents(o.limit ?? 50);
+    // On stderr: `--json` output and pipes stay empty, a person still reads why nothing came.
+    if (recent.length === 0) err(`celeriac: no lifecycle events yet on ${target.label}`);
+    for (const e of recent) print(e);
     return ExitCodes.OK;
   }
   const ac = new AbortController();

@@ -80,6 +80,8 @@ export class TaskFeed {
   /** Plans that travel by reference (big ones, any with a group or chord): plan id → workflow root, read on demand. */
   readonly #planRefs = new Map<string, string>();
   readonly #events: BusEvent[] = [];
+  /** Chord deadline check messages published and not yet due: id → queue, due time. */
+  readonly #checks = new Map<string, { readonly queue: string; readonly dueAt: number }>();
   readonly #listeners = new Set<(change: FeedChange) => void>();
   readonly #capacity: number;
   readonly #planCapacity: number;
@@ -128,7 +130,14 @@ export class TaskFeed {
 
   /** Records a published message: a new task (PENDING), a retry's next attempt, and the workflow plan it carries. */
   published(envelope: Envelope, queue: string): void {
-    if (HIDDEN_TASKS.has(envelope.task)) return;
+    if (HIDDEN_TASKS.has(envelope.task)) {
+      // Not a task, but a delayed message in a queue: counted so the queue table can say what it is.
+      if (envelope.task === CHORD_DEADLINE_TASK && envelope.headers.eta !== undefined) {
+        this.#checks.set(envelope.id, { queue, dueAt: Date.parse(envelope.headers.eta) });
+        while (this.#checks.size > this.#capacity) this.#checks.delete(this.#checks.keys().next().value as string);
+      }
+      return;
+    }
     const h = envelope.headers;
     if (envelope.wf !== undefined) {
       if ('plan' in envelope.wf) this.addPlan(envelope.wf.plan, h.rootId);
@@ -153,6 +162,20 @@ export class TaskFeed {
       updatedAt: this.#now(),
       ...(known?.startedAt === undefined || known.state === 'PENDING' ? {} : { startedAt: known.startedAt }),
     });
+  }
+
+  /**
+   * Chord deadline checks waiting in each queue: celeriac's own delayed messages (one per chord,
+   * due at its deadline, a no-op once the chord is done), which a queue's "delayed" count includes.
+   */
+  deadlineChecks(): Record<string, number> {
+    const now = this.#now();
+    const out: Record<string, number> = {};
+    for (const [id, c] of this.#checks) {
+      if (c.dueAt <= now) this.#checks.delete(id);
+      else out[c.queue] = (out[c.queue] ?? 0) + 1;
+    }
+    return out;
   }
 
   /** Remembers a workflow plan (from a message, or read from the store). */

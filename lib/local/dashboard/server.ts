@@ -11,16 +11,19 @@
  * - `GET  /api/tasks?limit=n`          recent tasks, newest first
  * - `GET  /api/tasks/:id`              one task: stored record merged with the feed (404: unknown)
  * - `GET  /api/workflow/:rootId`       the workflow graph (404: unknown)
- * - `GET  /api/queues`                 queue and DLQ depths
+ * - `GET  /api/queues`                 queue and DLQ depths (`deadlineChecks`: how many of the
+ *                                      delayed messages are chord deadline checks)
  * - `GET  /api/events?limit=n`         recent lifecycle events, oldest first
  * - `GET  /api/stream`                 Server-Sent Events: `tasks` (changed rows), `bus` (lifecycle events)
- * - `POST /api/call`                   `{ task, args?, countdown? }` → `{ id }`
+ * - `POST /api/call`                   `{ task, args?, countdown? }` → `{ id, task }`, or
+ *                                      `{ canvas, countdown? }` (lib/canvas/json.ts) → `{ id, kind, members? }`
  * - `POST /api/queues/:name/purge`     → `{ queue }` (`?dlq=1`: its dead-letter queue)
  * - `POST /api/queues/:name/redrive`   DLQ → queue, → `{ queue, dlq, moved }`
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type AppliedCanvas, applyCanvasJson } from '../../canvas/json';
 import { isCeleriacError } from '../../errors';
 import type { Backend, Broker, BusEvent, QueueAdmin, QueueConsumer, ResultRecord } from '../../ports';
 import type { Json } from '../../protocol/json';
@@ -159,7 +162,11 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       return json(res, 200, graph);
     }
     if (method === 'GET' && path === '/api/queues') {
-      return json(res, 200, { queues: await queueDepths(opts.admin, opts.queues) });
+      const checks = opts.feed.deadlineChecks();
+      const queues = (await queueDepths(opts.admin, opts.queues)).map((q) =>
+        checks[q.name] === undefined ? q : { ...q, deadlineChecks: checks[q.name] },
+      );
+      return json(res, 200, { queues });
     }
     if (method === 'GET' && path === '/api/events') {
       return json(res, 200, { events: opts.feed.events(limitOf(url, 1_000)) });
@@ -329,15 +336,21 @@ async function workflowOf(opts: DashboardOptions, rootId: string) {
   return workflowGraph(rootId, plans, [...rows, ...extra], statuses);
 }
 
-async function call(app: App, body: unknown): Promise<{ id: string; task: string }> {
+async function call(app: App, body: unknown): Promise<{ id: string; task: string } | AppliedCanvas> {
   if (typeof body !== 'object' || body === null || Array.isArray(body))
-    throw new HttpError(400, 'BAD_REQUEST', 'expected a JSON object { task, args? }');
-  const { task, args = [], countdown } = body as { task?: unknown; args?: unknown; countdown?: unknown };
-  if (typeof task !== 'string' || task === '') throw new HttpError(400, 'BAD_REQUEST', '"task" must be a task name');
-  if (!Array.isArray(args)) throw new HttpError(400, 'BAD_REQUEST', '"args" must be an array');
+    throw new HttpError(400, 'BAD_REQUEST', 'expected a JSON object { task, args? } or { canvas }');
+  const { task, args = [], countdown, canvas } = body as { task?: unknown; args?: unknown; countdown?: unknown; canvas?: unknown };
   if (countdown !== undefined && (typeof countdown !== 'number' || !Number.isFinite(countdown) || countdown < 0)) {
     throw new HttpError(400, 'BAD_REQUEST', '"countdown" must be a non-negative number of seconds');
   }
+  if (canvas !== undefined) {
+    if (task !== undefined || (body as { args?: unknown }).args !== undefined) {
+      throw new HttpError(400, 'BAD_REQUEST', 'give either { task, args } or { canvas }, not both');
+    }
+    return applyCanvasJson(app, canvas, countdown === undefined ? {} : { countdown });
+  }
+  if (typeof task !== 'string' || task === '') throw new HttpError(400, 'BAD_REQUEST', '"task" must be a task name');
+  if (!Array.isArray(args)) throw new HttpError(400, 'BAD_REQUEST', '"args" must be an array');
   if (!app.taskNames().includes(task)) {
     throw new HttpError(404, 'UNKNOWN_TASK', `app "${app.name}" has no task "${task}"; its tasks are: ${app.taskNames().join(', ')}`);
   }

@@ -444,8 +444,12 @@ function compileWildcard(text: string, location: string): RegExp {
   return new RegExp(`^${source}$`, 'su');
 }
 
+/**
+ * Escapes exactly the regular expression syntax characters. Under the `u` flag an escape of any
+ * other character (`\-`, `\:`…) is a syntax error, so nothing else may be escaped.
+ */
 function escapeRegExp(text: string): string {
-  return text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+  return text.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -79,6 +79,31 @@ describe.each(MODES)('composition ($mode)', ({ duplicate }) => {
     ]);
   });
 
+  it('[GROUP-03/CHAIN-10] an empty group opening a chain is an empty chord header: the next step runs at once with []', async () => {
+    const f = canvasFixture({ duplicate });
+    const steps: AnySignature[] = [group([] as AnySignature[]), f.sum.s(), f.add.s(5)];
+    const r = (await new Chain(f.app, steps).applyAsync()) as AsyncResult<number>;
+    await f.drain();
+    expect(await r.get()).toBe(5);
+    expect(f.calls('sum').map((c) => c.args)).toEqual([[[]]]);
+    expect(f.calls('add').map((c) => c.args)).toEqual([[0, 5]]);
+  });
+
+  it('[CHAIN-10] the handle of a chain holding a chord: parent is the header GroupResult, whose parent is the step before', async () => {
+    const f = canvasFixture({ duplicate });
+    const r = await chain(f.add.s(1, 1), chord([f.add.s(10), f.mul.s(10)], f.sum.s()), f.add.s(1000)).applyAsync();
+    await f.drain();
+    const body = r.parent;
+    expect(body).toBeInstanceOf(AsyncResult);
+    const header = body?.parent;
+    expect(header).toBeInstanceOf(GroupResult);
+    expect(await (header as GroupResult<number[]>).get()).toEqual([12, 20]);
+    const first = header?.parent;
+    expect(first).toBeInstanceOf(AsyncResult);
+    expect(await (first as AsyncResult<number>).get()).toBe(2);
+    expect(first?.parent).toBeUndefined();
+  });
+
   it('[CHAIN-13] chain(group, task, group) runs strictly in phases', async () => {
     const f = canvasFixture({ duplicate });
     const r = await chain(group(f.add.s(1, 1), f.add.s(2, 2)), f.sum.s(), group(f.add.s(1), f.add.s(2))).applyAsync();

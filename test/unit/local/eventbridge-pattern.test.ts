@@ -539,6 +539,39 @@ describe('wildcards', () => {
     expect(matchesPattern({ f: [{ wildcard: '(x)+[y]*' }] }, { f: '(x)+[y]z' })).toBe(true);
   });
 
+  it("matches the user guide's wildcard examples, ARNs with dashes and colons included", () => {
+    const bus = { EventBusArn: [{ wildcard: 'arn:aws:events:us-east-1:*:event-bus/*' }] };
+    expect(matchesPattern(bus, { EventBusArn: 'arn:aws:events:us-east-1:123456789012:event-bus/orders-prod' })).toBe(true);
+    expect(matchesPattern(bus, { EventBusArn: 'arn:aws:events:eu-west-1:123456789012:event-bus/orders' })).toBe(false);
+    expect(matchesPattern({ FileName: [{ wildcard: 'dir/*.png' }] }, { FileName: 'dir/cat.png' })).toBe(true);
+    expect(matchesPattern({ FileName: [{ wildcard: 'dir/*.png' }] }, { FileName: 'dir/cat.jpg' })).toBe(false);
+    expect(
+      matchesPattern(
+        { 'detail-type': [{ wildcard: '*Instance State-change*' }] },
+        { 'detail-type': 'EC2 Instance State-change Notification' },
+      ),
+    ).toBe(true);
+    expect(matchesPattern({ FilePath: [{ 'anything-but': { wildcard: '*/lib/*' } }] }, { FilePath: '/usr/bin/env' })).toBe(true);
+    expect(matchesPattern({ FilePath: [{ 'anything-but': { wildcard: ['*/lib/*', '*/bin/*'] } }] }, { FilePath: '/usr/bin/env' })).toBe(
+      false,
+    );
+  });
+
+  it('every printable ASCII character other than * and \\ is literal, before and after a *', () => {
+    for (let code = 0x20; code < 0x7f; code++) {
+      const c = String.fromCharCode(code);
+      if (c === '*' || c === '\\') continue;
+      const pattern = { f: [{ wildcard: `a${c}*${c}z` }] };
+      expect(matchesPattern(pattern, { f: `a${c}${c}z` }), `character ${JSON.stringify(c)}`).toBe(true);
+      expect(matchesPattern(pattern, { f: `a${c}-anything-${c}z` }), `character ${JSON.stringify(c)}`).toBe(true);
+      const other = c === 'b' ? 'c' : 'b';
+      expect(matchesPattern(pattern, { f: `a${other}${c}z` }), `character ${JSON.stringify(c)}`).toBe(false);
+      expect(matchesPattern({ f: [{ 'anything-but': { wildcard: `${c}*` } }] }, { f: `${c}x` }), `character ${JSON.stringify(c)}`).toBe(
+        false,
+      );
+    }
+  });
+
   it('works on unicode strings', () => {
     expect(matchesPattern({ f: [{ wildcard: 'caf*é' }] }, { f: 'café au lait, café' })).toBe(true);
     expect(matchesPattern({ f: [{ wildcard: '🚀*' }] }, { f: '🚀 launch' })).toBe(true);
