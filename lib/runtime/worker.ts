@@ -474,7 +474,7 @@ async function execute(
       return 'retry';
     }
     const rejected = new CeleriacError(ErrorCodes.TASK_REJECTED, `task rejected the message: ${error.message}`, { cause: error });
-    await fail(rt, attempt, rejected, duration);
+    await fail(rt, attempt, rejected, duration, true);
     return 'ack';
   }
   if (error instanceof Retry || shouldAutoRetry(def.options.retry, error)) {
@@ -856,13 +856,18 @@ async function succeed(rt: WorkerRuntime, a: Attempt, value: Json, raw: unknown,
   await postrun(rt, env, ctx.args, raw, States.SUCCESS);
 }
 
-async function fail(rt: WorkerRuntime, a: Attempt, error: unknown, durationMs: number): Promise<void> {
+/**
+ * Settles a failure, then runs the failure hooks. A `Reject(requeue=false)` is stored and signalled
+ * as a failure (Celery main), but is not the task failing: `onFailure` and `afterReturn` do not run
+ * and `taskPostrun` says REJECTED (celery-semantics §hooks).
+ */
+async function fail(rt: WorkerRuntime, a: Attempt, error: unknown, durationMs: number, rejected = false): Promise<void> {
   const outcome = failureOf(error);
   if (!(await settle(rt, a, outcome, durationMs))) return;
   const { env, ctx, def } = a;
   if (!ctx) return;
   const { signals } = rt.app;
-  const hooks = def?.options;
+  const hooks = rejected ? undefined : def?.options;
   if (hooks?.onFailure) await guardHook(rt, 'onFailure', env, () => runWithContext(ctx, () => hooks.onFailure?.(error, ctx)));
   if (signals.taskFailure.hasReceivers) {
     await signals.taskFailure.send({
@@ -876,7 +881,7 @@ async function fail(rt: WorkerRuntime, a: Attempt, error: unknown, durationMs: n
   }
   if (hooks?.afterReturn)
     await guardHook(rt, 'afterReturn', env, () => runWithContext(ctx, () => hooks.afterReturn?.('FAILURE', error, ctx)));
-  await postrun(rt, env, ctx.args, error, States.FAILURE);
+  await postrun(rt, env, ctx.args, error, rejected ? 'REJECTED' : States.FAILURE);
 }
 
 async function revoke(rt: WorkerRuntime, a: Attempt, outcome: Revoked): Promise<void> {

@@ -132,6 +132,27 @@ describe('hooks and signals fire in Celery order [P-HOOK-01/02/03]', () => {
     await expect(b.get()).rejects.toMatchObject({ code: ErrorCodes.TASK_REJECTED });
   });
 
+  it('[hooks] Reject(requeue=false): FAILURE stored and taskFailure sent, but taskPostrun says REJECTED and neither onFailure nor afterReturn runs', async () => {
+    const h = harness();
+    const order: string[] = [];
+    tracer(h, order);
+    const rej = h.app.task(
+      'rej',
+      () => {
+        throw new Reject('bad data');
+      },
+      { onFailure: () => void order.push('onFailure'), afterReturn: (state) => void order.push(`afterReturn:${state}`) },
+    );
+    const r = await rej.delay();
+    await h.drain();
+    expect(await r.state()).toBe('FAILURE');
+    expect(order).toContain('taskFailure');
+    expect(order).toContain('taskPostrun:REJECTED');
+    expect(order).not.toContain('taskPostrun:FAILURE');
+    expect(order).not.toContain('onFailure');
+    expect(order.some((o) => o.startsWith('afterReturn'))).toBe(false);
+  });
+
   it('publish signals fire in the publisher with the task name as sender', async () => {
     const h = harness();
     const seen: string[] = [];
