@@ -328,7 +328,7 @@ export async function continueFailure(
     const chain = chainOf(flow, f);
     const ids: string[] = [];
     for (const step of chain.steps.slice(f.i)) taskIdsUnder(flow.plan, step, ids);
-    await markFailed(env, ids, error, flow.rootId, failedId);
+    await markFailed(env, flow, ids, error, failedId);
     return continueFailure(env, flow, rest, error, failedId, out);
   }
   return join(env, flow, f, rest, true, failedId, out);
@@ -344,12 +344,30 @@ export async function continueRevoked(env: EngineEnv, flow: Flow, k: readonly Fr
   return join(env, flow, k[joinAt] as JoinFrame, k.slice(joinAt + 1), true, revokedId, out);
 }
 
-async function markFailed(env: EngineEnv, ids: readonly string[], error: SerializedError, rootId: string, parentId: string): Promise<void> {
+/**
+ * Stores FAILURE for steps that will never run (a failed chain's tail, a failed chord's body), each
+ * under its task name so that `result`, `inspect` and the dashboard say which step it is.
+ */
+async function markFailed(env: EngineEnv, flow: Flow, ids: readonly string[], error: SerializedError, parentId: string): Promise<void> {
   const now = env.clock.now();
+  const wanted = new Set(ids);
+  const names = new Map<string, string>();
+  for (const n of flow.plan.nodes) if (n.t === 'task' && wanted.has(n.id)) names.set(n.id, n.name);
   await Promise.all(
-    ids.map((id) =>
-      env.store.writeIfNotReady({ id, state: States.FAILURE, error, rootId, parentId, dateDone: now, cont: 'done' } satisfies ResultRecord),
-    ),
+    ids.map((id) => {
+      const task = names.get(id);
+      const rec: ResultRecord = {
+        id,
+        ...(task === undefined ? {} : { task }),
+        state: States.FAILURE,
+        error,
+        rootId: flow.rootId,
+        parentId,
+        dateDone: now,
+        cont: 'done',
+      };
+      return env.store.writeIfNotReady(rec);
+    }),
   );
 }
 
@@ -472,7 +490,7 @@ async function failJoin(
 ): Promise<void> {
   if (f.b !== undefined) {
     const ids = taskIdsUnder(flow.plan, f.b);
-    await markFailed(env, ids, error, flow.rootId, failedId);
+    await markFailed(env, flow, ids, error, failedId);
     const first = firstTask(flow.plan, f.b);
     if (first) {
       await fireErrbacks(

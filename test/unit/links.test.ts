@@ -132,6 +132,9 @@ describe('chain', () => {
     const states: string[] = [];
     for (let n: typeof r.parent | typeof r | undefined = r; n; n = n.parent) states.unshift(await (n as typeof r).state());
     expect(states).toEqual(['SUCCESS', 'FAILURE', 'FAILURE', 'FAILURE']);
+    // The steps that never ran are stored under their task names, as the one that failed.
+    expect((await r.info()).task).toBe('after');
+    expect((await (r.parent as typeof r).info()).task).toBe('after');
   });
 
   it('chain.link fires once on the last step; chain.linkError fires once for the failing step [CHAIN-06/08]', async () => {
