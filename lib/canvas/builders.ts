@@ -86,4 +86,6 @@ const emptyHost: CanvasHost & ResultHost = {
     return Promise.reject(new CeleriacError(ErrorCodes.NOT_CONFIGURED, 'an empty group has no backend'));
   },
   async revoke(): Promise<void> {},
+  // An empty group's result is ready at once: nothing is ever waited for.
+  insideTask: () => false,
 };

@@ -2,7 +2,7 @@ import { CeleriacError, ErrorCodes } from '../errors';
 import { TASK_ID_PATTERN } from '../protocol/envelope';
 import { type Json, type JsonObject, toJson } from '../protocol/json';
 import type { NodeOptions, Plan, PlanNode } from '../protocol/plan';
-import type { CallOptions } from '../task/types';
+import type { CallOptions } from './signature';
 import { type AnySignature, Chain, Chord, Group, Signature } from './signature';
 
 /** The shape of the handle `applyAsync()` returns, built by the app from real result classes. */

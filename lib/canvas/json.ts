@@ -16,7 +16,7 @@
 import * as v from 'valibot';
 import { CeleriacError, ErrorCodes } from '../errors';
 import type { Json, JsonObject } from '../protocol/json';
-import type { CallOptions } from '../task/types';
+import type { CallOptions } from './signature';
 import { type AnySignature, type CanvasHost, type CanvasOptions, Chain, Chord, Group, Signature } from './signature';
 
 /** The JSON form of a canvas (see the module comment). */

@@ -1,7 +1,35 @@
 import { CeleriacError, ErrorCodes } from '../errors';
 import type { Json, JsonObject } from '../protocol/json';
 import type { AsyncResult, GroupResult } from '../results/async-result';
-import type { CallOptions } from '../task/types';
+
+/** Options of `applyAsync` and `sig.set()` (Celery's `apply_async` options, camelCased). */
+export interface CallOptions {
+  /** Seconds to wait before running. Wins over `eta` when both are given. */
+  readonly countdown?: number;
+  /** Earliest run time. */
+  readonly eta?: Date | string;
+  /** Seconds from now, or an absolute time, after which the task is REVOKED instead of run. */
+  readonly expires?: number | Date | string;
+  /** Use this task id (for a chain: the last task; for a group: the group id; for a chord: the body). */
+  readonly taskId?: string;
+  readonly queue?: string;
+  /** Custom headers, visible in `ctx.headers`, preserved across retries. */
+  readonly headers?: JsonObject;
+  readonly ignoreResult?: boolean;
+  readonly timeLimit?: number;
+  readonly softTimeLimit?: number;
+  /** Callbacks run on success with the result prepended. */
+  readonly link?: AnySignature | readonly AnySignature[];
+  /** Errbacks run on final failure. */
+  readonly linkError?: AnySignature | readonly AnySignature[];
+  /** Chord only: seconds the header may take before the chord fails with CHORD_TIMEOUT. */
+  readonly chordDeadline?: number;
+  /**
+   * Called inside a task: record the new result in the caller's `children` (Celery's
+   * `add_to_parent`). Default true.
+   */
+  readonly addToParent?: boolean;
+}
 
 /** What a canvas needs from its app to be applied. Implemented by the App. */
 export interface CanvasHost {

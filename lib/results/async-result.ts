@@ -2,7 +2,6 @@ import { CeleriacError, ErrorCodes, TaskRevokedError, TimeoutError } from '../er
 import type { Backend, ResultRecord } from '../ports';
 import { deserializeError, type SerializedError } from '../protocol/failure';
 import type { Json } from '../protocol/json';
-import { maybeCurrentTask } from '../task/context';
 import { isReady, PROPAGATE_STATES, States, type TaskState } from './states';
 
 /** What a result handle needs from its app. */
@@ -10,6 +9,11 @@ export interface ResultHost {
   backend(): Promise<Backend>;
   /** Revoke by id (stores REVOKED unless already ready). */
   revoke(id: string): Promise<void>;
+  /**
+   * True while a task body runs in this process (`get()` refuses to wait there). The host answers,
+   * so that results need not know how tasks are run (results sit below the task layer).
+   */
+  insideTask(): boolean;
 }
 
 export interface GetOptions {
@@ -126,7 +130,7 @@ export class AsyncResult<T = unknown> {
    */
   async get(options: GetOptions = {}): Promise<T> {
     if (this.ignored) return undefined as T;
-    guardInTask(options);
+    guardInTask(this.#host, options);
     const backend = await this.#host.backend();
     const interval = options.intervalMs ?? backend.pollIntervalMs ?? DEFAULT_POLL_MS;
     const propagate = options.propagate ?? true;
@@ -236,7 +240,7 @@ export class GroupResult<T extends readonly unknown[] = unknown[]> {
    * the first failed member in order raises; without, errors stand in the list.
    */
   async get(options: GetOptions = {}): Promise<T> {
-    guardInTask(options);
+    guardInTask(this.#host, options);
     if (this.results.length === 0) return [] as unknown as T;
     const backend = await this.#host.backend();
     const interval = options.intervalMs ?? backend.pollIntervalMs ?? DEFAULT_POLL_MS;
@@ -344,8 +348,8 @@ class Lineage {
   }
 }
 
-function guardInTask(options: GetOptions): void {
-  if (!options.allowInTask && maybeCurrentTask()) {
+function guardInTask(host: ResultHost, options: GetOptions): void {
+  if (!options.allowInTask && host.insideTask()) {
     throw new CeleriacError(
       ErrorCodes.SYNC_SUBTASK,
       'never wait for a result inside a task (it holds a Lambda while another task runs); chain the work instead, or pass { allowInTask: true }',

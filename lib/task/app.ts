@@ -13,7 +13,7 @@ import type { AppSettings, Logger, RuntimeApp, TaskDef } from '../runtime/app-po
 import { applyCanvas } from '../runtime/producer';
 import { createSignals, type Signals } from '../signals';
 import type { Outcome } from '../signals/events';
-import { runWithContext } from './context';
+import { maybeCurrentTask, runWithContext } from './context';
 import type { CallOptions, TaskContext, TaskOptions } from './types';
 
 /** A backend, or a (possibly async) factory called once on first use. */
@@ -287,6 +287,11 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
       spec.children.map((c) => this.#handle(c, false) as AsyncResult<unknown>),
       parent,
     );
+  }
+
+  /** True while a task body runs in this process (in a worker, or called directly). */
+  insideTask(): boolean {
+    return maybeCurrentTask() !== undefined;
   }
 
   /** Stops a task that has not started: stores REVOKED unless it is already ready. */

@@ -1,5 +1,4 @@
 import type { RetryRequestOptions } from '../errors';
-import type { JsonObject } from '../protocol/json';
 import type { RequestInfo } from '../signals';
 
 /** Something that says whether an error should be retried: a class, an error code, or a predicate. */
@@ -100,31 +99,5 @@ export interface TaskOptions<A extends readonly unknown[] = readonly unknown[], 
   readonly afterReturn?: (state: FinalState, resultOrError: unknown, ctx: TaskContext) => void | Promise<void>;
 }
 
-/** Options of `applyAsync` and `sig.set()` (Celery's `apply_async` options, camelCased). */
-export interface CallOptions {
-  /** Seconds to wait before running. Wins over `eta` when both are given. */
-  readonly countdown?: number;
-  /** Earliest run time. */
-  readonly eta?: Date | string;
-  /** Seconds from now, or an absolute time, after which the task is REVOKED instead of run. */
-  readonly expires?: number | Date | string;
-  /** Use this task id (for a chain: the last task; for a group: the group id; for a chord: the body). */
-  readonly taskId?: string;
-  readonly queue?: string;
-  /** Custom headers, visible in `ctx.headers`, preserved across retries. */
-  readonly headers?: JsonObject;
-  readonly ignoreResult?: boolean;
-  readonly timeLimit?: number;
-  readonly softTimeLimit?: number;
-  /** Callbacks run on success with the result prepended. */
-  readonly link?: import('../canvas/signature').AnySignature | readonly import('../canvas/signature').AnySignature[];
-  /** Errbacks run on final failure. */
-  readonly linkError?: import('../canvas/signature').AnySignature | readonly import('../canvas/signature').AnySignature[];
-  /** Chord only: seconds the header may take before the chord fails with CHORD_TIMEOUT. */
-  readonly chordDeadline?: number;
-  /**
-   * Called inside a task: record the new result in the caller's `children` (Celery's
-   * `add_to_parent`). Default true.
-   */
-  readonly addToParent?: boolean;
-}
+/** Call options live beside the canvas they configure (see canvas/signature); re-exported here. */
+export type { CallOptions } from '../canvas/signature';

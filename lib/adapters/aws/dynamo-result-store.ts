@@ -15,7 +15,7 @@ import type { Clock, JoinCount, JoinShard, Lease, ResultRecord, ResultStore, Wri
 import type { Plan } from '../../protocol/plan';
 import { isReady, States } from '../../results/states';
 import { DYNAMO_MAX_ITEM_BYTES, resultTooLarge, utf8Bytes } from '../limits';
-import { systemClock } from '../memory/clock';
+import { systemClock } from '../system';
 import { backendError, DEFAULT_RETRY, errorName, type RetryPolicy, retryLeftovers } from './retry';
 
 const gzipAsync = promisify(gzip);

@@ -2,7 +2,7 @@ import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } 
 import { CeleriacError, ErrorCodes } from '../../errors';
 import type { BusEvent, Clock, EventPublisher } from '../../ports';
 import { EVENTS_MAX_BATCH_BYTES, EVENTS_MAX_BATCH_ENTRIES, eventEntryBytes, eventTooLarge } from '../limits';
-import { systemClock } from '../memory/clock';
+import { systemClock } from '../system';
 import { type BatchOutcome, Coalescer, type EntryFailure } from './coalescer';
 import { DEFAULT_RETRY, errorName, isTransient, type RetryPolicy } from './retry';
 

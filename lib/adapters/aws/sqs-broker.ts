@@ -12,7 +12,7 @@ import {
 import { CeleriacError, ErrorCodes } from '../../errors';
 import type { Broker, Clock, OutgoingMessage, QueueAdmin, QueueConsumer, ReceivedMessage } from '../../ports';
 import { checkOutgoing, SQS_MAX_BATCH_BYTES, SQS_MAX_BATCH_ENTRIES, SQS_MAX_VISIBILITY_SECONDS } from '../limits';
-import { systemClock } from '../memory/clock';
+import { systemClock } from '../system';
 import { type BatchOutcome, Coalescer, type EntryFailure } from './coalescer';
 import { backendError, DEFAULT_RETRY, errorName, isTransient, type RetryPolicy } from './retry';
 

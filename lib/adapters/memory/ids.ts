@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { Ids } from '../../ports';
 
-/** Random UUID v4s from node:crypto (which buffers entropy, so this is cheap per call). */
-export const randomIds: Ids = { uuid: () => randomUUID() };
+export { randomIds } from '../system';
 
 /**
  * Deterministic, well-formed UUID v4s (`00000000-0000-4000-8000-000000000001`, …) for tests and
