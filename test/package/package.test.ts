@@ -158,5 +158,11 @@ describe('the construct in the user’s CDK app', () => {
     const bundle = readFileSync(join(out, `asset.${hash}`, 'index.mjs'), 'utf8');
     for (const task of ['consumer-plus', 'consumer-total', 'consumer-announce']) expect(bundle).toContain(`"${task}"`);
     expect(bundle).not.toMatch(/["'`](charge|refund)["'`]/);
+    // And it loads as Lambda loads it, reaching celeriac's worker: without the stack's
+    // environment, the first batch asks for the table the construct would have configured.
+    const probe =
+      "const { handler } = await import('./index.mjs'); await handler({ Records: [] }, {}).then(() => console.log('handled'), (e) => console.log(e.message));";
+    const loaded = await ok(process.execPath, ['--input-type=module', '-e', probe], { cwd: join(out, `asset.${hash}`) });
+    expect(loaded.stdout.trim()).toBe('no DynamoDB table configured: set CELERIAC_TABLE (the CDK stack sets it on every function)');
   });
 });
