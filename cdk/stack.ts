@@ -7,8 +7,8 @@ import { TaskRunner, type TaskRunnerProps } from './task-runner';
 export interface CeleriacStackProps extends StackProps {
   /** The app's topology (`app.topology()`). */
   readonly topology: AppTopologyInput;
-  /** Everything else the TaskRunner takes (code overrides, removal policy, alarm actions…). */
-  readonly runner?: Omit<TaskRunnerProps, 'topology'>;
+  /** Everything else the TaskRunner takes: the worker entry (required, or prebuilt code), removal policy, alarm actions… */
+  readonly runner: Omit<TaskRunnerProps, 'topology'>;
 }
 
 /**
@@ -18,7 +18,7 @@ export interface CeleriacStackProps extends StackProps {
  *
  * @example
  * ```ts
- * new CeleriacStack(cdkApp, 'celeriac-shop', { topology: app.topology() });
+ * new CeleriacStack(cdkApp, 'celeriac-shop', { topology: app.topology(), runner: { workerEntry: 'src/worker.ts' } });
  * ```
  */
 export class CeleriacStack extends Stack {

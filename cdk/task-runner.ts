@@ -1,5 +1,5 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -24,8 +24,8 @@ import {
   type Topology,
 } from '../lib/routing';
 
-/** Where the repository root is: `cdk/` sits directly under it. */
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The lock files esbuild's bundling accepts, in the order they are looked for. */
+export const LOCK_FILES = ['package-lock.json', 'yarn.lock', 'pnpm-lock.yaml', 'bun.lockb', 'bun.lock'] as const;
 
 /** SQS's maximum message size; set explicitly because older queues default to 256 KiB. */
 export const MAX_MESSAGE_BYTES = 1_048_576;
@@ -64,10 +64,21 @@ export interface TaskRunnerProps {
   readonly topology: AppTopologyInput;
   /** Overrides of queue settings, by logical queue name. @default - the topology's settings */
   readonly queueOverrides?: Readonly<Record<string, QueueOverrides>>;
-  /** Directory holding package.json, package-lock.json and the entries. @default - the repository root */
+  /**
+   * Your project's directory: it holds package.json, the lock file and the entries, which are
+   * resolved against it. @default process.cwd() - the directory `cdk synth` runs in
+   */
   readonly projectRoot?: string;
-  /** The worker entry, relative to `projectRoot` or absolute; it exports `handler`. @default 'functions/worker.ts' */
+  /**
+   * Your worker entry, relative to `projectRoot` or absolute; it exports `handler`
+   * (`export const handler = createWorker(app)`). Required unless `workerCode` is given.
+   */
   readonly workerEntry?: string;
+  /**
+   * The lock file esbuild installs from, relative to `projectRoot` or absolute.
+   * @default - the first of package-lock.json, yarn.lock, pnpm-lock.yaml, bun.lockb, bun.lock in projectRoot
+   */
+  readonly depsLockFilePath?: string;
   /**
    * Prebuilt worker code instead of bundling `workerEntry` (handler `index.handler`): a CI
    * artifact, or `lambda.Code.fromInline` in tests, where bundling every synth is slow.
@@ -127,10 +138,12 @@ export interface TaskQueueResources {
  *
  * @example
  * ```ts
- * import { app } from '../functions/app';
+ * import { TaskRunner } from 'celeriac/cdk';
+ * import { app } from '../src/app';
  *
  * const runner = new TaskRunner(stack, 'Shop', {
  *   topology: app.topology(),
+ *   workerEntry: 'src/worker.ts', // relative to projectRoot: by default where `cdk synth` runs
  *   queueOverrides: { default: { functionTimeout: Duration.seconds(60), maxConcurrency: 20 } },
  *   removalPolicy: RemovalPolicy.DESTROY,
  *   alarmActions: [new cloudwatchActions.SnsAction(opsTopic)],
@@ -166,7 +179,12 @@ export class TaskRunner extends Construct {
     validateSubscriberSources(topology, props);
 
     const stateful = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const projectRoot = props.projectRoot ?? REPO_ROOT;
+    // Never a default inside this package: entries and lock file are the user's project's.
+    const projectRoot = path.resolve(props.projectRoot ?? process.cwd());
+    const bundles =
+      !props.workerCode ||
+      topology.subscribers.some((s) => !props.subscriberCode?.[s.name] && !props.existingSubscriberFunctions?.[s.name]);
+    const depsLockFilePath = bundles ? resolveLockFile(projectRoot, props.depsLockFilePath) : undefined;
     const deliveryRetry = {
       retryAttempts: props.deliveryRetryAttempts ?? 8,
       maxEventAge: props.deliveryMaxEventAge ?? Duration.hours(24),
@@ -268,7 +286,7 @@ export class TaskRunner extends Construct {
         logGroup,
         environment: { ...this.environment },
         projectRoot,
-        depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
+        ...(depsLockFilePath ? { depsLockFilePath } : {}),
         bundling: {
           // ESM, as the sources are ("type": "module", import.meta); preferring dependencies' ESM
           // builds lets esbuild tree-shake them.
@@ -290,14 +308,14 @@ export class TaskRunner extends Construct {
     };
 
     // ── workers ──────────────────────────────────────────────────────────────────────────
-    const workerEntry = path.resolve(projectRoot, props.workerEntry ?? 'functions/worker.ts');
+    const workerEntry = props.workerEntry === undefined ? undefined : resolveEntry(projectRoot, props.workerEntry, 'workerEntry');
     for (const [name, r] of pending) {
       const q = r.settings;
       const scope = r.queue.node.scope as Construct;
       const worker = new nodejs.NodejsFunction(scope, 'Worker', {
         ...functionDefaults(`worker of queue ${name}`, scope),
         description: `celeriac ${topology.app}: worker of queue ${name}`,
-        ...(props.workerCode ? { code: props.workerCode, handler: 'index.handler' } : { entry: workerEntry, handler: 'handler' }),
+        ...(props.workerCode ? { code: props.workerCode, handler: 'index.handler' } : { entry: workerEntry as string, handler: 'handler' }),
         timeout: Duration.seconds(q.functionTimeoutSeconds),
         memorySize: q.memoryMb,
       });
@@ -327,7 +345,9 @@ export class TaskRunner extends Construct {
       const fn = new nodejs.NodejsFunction(scope, 'Function', {
         ...functionDefaults(`subscriber ${s.name}`, scope),
         description: `celeriac ${topology.app}: subscriber ${s.name}`,
-        ...(code ? { code, handler: 'index.handler' } : { entry: path.resolve(projectRoot, s.entry as string), handler: 'handler' }),
+        ...(code
+          ? { code, handler: 'index.handler' }
+          : { entry: resolveEntry(projectRoot, s.entry as string, `the entry of subscriber "${s.name}"`), handler: 'handler' }),
         timeout: Duration.seconds(30),
         // EventBridge invokes asynchronously: after Lambda's own retries, keep the event.
         retryAttempts: 2,
@@ -620,6 +640,14 @@ function validateProps(props: TaskRunnerProps): void {
   if (reserved.length > 0) {
     throw new Error(`TaskRunner: environment must not set ${reserved.join(', ')}: the construct sets them from the topology`);
   }
+  if (props.workerEntry === undefined && props.workerCode === undefined) {
+    throw new Error(
+      "TaskRunner: workerEntry is required: the path of your worker module (e.g. 'src/worker.ts', exporting `handler = createWorker(app)`), relative to projectRoot (default: the directory cdk synth runs in); or pass prebuilt workerCode",
+    );
+  }
+  if (props.workerEntry !== undefined && props.workerCode !== undefined) {
+    throw new Error('TaskRunner: pass either workerEntry or workerCode, not both');
+  }
   const age = props.oldestMessageAgeThreshold?.toSeconds();
   if (age !== undefined && age < 1) throw new Error('TaskRunner: oldestMessageAgeThreshold must be at least 1 second');
 }
@@ -646,6 +674,38 @@ function validateSubscriberSources(topology: Topology, props: TaskRunnerProps): 
       throw new Error(`TaskRunner: subscriber "${s.name}" has no entry in the topology, no subscriberCode and no existing function`);
     }
   }
+}
+
+/** An entry of the user's project, absolute; refused at synth time, with its path, when missing. */
+function resolveEntry(projectRoot: string, entry: string, what: string): string {
+  const abs = path.resolve(projectRoot, entry);
+  if (!existsSync(abs)) {
+    throw new Error(`TaskRunner: ${what} ${entry} not found (resolved against projectRoot ${projectRoot} to ${abs})`);
+  }
+  return abs;
+}
+
+/**
+ * Finds the lock file of the project in `projectRoot` (the first of {@link LOCK_FILES}), or
+ * `undefined`. Bundling installs the dependencies it leaves external from this lock file.
+ */
+export function findLockFile(projectRoot: string): string | undefined {
+  return LOCK_FILES.map((f) => path.join(projectRoot, f)).find((f) => existsSync(f));
+}
+
+function resolveLockFile(projectRoot: string, given: string | undefined): string {
+  if (given !== undefined) {
+    const abs = path.resolve(projectRoot, given);
+    if (!existsSync(abs)) throw new Error(`TaskRunner: depsLockFilePath ${given} not found (resolved to ${abs})`);
+    return abs;
+  }
+  const found = findLockFile(projectRoot);
+  if (!found) {
+    throw new Error(
+      `TaskRunner: no lock file in projectRoot ${projectRoot} (looked for ${LOCK_FILES.join(', ')}); run your package manager's install there, or pass projectRoot / depsLockFilePath`,
+    );
+  }
+  return found;
 }
 
 /** Applies CDK-typed queue overrides to the topology, so `buildTopology` validates the result once. */

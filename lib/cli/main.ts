@@ -1,5 +1,6 @@
 /**
- * Entry of the `celeriac` command (bin/celeriac.mjs loads it under tsx). The one place the CLI
+ * Entry of the `celeriac` command: bin/celeriac.mjs imports it compiled (dist/cli.js) in an
+ * installed package, or from the sources under tsx in a checkout. The one place the CLI
  * reads process.env and argv; it hands env to lib/config.ts through the targets.
  */
 import { runCli } from './program';

@@ -9,6 +9,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { CeleriacError, ErrorCodes } from '../errors';
 
 // Provisioning goes through the AWS adapter (the only code that imports the SDK).
 export { EMULATOR_CLIENT_CONFIG, type EnsureQueueOptions, ensureQueue, ensureTable } from '../adapters/aws/provision';
@@ -59,9 +60,23 @@ export interface FauxqsOptions {
 
 /** Starts fauxqs (SQS emulator; needs Node ≥ 22.5) in this process. */
 export async function startFauxqs(opts: FauxqsOptions = {}): Promise<Emulator> {
+  // fauxqs stores queues in node:sqlite: on an older Node say which version is needed, in one
+  // line, rather than fail on a missing built-in deep inside the emulator.
+  if (!hasNodeSqlite()) {
+    throw new CeleriacError(
+      ErrorCodes.BACKEND_UNAVAILABLE,
+      `emulated local mode needs Node.js >= 22.5 (its SQS emulator, fauxqs, uses node:sqlite); this is Node.js ${process.versions.node}: upgrade Node, or use mode 'memory'`,
+      { retryable: false },
+    );
+  }
   const { startFauxqs: start } = await import('fauxqs');
   const server = await start({ port: opts.port ?? 0, logger: opts.logger ?? false });
   return { endpoint: `http://127.0.0.1:${server.port}`, stop: () => server.stop() };
+}
+
+function hasNodeSqlite(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return major > 22 || (major === 22 && minor >= 5);
 }
 
 // ── EventBridge: PutEvents capture endpoint ──────────────────────────────────────────────────

@@ -352,11 +352,15 @@ export async function startLocal(app: App, options: StartLocalOptions = {}): Pro
       cleanups.push(() => eventbridge.stop());
       endpoints.eventbridge = eventbridge.endpoint;
       if (mode === 'emulated') {
-        const [dynamo, sqs] = await Promise.all([startDynalite(), startFauxqs()]);
-        cleanups.push(() => dynamo.stop());
-        cleanups.push(() => sqs.stop());
-        endpoints.dynamodb = dynamo.endpoint;
-        endpoints.sqs = sqs.endpoint;
+        // Settled, not all(): when one emulator fails to start, the other is stopped too rather
+        // than left listening (and holding the process open).
+        const started = await Promise.allSettled([startDynalite(), startFauxqs()]);
+        for (const s of started) if (s.status === 'fulfilled') cleanups.push(() => s.value.stop());
+        const [dynamo, sqs] = started;
+        if (dynamo.status === 'rejected') throw dynamo.reason;
+        if (sqs.status === 'rejected') throw sqs.reason;
+        endpoints.dynamodb = dynamo.value.endpoint;
+        endpoints.sqs = sqs.value.endpoint;
       } else {
         const endpoint = options.endpoint ?? 'http://localhost:4566';
         endpoints.dynamodb = options.endpoints?.dynamodb ?? endpoint;

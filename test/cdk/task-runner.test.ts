@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -9,7 +12,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_CONCURRENCY, MAX_MESSAGE_BYTES, TaskRunner, type TaskRunnerProps } from '../../cdk/task-runner';
+import { DEFAULT_MAX_CONCURRENCY, findLockFile, MAX_MESSAGE_BYTES, TaskRunner, type TaskRunnerProps } from '../../cdk/task-runner';
 import { ENV } from '../../lib/config';
 import { type AppTopologyInput, buildTopology } from '../../lib/routing';
 import { inlineCode, inlineRunner, resources, type Synth, shop, statementsOfRole, synth } from './helpers';
@@ -608,5 +611,86 @@ describe('TaskRunner: validation', () => {
       queues: [],
     };
     expect(attempt({ topology: many })).toThrow(/with 12 queues the functions' environment .* would exceed Lambda's 4096-byte limit/);
+  });
+});
+
+describe("TaskRunner: entries and lock file are the user project's, never the package's", () => {
+  const single: AppTopologyInput = {
+    app: 'mine',
+    tasks: [{ name: 'ping', queue: 'default', events: true }],
+    links: [],
+    subscribers: [],
+    periodic: [],
+    queues: [],
+  };
+  let project: string;
+  // No stack is bundled (bundling-stacks empty): these tests are about what the construct resolves.
+  const runnerIn = (props: Omit<TaskRunnerProps, 'topology'>, topology: AppTopologyInput = single) =>
+    new TaskRunner(new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'S'), 'Runner', { topology, ...props });
+
+  beforeAll(() => {
+    project = mkdtempSync(join(tmpdir(), 'celeriac-project-'));
+    mkdirSync(join(project, 'src'));
+    writeFileSync(join(project, 'src', 'worker.ts'), 'export const handler = async () => ({ batchItemFailures: [] });\n');
+    return () => rmSync(project, { recursive: true, force: true });
+  });
+
+  it('without workerEntry or workerCode the construct refuses, naming what to pass', () => {
+    expect(() => runnerIn({ projectRoot: project })).toThrow(
+      "TaskRunner: workerEntry is required: the path of your worker module (e.g. 'src/worker.ts', exporting `handler = createWorker(app)`), relative to projectRoot (default: the directory cdk synth runs in); or pass prebuilt workerCode",
+    );
+    expect(() => runnerIn({ workerEntry: 'src/worker.ts', workerCode: inlineCode() })).toThrow(
+      'TaskRunner: pass either workerEntry or workerCode, not both',
+    );
+  });
+
+  it('a missing worker or subscriber entry is refused with the path it resolved against projectRoot', () => {
+    writeFileSync(join(project, 'package-lock.json'), '{}');
+    try {
+      expect(() => runnerIn({ projectRoot: project, workerEntry: 'functions/worker.ts' })).toThrow(
+        `TaskRunner: workerEntry functions/worker.ts not found (resolved against projectRoot ${project} to ${join(project, 'functions', 'worker.ts')})`,
+      );
+      expect(() =>
+        runnerIn(
+          { projectRoot: project, workerCode: inlineCode() },
+          { ...single, subscribers: [{ name: 'audit', entry: 'src/audit.ts' }] },
+        ),
+      ).toThrow(
+        `TaskRunner: the entry of subscriber "audit" src/audit.ts not found (resolved against projectRoot ${project} to ${join(project, 'src', 'audit.ts')})`,
+      );
+    } finally {
+      rmSync(join(project, 'package-lock.json'));
+    }
+  });
+
+  it('bundling without a lock file in projectRoot is refused, listing the files looked for', () => {
+    expect(() => runnerIn({ projectRoot: project, workerEntry: 'src/worker.ts' })).toThrow(
+      `TaskRunner: no lock file in projectRoot ${project} (looked for package-lock.json, yarn.lock, pnpm-lock.yaml, bun.lockb, bun.lock); run your package manager's install there, or pass projectRoot / depsLockFilePath`,
+    );
+    expect(() => runnerIn({ projectRoot: project, workerEntry: 'src/worker.ts', depsLockFilePath: 'locks/npm.json' })).toThrow(
+      `TaskRunner: depsLockFilePath locks/npm.json not found (resolved to ${join(project, 'locks', 'npm.json')})`,
+    );
+    // Prebuilt code bundles nothing, so it needs no lock file.
+    expect(() => runnerIn({ projectRoot: project, workerCode: inlineCode() })).not.toThrow();
+  });
+
+  it('finds any of the lock files bundling accepts, and the default projectRoot is the working directory', () => {
+    expect(findLockFile(project)).toBeUndefined();
+    writeFileSync(join(project, 'pnpm-lock.yaml'), 'lockfileVersion: 9.0\n');
+    try {
+      expect(findLockFile(project)).toBe(join(project, 'pnpm-lock.yaml'));
+      const cwd = process.cwd();
+      // cdk synth runs in the user's project: src/worker.ts and the lock file exist only there,
+      // and the repository (the default before) has neither src/worker.ts nor a pnpm lock.
+      expect(() => runnerIn({ workerEntry: 'src/worker.ts' })).toThrow(/workerEntry src\/worker.ts not found/);
+      process.chdir(project);
+      try {
+        expect(runnerIn({ workerEntry: 'src/worker.ts' }).worker('default')).toBeDefined();
+      } finally {
+        process.chdir(cwd);
+      }
+    } finally {
+      rmSync(join(project, 'pnpm-lock.yaml'));
+    }
   });
 });

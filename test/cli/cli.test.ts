@@ -293,6 +293,35 @@ describe('dev and targets: bad setups', () => {
     }
   });
 
+  it('a syntax error in the app module (TypeScript, or a module it imports, or JavaScript) → 2, naming file, line and message', async () => {
+    const cwd = tempDir();
+    try {
+      writeFileSync(
+        join(cwd, 'app.ts'),
+        "import { createApp } from 'celeriac';\nexport const app = createApp({ name: 'x' });\nconst n = (1 + ;\n",
+      );
+      writeFileSync(join(cwd, 'tasks.ts'), 'export const broken = {;\n');
+      writeFileSync(join(cwd, 'main.ts'), "export { app } from './app';\nexport * from './tasks';\n");
+      writeFileSync(join(cwd, 'app.mjs'), 'export const app = 1;\nconst n = (1 + ;\n');
+      const [ts, nested, js] = await Promise.all([
+        cli(['dev', 'app.ts', '--mode', 'memory', '--port', '0'], { cwd }),
+        cli(['dev', 'main.ts', '--mode', 'memory', '--port', '0'], { cwd }),
+        cli(['dev', 'app.mjs', '--mode', 'memory', '--port', '0'], { cwd }),
+      ]);
+      expect(ts.code).toBe(2);
+      expectOneLine(ts.stderr, new RegExp(`app module app.ts failed to load: ${join(cwd, 'app.ts')}:3:15: ERROR: Unexpected ";"$`));
+      expect(nested.code).toBe(2);
+      expectOneLine(nested.stderr, new RegExp(`failed to load: ${join(cwd, 'tasks.ts')}:1:\\d+: ERROR: `));
+      expect(js.code).toBe(2);
+      expectOneLine(
+        js.stderr,
+        new RegExp(`app module app.mjs failed to load: ${join(cwd, 'app.mjs')}:2: SyntaxError: Unexpected token ';'$`),
+      );
+    } finally {
+      removeDir(cwd);
+    }
+  });
+
   it('a port in use → 2, and the running dev is untouched', async () => {
     const cwd = tempDir();
     try {
