@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
@@ -20,7 +20,11 @@ describe('worker bundling (local esbuild, no Docker)', () => {
   it('bundles the entry into a minified ESM index.mjs with a source map and the AWS SDK inside, which runs', async () => {
     const app = new App();
     const stack = new Stack(app, 'Bundled');
-    const runner = new TaskRunner(stack, 'Runner', { topology, workerEntry: 'test/cdk/fixtures/worker.ts' });
+    const runner = new TaskRunner(stack, 'Runner', {
+      topology,
+      projectRoot: fileURLToPath(new URL('../..', import.meta.url)),
+      workerEntry: 'test/cdk/fixtures/worker.ts',
+    });
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.handler', Runtime: 'nodejs24.x', Architectures: ['arm64'] });
 
