@@ -37,9 +37,18 @@ export function removeDir(dir: string): void {
 
 /** Runs `celeriac <args>` in `cwd` and resolves when it exits (killed after `timeoutMs`). */
 export function cli(args: readonly string[], o: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<CliResult> {
+  return exec(process.execPath, [BIN, ...args], o);
+}
+
+/** Runs `file <args>` in `cwd` and resolves when it exits (killed after `timeoutMs`, default 20 s). */
+export function exec(
+  file: string,
+  args: readonly string[],
+  o: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<CliResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: o.cwd, env: o.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { cwd: o.cwd, env: o.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => {
