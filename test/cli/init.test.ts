@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../lib/index';
-import { cleanEnv, cli, exec, ROOT, removeDir, tempDir } from './helpers';
+import { cleanEnv, cli, exec, ROOT, removeDir, start, tempDir } from './helpers';
 
 const GENERATED = [
   '.gitignore',
@@ -184,6 +184,19 @@ describe('the generated project, against the repository sources', () => {
     expect(r.stdout).toMatch(/test\/app\.test\.ts \(4 tests\)/);
     expect(r.stdout).toMatch(/Tests\s+4 passed \(4\)/);
   }, 150_000);
+
+  it('`celeriac dev` with no module argument runs its src/app.ts; `celeriac call` reaches it', async () => {
+    const dev = start(['dev', '--mode', 'memory', '--port', '0', '--quiet'], { cwd: project });
+    try {
+      await dev.waitFor(/Ctrl-C to stop/, 60_000);
+      const r = await cli(['call', 'add', '2', '3', '--wait'], { cwd: project });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe('5');
+    } finally {
+      dev.child.kill('SIGINT');
+      await dev.exited();
+    }
+  }, 90_000);
 
   it('`cdk synth` (cdk.json, offline) bundles a worker holding the generated tasks, not the shop example’s', async () => {
     // `npm install` would write the lock file the construct bundles with; this stands in for it.
