@@ -3,7 +3,7 @@
  * fixture app in a temporary directory (so its `.celeriac/dev.json` is the test's own).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -174,4 +174,19 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false>, ti
     if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * A fresh directory under the repository's test-artifacts/ (ignored by git and lint): files
+ * written there resolve packages (vitest, aws-cdk-lib, tsx) from this checkout's node_modules.
+ */
+export function repoScratchDir(prefix: string): string {
+  const base = join(ROOT, 'test-artifacts');
+  mkdirSync(base, { recursive: true });
+  return mkdtempSync(join(base, prefix));
+}
+
+/** `tsc -p tsconfig.json` (the repository's TypeScript) in `cwd`. */
+export function typecheck(cwd: string): Promise<CliResult> {
+  return exec(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd, timeoutMs: 120_000 });
 }

@@ -5,12 +5,12 @@
  * with a worker bundle holding the generated tasks. The same project installed from the packed
  * tarball is the packaging test's job.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../lib/index';
-import { cleanEnv, cli, exec, ROOT, removeDir, start, tempDir } from './helpers';
+import { cleanEnv, cli, exec, ROOT, removeDir, repoScratchDir, start, tempDir, typecheck } from './helpers';
 
 const GENERATED = [
   '.gitignore',
@@ -118,9 +118,7 @@ describe('the generated project, against the repository sources', () => {
   // imports of vitest, aws-cdk-lib and tsx resolve to this checkout's node_modules.
   let project: string;
   beforeAll(async () => {
-    const base = join(ROOT, 'test-artifacts');
-    mkdirSync(base, { recursive: true });
-    project = join(mkdtempSync(join(base, 'init-')), 'my-app');
+    project = join(repoScratchDir('init-'), 'my-app');
     const r = await cli(['init', project], { cwd: ROOT });
     expect(r.code, r.stderr).toBe(0);
     // Resolve `celeriac*` to the repo's sources for tsc, tsx and esbuild (all read tsconfig
@@ -157,10 +155,7 @@ describe('the generated project, against the repository sources', () => {
   });
 
   it('typechecks (tsc --noEmit: src, infra and test)', async () => {
-    const r = await exec(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], {
-      cwd: project,
-      timeoutMs: 120_000,
-    });
+    const r = await typecheck(project);
     expect(r.stdout + r.stderr).toBe('');
     expect(r.code).toBe(0);
   }, 150_000);
