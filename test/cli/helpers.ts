@@ -190,3 +190,21 @@ export function repoScratchDir(prefix: string): string {
 export function typecheck(cwd: string): Promise<CliResult> {
   return exec(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd, timeoutMs: 120_000 });
 }
+
+/**
+ * The bundled `index.mjs` of the Lambda function described as `description` in a synthesised
+ * stack (`cdkOut`: the cloud assembly directory), found through the template and asset manifest.
+ */
+export function bundledCode(cdkOut: string, stackName: string, description: string): string {
+  const template = JSON.parse(readFileSync(join(cdkOut, `${stackName}.template.json`), 'utf8')) as {
+    Resources: Record<string, { Type: string; Properties: { Description?: string; Code?: { S3Key?: string } } }>;
+  };
+  const assets = JSON.parse(readFileSync(join(cdkOut, `${stackName}.assets.json`), 'utf8')) as {
+    files: Record<string, { source: { path: string } }>;
+  };
+  const fn = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Description === description);
+  const hash = (fn?.Properties.Code?.S3Key ?? '').replace(/\.zip$/, '');
+  const dir = assets.files[hash]?.source.path;
+  if (dir === undefined) throw new Error(`${stackName}: no bundled asset for the function "${description}"`);
+  return readFileSync(join(cdkOut, dir, 'index.mjs'), 'utf8');
+}

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../lib/index';
-import { cleanEnv, cli, exec, ROOT, removeDir, repoScratchDir, start, tempDir, typecheck } from './helpers';
+import { bundledCode, cleanEnv, cli, exec, ROOT, removeDir, repoScratchDir, start, tempDir, typecheck } from './helpers';
 
 const GENERATED = [
   '.gitignore',
@@ -204,22 +204,7 @@ describe('the generated project, against the repository sources', () => {
       timeoutMs: 240_000,
     });
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    const out = join(project, 'cdk.out');
-    const template = JSON.parse(readFileSync(join(out, 'celeriac-my-app.template.json'), 'utf8')) as {
-      Resources: Record<string, { Type: string; Properties: { Description?: string; Code?: { S3Key?: string } } }>;
-    };
-    const assets = JSON.parse(readFileSync(join(out, 'celeriac-my-app.assets.json'), 'utf8')) as {
-      files: Record<string, { source: { path: string } }>;
-    };
-    const bundleOf = (description: string): string => {
-      const fn = Object.values(template.Resources).find(
-        (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Description === description,
-      );
-      const hash = (fn?.Properties.Code?.S3Key ?? '').replace(/\.zip$/, '');
-      const dir = assets.files[hash]?.source.path;
-      if (dir === undefined) throw new Error(`no bundled asset for "${description}"`);
-      return readFileSync(join(out, dir, 'index.mjs'), 'utf8');
-    };
+    const bundleOf = (description: string) => bundledCode(join(project, 'cdk.out'), 'celeriac-my-app', description);
     const worker = bundleOf('celeriac my-app: worker of queue default');
     for (const task of ['add', 'sum', 'report', 'notify']) expect(worker).toMatch(new RegExp(`["'\`]${task}["'\`]`));
     for (const shopTask of ['charge', 'refund']) expect(worker).not.toMatch(new RegExp(`["'\`]${shopTask}["'\`]`));
