@@ -14,6 +14,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^celeriac\/local$/, replacement: new URL('./lib/local/index.ts', import.meta.url).pathname },
+      { find: /^celeriac\/cdk$/, replacement: new URL('./cdk/index.ts', import.meta.url).pathname },
       { find: /^celeriac\/aws$/, replacement: new URL('./lib/adapters/aws/index.ts', import.meta.url).pathname },
       { find: /^celeriac\/cdk$/, replacement: new URL('./cdk/index.ts', import.meta.url).pathname },
       { find: /^celeriac$/, replacement: new URL('./lib/index.ts', import.meta.url).pathname },

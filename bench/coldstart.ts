@@ -112,14 +112,14 @@ const kb = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 async function main(): Promise<void> {
   const base = mkdtempSync(join(tmpdir(), 'celeriac-coldstart-'));
   try {
-    const worker = await bundle('worker', { file: join(ROOT, 'functions/worker.ts') }, base);
+    const worker = await bundle('worker', { file: join(ROOT, 'examples/shop/src/worker.ts') }, base);
     const sdk = await bundle('sdk-only', { stdin: SDK_ONLY }, base);
     await waitForQuiet();
     console.log(machine());
     console.log(`node ${process.version} runs the samples (Lambda runs nodejs24.x); ${RUNS} samples per bundle and setting, alternating\n`);
     console.log('| bundle | index.mjs | gzipped | index.mjs.map |\n|---|---:|---:|---:|');
     for (const [name, f] of [
-      ['worker (functions/worker.ts)', worker],
+      ['worker (examples/shop/src/worker.ts)', worker],
       ['SDK clients only', sdk],
     ] as const) {
       const size = statSync(f).size;

@@ -26,7 +26,7 @@ export function machine(): string {
   let commit = 'unknown commit';
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'lib', 'functions'], { encoding: 'utf8' }).trim() !== '';
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'lib', 'examples/shop/src'], { encoding: 'utf8' }).trim() !== '';
     commit = `commit ${head}${dirty ? ' + uncommitted lib/ changes' : ''}`;
   } catch {
     // not a git checkout

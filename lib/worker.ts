@@ -25,9 +25,9 @@ export interface LambdaContextLike {
  *
  * @example
  * ```ts
- * // functions/worker.ts
+ * // src/worker.ts
  * import { createWorker } from 'celeriac';
- * import { app } from './app';
+ * import { app } from './app.js';
  * export const handler = createWorker(app);
  * ```
  */

@@ -6,7 +6,7 @@ import type { App } from '../task/app';
 import { usage } from './errors';
 
 /** The module `dev` (and the AWS target, for task → queue routing) loads when none is given. */
-export const DEFAULT_APP_MODULE = 'functions/app.ts';
+export const DEFAULT_APP_MODULE = 'src/app.ts';
 
 const TS_MODULE = /\.[mc]?tsx?$/;
 

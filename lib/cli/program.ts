@@ -63,6 +63,18 @@ export function buildProgram(ctx: CliContext, run: (code: number) => void): Comm
     };
 
   program
+    .command('init')
+    .description('write a new project: an app with tasks, a worker, a subscriber, a test, a CDK app')
+    .argument('<dir>', 'directory to create (new or empty)')
+    .option('--name <name>', "the app's name (default: the directory's name)")
+    .option('--celeriac <spec>', "celeriac's dependency spec in the new package.json (default: ^ this version)")
+    .addHelpText('after', `${EXIT_CODES_HELP}\n\nThen: cd <dir> && npm install && npm test && npm run dev`)
+    .action(async (dir: string, o: { name?: string; celeriac?: string }) => {
+      const { initCommand } = await import('./commands/init');
+      run(initCommand(dir, o, ctx.cwd));
+    });
+
+  program
     .command('dev')
     .description('run an app locally (pollers, event bus, schedules) with its dashboard, until Ctrl-C')
     .argument('[module]', 'module exporting the app', DEFAULT_APP_MODULE)

@@ -255,7 +255,7 @@ interface LocalQueue {
  * @example
  * ```ts
  * import { startLocal } from 'celeriac/local';
- * import { add, app, report } from './functions/app';
+ * import { add, app, report } from './src/app.js';
  *
  * const local = await startLocal(app, { mode: 'emulated' });
  * try {

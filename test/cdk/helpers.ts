@@ -26,7 +26,7 @@ export const shop: AppTopologyInput = {
     { from: 'charge', to: 'refund', kind: 'error' },
   ],
   subscribers: [
-    { name: 'metrics', entry: 'functions/subscriber.ts' },
+    { name: 'metrics', entry: 'src/subscriber.ts' },
     { name: 'failures', tasks: ['charge'], outcomes: ['failure', 'revoked'] },
   ],
   periodic: [{ name: 'nightly-total', task: 'add', schedule: 'cron(0 3 * * ? *)', args: [1, 2] }],
@@ -80,8 +80,8 @@ export interface NagViolation {
 }
 
 /**
- * Synthesises `app` with cdk-nag's AwsSolutionsChecks registered (through Validations, as cdk/app.ts
- * does; `registered` when the app already did) and returns the unacknowledged and acknowledged
+ * Synthesises `app` with cdk-nag's AwsSolutionsChecks registered (through Validations, as the shop's
+ * infra does; `registered` when the app already did) and returns the unacknowledged and acknowledged
  * findings from the validation report.
  */
 export function nagReport(app: App, options: { registered?: boolean } = {}): { violations: NagViolation[]; suppressed: NagViolation[] } {

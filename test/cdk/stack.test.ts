@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { createCdkApp, loadAppTopology } from '../../cdk/app';
 import { CeleriacStack } from '../../cdk/stack';
+import { createShopCdkApp } from '../../examples/shop/infra/shop-stack';
 import type { AppTopologyInput } from '../../lib/routing';
 import { inlineRunner, nagReport, shop, synth } from './helpers';
 
@@ -53,9 +53,9 @@ describe('CeleriacStack outputs', () => {
   });
 });
 
-describe('cdk/app.ts', () => {
-  it('createCdkApp: a stack named after the app, cdk-nag registered, synthesising with zero findings', () => {
-    const { app, stack } = createCdkApp(shop, { runner: inlineRunner() });
+describe("the shop's deployment (examples/shop/infra)", () => {
+  it('createShopCdkApp: a stack named after the app, cdk-nag registered, synthesising with zero findings', () => {
+    const { app, stack } = createShopCdkApp(shop, { runner: inlineRunner() });
     expect(stack.stackName).toBe('celeriac-shop');
     expect(stack).toBeInstanceOf(CeleriacStack);
     const { violations } = nagReport(app, { registered: true });
@@ -63,26 +63,23 @@ describe('cdk/app.ts', () => {
     expect(fs.existsSync(path.join(app.outdir, 'celeriac-shop.template.json'))).toBe(true);
   });
 
-  it('createCdkApp: context celeriac:removalPolicy=destroy lets the example stack be deleted cleanly', () => {
-    const { stack } = createCdkApp(shop, { runner: inlineRunner(), appProps: { context: { 'celeriac:removalPolicy': 'destroy' } } });
+  it('createShopCdkApp: context celeriac:removalPolicy=destroy lets the example stack be deleted cleanly', () => {
+    const { stack } = createShopCdkApp(shop, { runner: inlineRunner(), appProps: { context: { 'celeriac:removalPolicy': 'destroy' } } });
     const t = Template.fromStack(stack);
     t.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
     t.hasResource('AWS::Scheduler::ScheduleGroup', { DeletionPolicy: 'Delete' });
-    const retained = createCdkApp(shop, { runner: inlineRunner() }).stack;
+    const retained = createShopCdkApp(shop, { runner: inlineRunner() }).stack;
     Template.fromStack(retained).hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain' });
   });
 
-  it('loadAppTopology reads `app.topology()` from the app module, and says what it expected otherwise', async () => {
-    const fixtures = new URL('./fixtures/', import.meta.url);
-    await expect(loadAppTopology(new URL('app.ts', fixtures))).resolves.toMatchObject({ app: 'fixture', tasks: [{ name: 'ping' }] });
-    await expect(loadAppTopology(new URL('no-app.ts', fixtures))).rejects.toThrow(
-      /no-app\.ts must export `app` \(createApp\(\.\.\.\)\), whose topology\(\) the stack deploys/,
-    );
-  });
-
-  it('cdk.json runs cdk/app.ts with tsx', () => {
-    const cdkJson = JSON.parse(fs.readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { app: string };
-    expect(cdkJson.app).toBe('npx tsx cdk/app.ts');
+  it("the shop's cdk.json runs its infra/app.ts with tsx and sets the destroy policy; the library root deploys nothing", () => {
+    const cdkJson = JSON.parse(fs.readFileSync(new URL('../../examples/shop/cdk.json', import.meta.url), 'utf8')) as {
+      app: string;
+      context: Record<string, string>;
+    };
+    expect(cdkJson.app).toBe('npx tsx infra/app.ts');
+    expect(cdkJson.context['celeriac:removalPolicy']).toBe('destroy');
+    expect(fs.existsSync(new URL('../../cdk.json', import.meta.url))).toBe(false);
     expect(new App().node.tryGetContext('celeriac:removalPolicy')).toBeUndefined();
   });
 });

@@ -3,7 +3,7 @@
  * fixture app in a temporary directory (so its `.celeriac/dev.json` is the test's own).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,9 +37,18 @@ export function removeDir(dir: string): void {
 
 /** Runs `celeriac <args>` in `cwd` and resolves when it exits (killed after `timeoutMs`). */
 export function cli(args: readonly string[], o: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<CliResult> {
+  return exec(process.execPath, [BIN, ...args], o);
+}
+
+/** Runs `file <args>` in `cwd` and resolves when it exits (killed after `timeoutMs`, default 20 s). */
+export function exec(
+  file: string,
+  args: readonly string[],
+  o: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<CliResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: o.cwd, env: o.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { cwd: o.cwd, env: o.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -165,4 +174,37 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false>, ti
     if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * A fresh directory under the repository's test-artifacts/ (ignored by git and lint): files
+ * written there resolve packages (vitest, aws-cdk-lib, tsx) from this checkout's node_modules.
+ */
+export function repoScratchDir(prefix: string): string {
+  const base = join(ROOT, 'test-artifacts');
+  mkdirSync(base, { recursive: true });
+  return mkdtempSync(join(base, prefix));
+}
+
+/** `tsc -p tsconfig.json` (the repository's TypeScript) in `cwd`. */
+export function typecheck(cwd: string): Promise<CliResult> {
+  return exec(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd, timeoutMs: 120_000 });
+}
+
+/**
+ * The bundled `index.mjs` of the Lambda function described as `description` in a synthesised
+ * stack (`cdkOut`: the cloud assembly directory), found through the template and asset manifest.
+ */
+export function bundledCode(cdkOut: string, stackName: string, description: string): string {
+  const template = JSON.parse(readFileSync(join(cdkOut, `${stackName}.template.json`), 'utf8')) as {
+    Resources: Record<string, { Type: string; Properties: { Description?: string; Code?: { S3Key?: string } } }>;
+  };
+  const assets = JSON.parse(readFileSync(join(cdkOut, `${stackName}.assets.json`), 'utf8')) as {
+    files: Record<string, { source: { path: string } }>;
+  };
+  const fn = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Description === description);
+  const hash = (fn?.Properties.Code?.S3Key ?? '').replace(/\.zip$/, '');
+  const dir = assets.files[hash]?.source.path;
+  if (dir === undefined) throw new Error(`${stackName}: no bundled asset for the function "${description}"`);
+  return readFileSync(join(cdkOut, dir, 'index.mjs'), 'utf8');
 }

@@ -1,5 +1,5 @@
 /**
- * The deployed suite: the example shop app (functions/app.ts) as a client sees a deployment of it.
+ * The deployed suite: the example shop app (examples/shop/src/app.ts) as a client sees a deployment of it.
  * This process runs NO worker: it knows the deployment only through its CDK outputs file and the
  * AWS environment, builds the AWS backend from them (awsBackendFromEnv) and attaches it to the shop
  * app for its task names and signatures. Every result below was computed elsewhere.
@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { add, app, charge, report, sum } from '../../functions/app';
+import { add, app, charge, report, sum } from '../../examples/shop/src/app';
 import { type AwsBackend, awsBackendFromEnv } from '../../lib/adapters/aws';
 import { loadConfig } from '../../lib/config';
 import { chain, chord, ErrorCodes, group, States } from '../../lib/index';

@@ -1,5 +1,5 @@
 /**
- * A stand-in deployment of the example app (functions/app.ts), for the deployed suite when no
+ * A stand-in deployment of the example app (examples/shop/src/app.ts), for the deployed suite when no
  * real deployment is given (CI cannot run LocalStack). Run as a child process:
  *
  *   node --import tsx test/deployed/stand-in.ts <dir>
@@ -20,18 +20,18 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { app } from '../../functions/app';
+import { app } from '../../examples/shop/src/app';
 import { EMULATOR_CLIENT_CONFIG, startLocal } from '../../lib/local';
 
 /** The line printed once both files are written. */
 export const READY = 'celeriac stand-in deployment ready';
 export const OUTPUTS_FILE = 'cdk-outputs.json';
 export const ENDPOINTS_FILE = 'endpoints.json';
-/** The stack name cdk/app.ts gives the example app's stack (`celeriac-<app>`). */
+/** The stack name examples/shop/infra/shop-stack.ts gives the example app's stack (`celeriac-<app>`). */
 export const STACK_NAME = `celeriac-${app.name}`;
 
 async function main(dir: string): Promise<void> {
-  const local = await startLocal(app, { mode: 'emulated', root: fileURLToPath(new URL('../..', import.meta.url)) });
+  const local = await startLocal(app, { mode: 'emulated', root: fileURLToPath(new URL('../../examples/shop', import.meta.url)) });
   let stopping: Promise<void> | undefined;
   const stop = (code: number): Promise<void> => {
     stopping ??= (async () => {

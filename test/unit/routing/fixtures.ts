@@ -15,8 +15,8 @@ export const shop: AppTopologyInput = {
     { from: 'charge', to: 'refund', kind: 'error' },
   ],
   subscribers: [
-    { name: 'metrics', entry: 'functions/subscriber.ts' },
-    { name: 'failures', entry: 'functions/failures.ts', tasks: ['charge', 'add'], outcomes: ['revoked', 'failure'] },
+    { name: 'metrics', entry: 'src/subscriber.ts' },
+    { name: 'failures', entry: 'src/failures.ts', tasks: ['charge', 'add'], outcomes: ['revoked', 'failure'] },
   ],
   periodic: [{ name: 'nightly-total', task: 'add', schedule: 'rate(1 day)', args: [0, 0] }],
   queues: [{ name: 'default', batchSize: 5, maxConcurrency: 10 }],

@@ -58,8 +58,8 @@ describe('buildTopology: defaults', () => {
   it('resolves subscribers: all four outcomes when unfiltered, canonical order when filtered', () => {
     const t = buildTopology(shop);
     expect(t.subscribers).toEqual([
-      { name: 'metrics', entry: 'functions/subscriber.ts', tasks: undefined, outcomes: ['success', 'failure', 'retry', 'revoked'] },
-      { name: 'failures', entry: 'functions/failures.ts', tasks: ['charge', 'add'], outcomes: ['failure', 'revoked'] },
+      { name: 'metrics', entry: 'src/subscriber.ts', tasks: undefined, outcomes: ['success', 'failure', 'retry', 'revoked'] },
+      { name: 'failures', entry: 'src/failures.ts', tasks: ['charge', 'add'], outcomes: ['failure', 'revoked'] },
     ]);
   });
 

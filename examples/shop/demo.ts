@@ -1,16 +1,20 @@
 /**
- * `npm run demo` — the example shop app (functions/app.ts) run by local mode, telling the story of
+ * `npm run demo` — the example shop app (src/app.ts) run by local mode, telling the story of
  * "call a function when a task is done": a chain, a task hook, a signal, a bus subscriber, static
  * link rules, an errback, a chord and a periodic task, with every result read back with `get()`.
  *
  *   npm run demo                      # emulated (dynalite + fauxqs in-process) if it starts in 5 s, else memory
  *   npm run demo -- --mode memory     # or --mode emulated
  */
+
+import { fileURLToPath } from 'node:url';
 import { chain, chord, group } from 'celeriac';
 import { errbackCallId, type LocalMode, type LocalRuntime, linkCallId, startLocal } from 'celeriac/local';
-import { add, alert, alertLog, app, auditLog, charge, report, sum } from '../functions/app';
+import { add, alert, alertLog, app, auditLog, charge, report, sum } from './src/app.js';
 
 const EMULATED_START_LIMIT_MS = 5_000;
+/** The shop's project root: subscriber entries (`src/subscriber.ts`) are relative to it, wherever the demo runs from. */
+const SHOP_ROOT = fileURLToPath(new URL('.', import.meta.url));
 const DAY_MS = 86_400_000;
 const started = performance.now();
 const tty = process.stdout.isTTY === true;
@@ -46,7 +50,7 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
   (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
 }) as typeof process.emitWarning;
 
-// The metrics subscriber (functions/subscriber.ts) logs one JSON line per event, as a Lambda
+// The metrics subscriber (src/subscriber.ts) logs one JSON line per event, as a Lambda
 // would to CloudWatch; the demo collects those lines instead of interleaving them with its output.
 const subscriberLines: { task: string; state: string }[] = [];
 const consoleLog = console.log;
@@ -56,13 +60,15 @@ console.log = (...args: unknown[]) => {
 };
 
 // ── starting local mode ────────────────────────────────────────────────────────────────────
+const startShop = (mode: LocalMode): Promise<LocalRuntime> => startLocal(app, { mode, root: SHOP_ROOT });
+
 async function start(requested: LocalMode | undefined): Promise<{ local: LocalRuntime; how: string }> {
   const t0 = performance.now();
   if (requested !== undefined) {
-    const local = await startLocal(app, { mode: requested });
+    const local = await startShop(requested);
     return { local, how: `${describeMode(requested)}, as asked, up in ${ms(performance.now() - t0)}` };
   }
-  const attempt = startLocal(app, { mode: 'emulated' });
+  const attempt = startShop('emulated');
   let why: string;
   try {
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -76,7 +82,7 @@ async function start(requested: LocalMode | undefined): Promise<{ local: LocalRu
   } catch (e) {
     why = `the emulators did not start (${e instanceof Error ? e.message : String(e)})`;
   }
-  const local = await startLocal(app, { mode: 'memory' });
+  const local = await startShop('memory');
   // If the emulators come up after all, take them down and keep the app on memory.
   attempt.then(
     async (late) => {
@@ -165,7 +171,7 @@ async function main(): Promise<void> {
       ['errback', 'linkError → alert (inline errback)', alertLog[0] ?? '(not called)'],
       ['link', 'charge ✗ → refund (EventBridge rule)', refund],
       ['signal', 'taskPostrun → metrics', tallyByTask(postrun)],
-      ['bus', 'metrics subscriber (functions/subscriber.ts)', `${subscriberRule?.delivered ?? 0} events, logged ${tally(subscriberLines)}`],
+      ['bus', 'metrics subscriber (src/subscriber.ts)', `${subscriberRule?.delivered ?? 0} events, logged ${tally(subscriberLines)}`],
       [
         'schedule',
         'nightly-total: rate(1 day), tick(1 day)',

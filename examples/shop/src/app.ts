@@ -1,5 +1,5 @@
 /**
- * The example app deployed by cdk/app.ts and run by `npm run demo`: a small shop.
+ * The shop: the example app deployed by infra/app.ts and run by `npm run demo`.
  * Tasks are plain functions; what happens after them is wired with links, hooks, signals and
  * subscribers — the "call a function when a task is done" story.
  */
@@ -49,5 +49,5 @@ export const alert = app.errback('alert', (request, error, _traceback, channel: 
 
 app.link(report, notify);
 app.linkError(charge, refund);
-app.subscribe('metrics', { entry: 'functions/subscriber.ts' });
+app.subscribe('metrics', { entry: 'src/subscriber.ts' });
 app.periodic('nightly-total', add, 'rate(1 day)', [0, 0]);
