@@ -36,7 +36,8 @@ export function createShopCdkApp(topology: AppTopologyInput, options: CreateShop
     description: `celeriac app ${topology.app}`,
     runner: {
       projectRoot: SHOP_ROOT,
-      workerEntry: 'src/worker.ts',
+      // Prebuilt code (tests) replaces the entry: the construct takes one or the other.
+      ...(options.runner?.workerCode ? {} : { workerEntry: 'src/worker.ts' }),
       ...(destroy ? { removalPolicy: RemovalPolicy.DESTROY } : {}),
       ...options.runner,
     },
