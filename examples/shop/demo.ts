@@ -95,7 +95,7 @@ async function start(requested: LocalMode | undefined): Promise<{ local: LocalRu
 }
 
 function describeMode(mode: LocalMode): string {
-  return mode === 'emulated' ? 'emulated (DynamoDB: dynalite, SQS: fauxqs, in-process on 127.0.0.1)' : 'memory (in-memory adapters)';
+  return mode === 'emulated' ? 'emulated (DynamoDB: dynalite, SQS: fauxqs)' : 'memory (in-memory adapters)';
 }
 
 // ── progress ───────────────────────────────────────────────────────────────────────────────
@@ -109,13 +109,16 @@ let step = 0;
 let stepName = '';
 let spinner = 0;
 let local: LocalRuntime | undefined;
+// Under 80 columns whatever the counts: the live line is rewritten in place and never cut.
 const progressLine = (): string =>
-  `${tty ? '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏'[spinner++ % 10] : '·'} [${step}/${STEPS}] ${stepName.padEnd(44)} ${postrun.length} tasks run · ${local?.events.length ?? 0} events on the bus`;
+  `${'⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏'[spinner++ % 10]} [${step}/${STEPS}] ${stepName.padEnd(44)} ${postrun.length} tasks · ${local?.events.length ?? 0} events`;
 let ticker: ReturnType<typeof setInterval> | undefined;
 function begin(name: string): void {
   step++;
   stepName = name;
-  if (!tty) process.stdout.write(`${progressLine()}\n`);
+  // Without a terminal, one line per step as it starts; the counts come at the end, once they are
+  // final (a line printed now would show the counts of the steps before, still running).
+  if (!tty) process.stdout.write(`· [${step}/${STEPS}] ${name}\n`);
 }
 
 // ── the story ──────────────────────────────────────────────────────────────────────────────
@@ -123,9 +126,9 @@ async function main(): Promise<void> {
   const mode = parseMode(process.argv.slice(2));
   const { local: l, how } = await start(mode);
   local = l;
-  process.stdout.write(`celeriac demo · app "${app.name}" · local mode: ${how}\n\n`);
-  // One line, rewritten in place; cut to the terminal width so it never wraps.
-  if (tty) ticker = setInterval(() => process.stdout.write(`\r\x1b[K${progressLine().slice(0, (process.stdout.columns ?? 80) - 1)}`), 80);
+  process.stdout.write(`celeriac demo · app "${app.name}"\nlocal mode: ${how}\n\n`);
+  // One line, rewritten in place (kept under 80 columns, so it never wraps).
+  if (tty) ticker = setInterval(() => process.stdout.write(`\r\x1b[K${progressLine()}`), 80);
   const rows: [string, string, string][] = [];
   const timeout = { timeoutMs: 15_000 };
   try {
@@ -182,13 +185,21 @@ async function main(): Promise<void> {
     if (tty) process.stdout.write('\r\x1b[K');
     printTable(rows);
     const left = drained.deferred.length;
-    process.stdout.write(
-      `\n${postrun.length} tasks, ${local.events.length} events, queues empty` +
-        (left > 0
-          ? ` (the first drain did not wait for the chord's deadline check, due in ${Math.round(dueIn / 60_000)} min: beyond its horizon)`
-          : '') +
-        ` · ${ms(performance.now() - started)} in all\n`,
-    );
+    // Plain words, each line under 80 columns: what ran, what is still waiting, what to try next.
+    const lines = [
+      '',
+      `${postrun.length} tasks ran and published ${local.events.length} events in ${ms(performance.now() - started)}.`,
+      left > 0
+        ? `Still waiting: the chord's deadline check, due in ${Math.round(dueIn / 60_000)} min\n(it does nothing, now that the chord is done).`
+        : 'Every queue is empty.',
+      '',
+      'Try next:',
+      '  npx celeriac init my-app    a project of your own, with tests and a CDK app',
+      '  cd examples/shop && npm run dev',
+      '                              this shop, dashboard on http://127.0.0.1:8787',
+      '  npm test                    the whole suite',
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
     if (ticker) clearInterval(ticker);
     await local.stop();
