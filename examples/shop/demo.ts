@@ -18,7 +18,8 @@ const SHOP_ROOT = fileURLToPath(new URL('.', import.meta.url));
 const DAY_MS = 86_400_000;
 const started = performance.now();
 const tty = process.stdout.isTTY === true;
-const width = Math.max(80, Math.min(process.stdout.columns ?? 120, 140));
+// Without a terminal (a pipe, CI logs) assume 80 columns: nothing is cut there either.
+const width = Math.max(80, Math.min(process.stdout.columns ?? 80, 140));
 
 // ── command line ───────────────────────────────────────────────────────────────────────────
 function parseMode(argv: readonly string[]): LocalMode | undefined {
