@@ -166,3 +166,50 @@ describe('the construct in the user’s CDK app', () => {
     expect(loaded.stdout.trim()).toBe('no DynamoDB table configured: set CELERIAC_TABLE (the CDK stack sets it on every function)');
   });
 });
+
+describe('celeriac init, from the tarball', () => {
+  /** The generated project, installed as its README says (`npm install`). */
+  let app: string;
+
+  beforeAll(async () => {
+    await ok(process.execPath, [join(project, 'node_modules', '.bin', 'celeriac'), 'init', 'my-app', '--celeriac', packed.tarball], {
+      cwd: scratch.dir,
+    });
+    app = join(scratch.dir, 'my-app');
+    await ok('npm', ['install', '--no-audit', '--no-fund'], { cwd: app, timeoutMs: 400_000 });
+  }, 600_000);
+
+  it('typechecks and its own test passes (the app in local mode)', async () => {
+    await ok('npx', ['tsc', '--noEmit', '-p', 'tsconfig.json'], { cwd: app });
+    const t = await ok('npm', ['test'], { cwd: app, timeoutMs: 120_000 });
+    expect(t.stdout).toMatch(/Tests\s+\d+ passed/);
+    expect(t.stdout).not.toMatch(/failed/);
+  });
+
+  it('npm run dev serves it; celeriac call add 2 3 --wait prints 5', async () => {
+    const dev = background('npx', ['celeriac', 'dev', '--mode', 'memory', '--port', '0'], { cwd: app });
+    try {
+      const banner = await dev.waitFor(/Ctrl-C to stop/);
+      expect(banner).toMatch(/app my-app · memory mode/);
+      const r = await ok('npx', ['celeriac', 'call', 'add', '2', '3', '--wait'], { cwd: app });
+      expect(r.stdout.trim()).toBe('5');
+    } finally {
+      await dev.stop();
+    }
+  });
+
+  it('synthesizes offline: the worker bundle holds its tasks, not the shop example’s', async () => {
+    await ok('npx', ['cdk', 'synth', '--quiet'], { cwd: app, timeoutMs: 300_000 });
+    const out = join(app, 'cdk.out');
+    const template = JSON.parse(readFileSync(join(out, 'celeriac-my-app.template.json'), 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties: { Description?: string; Code?: { S3Key?: string } } }>;
+    };
+    const worker = Object.values(template.Resources).find(
+      (r) => r.Type === 'AWS::Lambda::Function' && /worker of queue default/.test(r.Properties.Description ?? ''),
+    );
+    const hash = String(worker?.Properties.Code?.S3Key).replace(/\.zip$/, '');
+    const bundle = readFileSync(join(out, `asset.${hash}`, 'index.mjs'), 'utf8');
+    for (const task of ['add', 'sum', 'report', 'notify']) expect(bundle).toContain(`"${task}"`);
+    expect(bundle).not.toMatch(/["'`](charge|refund)["'`]/);
+  });
+});
