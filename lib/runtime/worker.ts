@@ -17,6 +17,7 @@ import {
 import type { Backend, ResultRecord, WriteResult } from '../ports';
 import { decodeEnvelope, decodePlan, type Envelope } from '../protocol/envelope';
 import { deserializeError, type SerializedError, serializeError } from '../protocol/failure';
+import { safeId } from '../protocol/ids';
 import { type Json, toJson } from '../protocol/json';
 import { entryTasks, isChainFrame, type Plan, planNode, type TaskNode } from '../protocol/plan';
 import { isReady, States } from '../results/states';
@@ -25,6 +26,7 @@ import { type DetailType, DetailTypes, eventSource, type TaskEventDetail } from 
 import { runWithContext } from '../task/context';
 import { maxRetries, retryCountdown, shouldAutoRetry } from '../task/retry';
 import type { TaskContext } from '../task/types';
+import { admitFlow } from './admit';
 import type { RuntimeApp, TaskDef } from './app-port';
 import {
   CHORD_DEADLINE_TASK,
@@ -81,6 +83,8 @@ const EVENT_RESULT_BYTES = 200_000;
 const SOFT_MARGIN_MS = 3_000;
 const ETA_SKEW_MS = 1_000;
 const DEFAULT_LEASE_MS = 60_000;
+/** The `task` of a refused message's event: not the task it claims, whose static links must not fire. */
+export const REFUSED_TASK = '(refused)';
 
 /** Per-backend state of a worker: the engine environment, plan cache. */
 export class WorkerRuntime {
@@ -194,6 +198,8 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
   });
   if (!decoded.ok) return rejectMessage(rt, msg, decoded.id, decoded.task, decoded.error);
   const env = decoded.envelope;
+  const refusal = await admitFlow(env, (e) => rt.flowOf(e));
+  if (refusal) return rejectMessage(rt, msg, safeId(msg.messageId), env.task, refusal);
   rt.faults.afterDecode?.(env);
   const now = backend.clock.now();
 
@@ -842,7 +848,12 @@ async function handleChordDeadline(rt: WorkerRuntime, env: Envelope, lease: { ow
   return 'ack';
 }
 
-/** A message that cannot be decoded: stored as FAILURE under the best id, with a specific code. */
+/**
+ * A message that is not a valid call (it cannot be decoded, or its workflow is a lie): stored as
+ * FAILURE with a specific code under `id`, the transport's message id made safe — never under
+ * the id it claims (see KEYS.md, "what a refused message may claim"). Its event names the task
+ * `(refused)`, so no static link of the task it claims acts on it.
+ */
 async function rejectMessage(
   rt: WorkerRuntime,
   msg: IncomingMessage,
@@ -854,7 +865,7 @@ async function rejectMessage(
   app.logger.warn('rejected a message that is not a valid call', { messageId: msg.messageId, id, code: error.code, reason: error.message });
   if (app.signals.taskRejected.hasReceivers)
     await app.signals.taskRejected.send({ sender: task ?? '(unknown)', message: msg.body, exc: error });
-  await backend.store.writeIfNotReady({
+  const w = await backend.store.writeIfNotReady({
     id,
     state: States.FAILURE,
     error: serializeError(error),
@@ -863,6 +874,7 @@ async function rejectMessage(
     dateDone: backend.clock.now(),
     cont: 'done',
   });
+  if (!w.written) return 'ack'; // a redelivery of a refusal already stored (and published)
   const now = backend.clock.now();
   if (app.settings.events && backend.events) {
     await backend.events.publish([
@@ -873,7 +885,7 @@ async function rejectMessage(
         detail: {
           v: 1,
           app: app.name,
-          task: task ?? '(unknown)',
+          task: REFUSED_TASK,
           id,
           rootId: id,
           parentId: null,
