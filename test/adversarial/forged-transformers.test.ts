@@ -125,7 +125,7 @@ describe('deployed input transformers rendered as AWS does', () => {
     expect(detail.id).toBe(safeId('m"1'));
     expect(detail.task).not.toBe('charge');
     const errlink = rules.find((r) => r.name.startsWith('errlink')) as TopologyRule;
-    expect((errlink.eventPattern as { detail: { task: string[] } }).detail.task).not.toContain(detail.task);
+    expect((errlink.eventPattern as { detail: { task: readonly string[] } }).detail.task).not.toContain(detail.task);
     // And decoding what the target would get still yields only the intended refund call.
     const out = renderInputTransformer(errlink.inputTransformer as NonNullable<TopologyRule['inputTransformer']>, eventFor(detail));
     const call = decodeEnvelope(out, { messageId: 'm-2' });
