@@ -1,0 +1,110 @@
+/**
+ * Targets of the forged-message specs: the app runs through the public API (`startLocal`) and the
+ * worker handler it wires, on
+ * - `memory`: the in-memory adapters;
+ * - `emulated`: dynalite + fauxqs;
+ * - `dynamodb-local`: Amazon's DynamoDB Local (the real engine) + fauxqs, through the same code as
+ *   a stack on AWS (`localstack` mode pointed at the two endpoints). Needs Java; without it this
+ *   target is left out, said in one line.
+ *
+ * Every delivery is recorded (message id, body, disposition), so a spec can say "refused once,
+ * never redelivered, never dead-lettered". CELERIAC_ADVERSARIAL_SIZE sets the chord size (10 on CI).
+ */
+import type { SQSEvent } from 'aws-lambda';
+import type { App } from '../../lib/index';
+import { type LocalBusEvent, type LocalMode, type LocalRuntime, type StartLocalOptions, startFauxqs, startLocal } from '../../lib/local';
+import { javaAvailable, startDynamoDbLocal } from '../helpers/dynamodb-local';
+
+export type ForgedTargetName = 'memory' | 'emulated' | 'dynamodb-local';
+
+/** Chord size of the specs: small on CI, larger on demand. */
+export const SIZE = Math.max(3, Number(process.env.CELERIAC_ADVERSARIAL_SIZE ?? 10));
+
+/** The targets this machine can run. */
+export function forgedTargets(): ForgedTargetName[] {
+  if (!javaAvailable) console.log('[adversarial] dynamodb-local target not run: no Java runtime on PATH');
+  return ['memory', 'emulated', ...(javaAvailable ? (['dynamodb-local'] as const) : [])];
+}
+
+/** One SQS record as the handler saw it, and whether it was acked. */
+export interface Delivery {
+  readonly messageId: string;
+  readonly body: string;
+  readonly failed: boolean;
+}
+
+export interface Running {
+  readonly local: LocalRuntime;
+  readonly deliveries: Delivery[];
+  /** Deliver each batch twice (a redelivery after the first finished) while set. */
+  duplicate: boolean;
+  /** Sends raw bodies to a queue, as any producer could. */
+  send(bodies: readonly string[], queue?: string): Promise<void>;
+  /** Bus events of refused messages (task `(refused)`), oldest first. */
+  refused(): LocalBusEvent[];
+  stop(): Promise<void>;
+}
+
+let seq = 0;
+
+/** Starts `app` on a target, recording every delivery. */
+export async function startTarget(name: ForgedTargetName, app: App, extra: StartLocalOptions = {}): Promise<Running> {
+  const stops: (() => Promise<void>)[] = [];
+  let options: StartLocalOptions = { mode: name === 'dynamodb-local' ? 'localstack' : (name as LocalMode) };
+  if (name === 'dynamodb-local') {
+    const [ddb, sqs] = await Promise.all([startDynamoDbLocal(), startFauxqs()]);
+    stops.push(
+      () => ddb.stop(),
+      () => sqs.stop(),
+    );
+    options = { mode: 'localstack', endpoints: { dynamodb: ddb.endpoint, sqs: sqs.endpoint } };
+  }
+  const deliveries: Delivery[] = [];
+  const running: { duplicate: boolean } = { duplicate: false };
+  const local = await startLocal(app, {
+    ...options,
+    // Failed items come back at once: a spec that expects none would see them quickly.
+    failedItemVisibilitySeconds: 0,
+    ...extra,
+    wrapHandler: (handler) => async (event: SQSEvent, context) => {
+      const times = running.duplicate ? 2 : 1;
+      const failures: { itemIdentifier: string }[] = [];
+      for (let t = 0; t < times; t++) {
+        const res = await handler(event, context);
+        const failed = new Set((res?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+        for (const r of event.Records) deliveries.push({ messageId: r.messageId, body: r.body, failed: failed.has(r.messageId) });
+        failures.push(...(res?.batchItemFailures ?? []));
+      }
+      return { batchItemFailures: failures };
+    },
+  });
+  return Object.assign(running, {
+    local,
+    deliveries,
+    send: (bodies: readonly string[], queue = 'default') =>
+      local.backend.broker.send(bodies.map((body) => ({ queue, body, id: `forged-${++seq}` }))),
+    refused: () => local.events.filter((e) => e.detail.task === '(refused)'),
+    stop: async () => {
+      await local.stop();
+      for (const s of stops) await s();
+    },
+  });
+}
+
+/** A promise and its resolver: a task body waits on it to keep a chord live while a spec attacks it. */
+export function gate(): { readonly wait: Promise<void>; open(): void } {
+  let open!: () => void;
+  const wait = new Promise<void>((r) => {
+    open = r;
+  });
+  return { wait, open };
+}
+
+/** Waits until `check` holds (polling), or fails after `ms`. */
+export async function until(check: () => boolean | Promise<boolean>, ms = 15_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
