@@ -14,26 +14,26 @@ const REFUSED: ReadonlySet<string> = new Set([ErrorCodes.WORKFLOW_NOT_FOUND, Err
 
 /**
  * Resolves and validates the workflow of `env`. Returns the error to refuse the message with, or
- * undefined when it may run. A store that fails (not one that answers "no such plan") throws, so
- * the message is redelivered without having run.
+ * undefined when it may run; synchronously when nothing has to be read (no workflow, an inline
+ * plan, a cached one), so a plain call pays no extra await. A store that fails (not one that
+ * answers "no such plan") throws, so the message is redelivered without having run.
  */
-export async function admitFlow(
+export function admitFlow(
   env: Envelope,
   resolve: (env: Envelope) => Flow | undefined | Promise<Flow | undefined>,
-): Promise<CeleriacError | undefined> {
+): CeleriacError | undefined | Promise<CeleriacError | undefined> {
   if (env.wf === undefined) return undefined;
-  let flow: Flow | undefined;
+  let pending: Flow | undefined | Promise<Flow | undefined>;
   try {
-    const pending = resolve(env);
-    flow = pending instanceof Promise ? await pending : pending;
+    pending = resolve(env);
   } catch (e) {
-    if (e instanceof CeleriacError && REFUSED.has(e.code)) {
-      // A stored plan is written before any message names it, and read strongly consistently:
-      // "not found" means expired, deleted or never written (forged), never "not yet".
-      return new CeleriacError(e.code, e.message, { cause: e });
-    }
-    throw e;
+    return refusalOf(e);
   }
+  if (pending instanceof Promise) return pending.then((flow) => check(flow, env), refusalOf);
+  return check(pending, env);
+}
+
+function check(flow: Flow | undefined, env: Envelope): CeleriacError | undefined {
   if (flow === undefined) return undefined;
   try {
     validateFlow(flow.plan, env);
@@ -42,4 +42,14 @@ export async function admitFlow(
     throw e;
   }
   return undefined;
+}
+
+/** A failed plan read: a refusal when the plan itself is missing or malformed, else rethrown (redelivery). */
+function refusalOf(e: unknown): CeleriacError {
+  if (e instanceof CeleriacError && REFUSED.has(e.code)) {
+    // A stored plan is written before any message names it, and read strongly consistently:
+    // "not found" means expired, deleted or never written (forged), never "not yet".
+    return new CeleriacError(e.code, e.message, { cause: e });
+  }
+  throw e;
 }

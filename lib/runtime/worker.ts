@@ -198,7 +198,8 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
   });
   if (!decoded.ok) return rejectMessage(rt, msg, decoded.id, decoded.task, decoded.error);
   const env = decoded.envelope;
-  const refusal = await admitFlow(env, (e) => rt.flowOf(e));
+  const admitted = admitFlow(env, (e) => rt.flowOf(e));
+  const refusal = admitted instanceof Promise ? await admitted : admitted;
   if (refusal) return rejectMessage(rt, msg, safeId(msg.messageId), env.task, refusal);
   rt.faults.afterDecode?.(env);
   const now = backend.clock.now();
