@@ -5,20 +5,18 @@
  * join claim; and what it carries is checked as strictly as values (lone surrogates in keys,
  * header numbers that are not safe integers).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../lib/errors';
-import { chord, createApp, group } from '../../lib/index';
-import { decodeEnvelope } from '../../lib/protocol/envelope';
+import { createApp } from '../../lib/index';
 import { isId } from '../../lib/protocol/ids';
-import { forgedTargets, gate, type Running, SIZE, startTarget, until } from './forged-support';
+import { chordTasks, forgedTargets, liveChord, until, useTarget } from './forged-support';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 describe.each(forgedTargets())('sender-chosen ids on %s', (target) => {
   const app = createApp({ name: `forged-ids-${target}`, logger: quiet });
-  app.queue('slow', {});
-  const runs: string[] = [];
-  const gates = new Map<number, ReturnType<typeof gate>>();
+  const t = chordTasks(app);
+  const { runs, gates } = t;
   const charge = app.task('charge', (n: number) => {
     runs.push(`charge(${n})`);
     return n;
@@ -28,36 +26,15 @@ describe.each(forgedTargets())('sender-chosen ids on %s', (target) => {
     return 'refunded';
   });
   app.linkError(charge, refund);
-  const add = app.task('add', (x: number, y: number) => {
-    runs.push(`add(${x},${y})`);
-    return x + y;
-  });
-  const hold = app.task(
-    'hold',
-    async (tag: number) => {
-      await gates.get(tag)?.wait;
-      return 0;
-    },
-    { queue: 'slow' },
-  );
-  const collect = app.task('collect', (xs: number[]) => xs.reduce((a, b) => a + b, 0));
-  let run: Running;
+  const run = useTarget(target, app, gates);
   let tags = 0;
-
-  beforeAll(async () => {
-    run = await startTarget(target, app);
-  }, 120_000);
-  afterAll(async () => {
-    for (const g of gates.values()) g.open();
-    await run?.stop();
-  });
 
   const envelope = (id: string, task: string, args: unknown[], headers: Record<string, unknown> = {}) =>
     JSON.stringify({ v: 1, id, task, args, headers: { rootId: id, parentId: null, retries: 0, ...headers } });
 
   /** Codes of the refusals published since `before`. */
   const refusedCodes = (before: number) =>
-    run
+    run()
       .refused()
       .slice(before)
       .map((e) => (e.detail.error as { code: string }).code);
@@ -65,29 +42,29 @@ describe.each(forgedTargets())('sender-chosen ids on %s', (target) => {
   it('a malformed message carrying the id of a task that succeeded neither fails it nor runs its error link', async () => {
     const r = await charge.delay(++tags);
     expect(await r.get({ timeoutMs: 30_000 })).toBe(tags);
-    await run.local.drain();
-    const before = run.refused().length;
-    const failedBefore = run.local.events.filter((e) => e['detail-type'] === 'task-failed' && e.detail.id === r.id).length;
+    await run().local.drain();
+    const before = run().refused().length;
+    const failedBefore = run().local.events.filter((e) => e['detail-type'] === 'task-failed' && e.detail.id === r.id).length;
 
-    await run.send([
+    await run().send([
       JSON.stringify({ v: 1, id: r.id, task: 'charge', args: 'not-a-list', headers: { rootId: r.id, parentId: null, retries: 0 } }),
     ]);
-    await run.local.drain();
+    await run().local.drain();
 
     expect(refusedCodes(before)).toEqual([ErrorCodes.BAD_ENVELOPE]);
     expect(await r.state()).toBe('SUCCESS');
     expect(await r.get()).toBe(tags);
-    expect(run.local.events.filter((e) => e['detail-type'] === 'task-failed' && e.detail.id === r.id).length).toBe(failedBefore);
+    expect(run().local.events.filter((e) => e['detail-type'] === 'task-failed' && e.detail.id === r.id).length).toBe(failedBefore);
     expect(runs.filter((x) => x.startsWith('refund('))).toEqual([]);
   });
 
   it("in one batch, a malformed message carrying a good neighbour's id does not take the neighbour's outcome", async () => {
     const tag = 100 + ++tags;
     const id = `neighbour-${target}-${tag}`;
-    const before = run.refused().length;
+    const before = run().refused().length;
     // The forged one first, in the same send: the event source mapping hands them over together.
-    await run.send([envelope(id, 'add', [tag], { retries: -1 }), envelope(id, 'add', [tag, 1])]);
-    await run.local.drain();
+    await run().send([envelope(id, 'add', [tag], { retries: -1 }), envelope(id, 'add', [tag, 1])]);
+    await run().local.drain();
 
     expect(refusedCodes(before)).toEqual([ErrorCodes.BAD_ENVELOPE]);
     expect(await app.asyncResult(id).get({ timeoutMs: 30_000 })).toBe(tag + 1);
@@ -95,37 +72,27 @@ describe.each(forgedTargets())('sender-chosen ids on %s', (target) => {
   });
 
   it("a call whose id lands in a chord's join-claim namespace does not break the live chord", async () => {
-    const tag = ++tags;
-    const g = gate();
-    gates.set(tag, g);
-    const r = await chord(group(...Array.from({ length: SIZE - 1 }, (_, i) => add.s(tag, i)), hold.s(tag)), collect.s()).applyAsync();
-    const memberOf = () =>
-      run.deliveries
-        .map((d) => decodeEnvelope(d.body, { messageId: d.messageId }))
-        .find((d) => d.ok && d.envelope.task === 'add' && d.envelope.args[0] === tag && d.envelope.headers.groupId !== undefined);
-    await until(() => memberOf() !== undefined, 30_000, 'a member message');
-    const m = memberOf();
-    const groupId = m?.ok ? (m.envelope.headers.groupId as string) : '';
-    const before = run.refused().length;
+    const c = await liveChord(run(), t, ++tags);
+    const groupId = c.member.headers.groupId as string;
+    const before = run().refused().length;
 
     // A foreign minimal call and an envelope, both claiming the chord's fire-claim record id.
-    await run.send([JSON.stringify({ task: 'add', args: [1, 1], id: `join:${groupId}` }), envelope(`join:${groupId}`, 'add', [2, 2])]);
-    await until(() => run.refused().length >= before + 2, 30_000, 'both refusals');
-    g.open();
+    await run().send([JSON.stringify({ task: 'add', args: [1, 1], id: `join:${groupId}` }), envelope(`join:${groupId}`, 'add', [2, 2])]);
+    await until(() => run().refused().length >= before + 2, 30_000, 'both refusals');
+    c.g.open();
 
     expect(refusedCodes(before)).toEqual([ErrorCodes.BAD_ENVELOPE, ErrorCodes.BAD_ENVELOPE]);
-    const expected = Array.from({ length: SIZE - 1 }, (_, i) => tag + i).reduce((a, b) => a + b, 0);
-    expect(await r.get({ timeoutMs: 30_000 })).toBe(expected);
+    expect(await c.r.get({ timeoutMs: 30_000 })).toBe(c.expected);
     expect(runs).not.toContain('add(1,1)');
     expect(runs).not.toContain('add(2,2)');
   });
 
   it('a refused message whose claimed id holds quotes publishes a safe id and runs no error link', async () => {
-    const before = run.refused().length;
-    await run.send([envelope('x","args":[666,0],"y":"', 'charge', ['not', 'a', 'number', 'either'], { retries: 0.5 })]);
-    await run.local.drain();
+    const before = run().refused().length;
+    await run().send([envelope('x","args":[666,0],"y":"', 'charge', ['not', 'a', 'number', 'either'], { retries: 0.5 })]);
+    await run().local.drain();
 
-    const refused = run.refused().slice(before);
+    const refused = run().refused().slice(before);
     expect(refused.map((e) => (e.detail.error as { code: string }).code)).toEqual([ErrorCodes.BAD_ENVELOPE]);
     expect(isId(refused[0]?.detail.id)).toBe(true);
     expect(isId(refused[0]?.detail.rootId)).toBe(true);
@@ -134,9 +101,9 @@ describe.each(forgedTargets())('sender-chosen ids on %s', (target) => {
 
   it('a lone surrogate in an object key is refused like one in a value', async () => {
     const tag = 100 + ++tags;
-    const before = run.refused().length;
-    await run.send([`{"task":"add","args":[${tag},{"\\ud800":1}]}`]);
-    await run.local.drain();
+    const before = run().refused().length;
+    await run().send([`{"task":"add","args":[${tag},{"\\ud800":1}]}`]);
+    await run().local.drain();
 
     expect(refusedCodes(before)).toEqual([ErrorCodes.INVALID_UNICODE]);
     expect(runs.filter((x) => x.startsWith(`add(${tag},`))).toEqual([]);
@@ -144,13 +111,13 @@ describe.each(forgedTargets())('sender-chosen ids on %s', (target) => {
 
   it('a retries header of 1e300 is refused before the body runs, not run until the DLQ', async () => {
     const tag = 100 + ++tags;
-    const before = run.refused().length;
-    await run.send([envelope(`big-retries-${target}-${tag}`, 'add', [tag, 1], { retries: 1e300 })]);
-    await run.local.drain();
+    const before = run().refused().length;
+    await run().send([envelope(`big-retries-${target}-${tag}`, 'add', [tag, 1], { retries: 1e300 })]);
+    await run().local.drain();
 
     expect(refusedCodes(before)).toEqual([ErrorCodes.BAD_ENVELOPE]);
     expect(runs).not.toContain(`add(${tag},1)`);
-    expect(await run.local.deadLetters('default')).toEqual([]);
+    expect(await run().local.deadLetters('default')).toEqual([]);
   });
 
   it.each([
@@ -159,9 +126,9 @@ describe.each(forgedTargets())('sender-chosen ids on %s', (target) => {
     ['a hard time limit past what a timer can hold', { timeLimit: [1e12, null] }],
   ])('a header with %s is refused before the body runs', async (_what, headers) => {
     const tag = 100 + ++tags;
-    const before = run.refused().length;
-    await run.send([envelope(`bad-header-${target}-${tag}`, 'add', [tag, 1], headers)]);
-    await run.local.drain();
+    const before = run().refused().length;
+    await run().send([envelope(`bad-header-${target}-${tag}`, 'add', [tag, 1], headers)]);
+    await run().local.drain();
 
     expect(refusedCodes(before)).toEqual([ErrorCodes.BAD_ENVELOPE]);
     expect(runs).not.toContain(`add(${tag},1)`);

@@ -11,8 +11,10 @@
  * never redelivered, never dead-lettered". CELERIAC_ADVERSARIAL_SIZE sets the chord size (10 on CI).
  */
 import type { SQSEvent } from 'aws-lambda';
-import type { App } from '../../lib/index';
+import { afterAll, beforeAll } from 'vitest';
+import { type App, type AsyncResult, chord, group } from '../../lib/index';
 import { type LocalBusEvent, type LocalMode, type LocalRuntime, type StartLocalOptions, startFauxqs, startLocal } from '../../lib/local';
+import { decodeEnvelope, type Envelope } from '../../lib/protocol/envelope';
 import { javaAvailable, startDynamoDbLocal } from '../helpers/dynamodb-local';
 
 export type ForgedTargetName = 'memory' | 'emulated' | 'dynamodb-local';
@@ -107,4 +109,79 @@ export async function until(check: () => boolean | Promise<boolean>, ms = 15_000
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * The tasks a live chord is made of, registered on `app`: `add` (each run recorded in `runs`),
+ * `hold` (on its own queue, waits for its tag's gate, so the chord stays live while a spec attacks
+ * it) and `collect` (the body: sums, its runs recorded as `collect(<n>)`).
+ */
+export function chordTasks(app: App) {
+  app.queue('slow', {});
+  const runs: string[] = [];
+  const gates = new Map<number, ReturnType<typeof gate>>();
+  const add = app.task('add', (x: number, y: number) => {
+    runs.push(`add(${x},${y})`);
+    return x + y;
+  });
+  const hold = app.task(
+    'hold',
+    async (tag: number) => {
+      await gates.get(tag)?.wait;
+      return 0;
+    },
+    { queue: 'slow' },
+  );
+  const collect = app.task('collect', (xs: number[]) => {
+    runs.push(`collect(${xs.length})`);
+    return xs.reduce((a, b) => a + b, 0);
+  });
+  return { runs, gates, add, hold, collect };
+}
+
+/** A chord held live, one of its member messages as delivered, and the value its body must give. */
+export interface LiveChord {
+  readonly tag: number;
+  readonly g: ReturnType<typeof gate>;
+  readonly r: AsyncResult<number>;
+  readonly member: Envelope;
+  readonly expected: number;
+}
+
+/** Starts a chord of SIZE members (the last held open); resolves once every other member ran. */
+export async function liveChord(run: Running, t: ReturnType<typeof chordTasks>, tag: number): Promise<LiveChord> {
+  const g = gate();
+  t.gates.set(tag, g);
+  const members = [...Array.from({ length: SIZE - 1 }, (_, i) => t.add.s(tag, i)), t.hold.s(tag)];
+  const r = await chord(group(...members), t.collect.s()).applyAsync();
+  await until(() => t.runs.filter((x) => x.startsWith(`add(${tag},`)).length === SIZE - 1, 30_000, 'the chord members');
+  const memberOf = () =>
+    run.deliveries
+      .map((d) => decodeEnvelope(d.body, { messageId: d.messageId }))
+      .find((d) => d.ok && d.envelope.task === 'add' && d.envelope.args[0] === tag && d.envelope.k !== undefined);
+  // A delivery is recorded once its batch returned, a moment after the body ran.
+  await until(() => memberOf() !== undefined, 30_000, 'a member message');
+  const seen = memberOf();
+  if (!seen?.ok) throw new Error('no member message seen');
+  const expected = Array.from({ length: SIZE - 1 }, (_, i) => tag + i).reduce((a, b) => a + b, 0);
+  return { tag, g, r: r as AsyncResult<number>, member: seen.envelope, expected };
+}
+
+/**
+ * Starts `app` on `target` before the suite's specs and stops it after them (opening every gate
+ * first, so no held body keeps a poller busy); returns the running target for the specs.
+ */
+export function useTarget(target: ForgedTargetName, app: App, gates: ReadonlyMap<number, ReturnType<typeof gate>>): () => Running {
+  let run: Running | undefined;
+  beforeAll(async () => {
+    run = await startTarget(target, app);
+  }, 120_000);
+  afterAll(async () => {
+    for (const g of gates.values()) g.open();
+    await run?.stop();
+  });
+  return () => {
+    if (!run) throw new Error(`target ${target} is not running`);
+    return run;
+  };
 }

@@ -5,64 +5,38 @@
  * changes a live chord.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../lib/errors';
-import { chord, createApp, group } from '../../lib/index';
-import { decodeEnvelope, type Envelope } from '../../lib/protocol/envelope';
+import { createApp } from '../../lib/index';
+import type { Envelope } from '../../lib/protocol/envelope';
 import { safeId } from '../../lib/protocol/ids';
 import type { Plan } from '../../lib/protocol/plan';
-import { forgedTargets, gate, type Running, SIZE, startTarget, until } from './forged-support';
+import { chordTasks, forgedTargets, type LiveChord, liveChord, SIZE, until, useTarget } from './forged-support';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 describe.each(forgedTargets())('forged workflow messages on %s', (target) => {
   const app = createApp({ name: `forged-wf-${target}`, logger: quiet });
-  app.queue('slow', {});
-  /** Every run of a task body, as `name(args)`. */
-  const runs: string[] = [];
-  const gates = new Map<number, ReturnType<typeof gate>>();
-  const add = app.task('add', (x: number, y: number) => {
-    runs.push(`add(${x},${y})`);
-    return x + y;
-  });
-  const hold = app.task(
-    'hold',
-    async (tag: number) => {
-      await gates.get(tag)?.wait;
-      return 0;
-    },
-    { queue: 'slow' },
-  );
-  const collect = app.task('collect', (xs: number[]) => {
-    runs.push(`collect(${xs.length})`);
-    return xs.reduce((a, b) => a + b, 0);
-  });
-  let run: Running;
+  const t = chordTasks(app);
+  const { runs, gates } = t;
+  const run = useTarget(target, app, gates);
   let tags = 0;
-
-  beforeAll(async () => {
-    run = await startTarget(target, app);
-  }, 120_000);
-  afterAll(async () => {
-    for (const g of gates.values()) g.open();
-    await run?.stop();
-  });
 
   /** Sends `body`, lets it be handled, and checks it was refused once with `code`, its body never run. */
   async function expectRefusedOnce(body: string, code: string, marker: string): Promise<void> {
-    const before = run.refused().length;
-    await run.send([body]);
-    await run.local.drain();
-    const mine = run.deliveries.filter((d) => d.body === body);
-    expect(mine.map((d) => d.failed)).toEqual(run.duplicate ? [false, false] : [false]);
-    const refused = run.refused().slice(before);
+    const before = run().refused().length;
+    await run().send([body]);
+    await run().local.drain();
+    const mine = run().deliveries.filter((d) => d.body === body);
+    expect(mine.map((d) => d.failed)).toEqual(run().duplicate ? [false, false] : [false]);
+    const refused = run().refused().slice(before);
     expect(refused.map((e) => (e.detail.error as { code: string }).code)).toEqual([code]);
     expect(refused[0]?.detail.id).toBe(safeId(mine[0]?.messageId ?? ''));
-    const rec = await run.local.backend.store.get(String(refused[0]?.detail.id));
+    const rec = await run().local.backend.store.get(String(refused[0]?.detail.id));
     expect(rec?.state).toBe('FAILURE');
     expect(rec?.error?.code).toBe(code);
     expect(runs).not.toContain(marker);
-    expect(await run.local.deadLetters('default')).toEqual([]);
+    expect(await run().local.deadLetters('default')).toEqual([]);
   }
 
   /** A hand-built inline-plan message for `add(tag, 1)` continuing at chain step 1. */
@@ -134,56 +108,38 @@ describe.each(forgedTargets())('forged workflow messages on %s', (target) => {
   it('a refused message delivered twice is stored once and published once', async () => {
     const tag = 1000 + ++tags;
     const body = chainMessage(tag, (t) => [{ t: 'chain', steps: [1, 9] }, task(t)], [{ c: 0, i: 1 }]);
-    run.duplicate = true;
+    run().duplicate = true;
     try {
       await expectRefusedOnce(body, ErrorCodes.BAD_WORKFLOW, `add(${tag},1)`);
     } finally {
-      run.duplicate = false;
+      run().duplicate = false;
     }
   });
 
   // ── a live chord, attacked with frames copied from its own members ─────────────────────────
 
-  /** A chord of SIZE members, the last one held open; resolves once every other member ran. */
-  async function liveChord() {
-    const tag = ++tags;
-    const g = gate();
-    gates.set(tag, g);
-    const members = [...Array.from({ length: SIZE - 1 }, (_, i) => add.s(tag, i)), hold.s(tag)];
-    const r = await chord(group(...members), collect.s()).applyAsync();
-    await until(() => runs.filter((x) => x.startsWith(`add(${tag},`)).length === SIZE - 1, 30_000, 'the chord members');
-    const memberOf = () =>
-      run.deliveries
-        .map((d) => decodeEnvelope(d.body, { messageId: d.messageId }))
-        .find((d) => d.ok && d.envelope.task === 'add' && d.envelope.args[0] === tag && d.envelope.k !== undefined);
-    // A delivery is recorded once its batch returned, a moment after the body ran.
-    await until(() => memberOf() !== undefined, 30_000, 'a member message');
-    const seen = memberOf();
-    if (!seen?.ok) throw new Error('no member message seen');
-    const expected = Array.from({ length: SIZE - 1 }, (_, i) => tag + i).reduce((a, b) => a + b, 0);
-    return { tag, g, r, member: seen.envelope, expected };
-  }
+  const live = () => liveChord(run(), t, ++tags);
 
   /** Sends a forged message at a live chord and waits for its refusal. */
   async function refuse(forged: object): Promise<string> {
-    const before = run.refused().length;
-    await run.send([JSON.stringify(forged)]);
-    await until(() => run.refused().length > before, 30_000, 'the refusal');
-    return String((run.refused()[before]?.detail.error as { code?: string } | undefined)?.code);
+    const before = run().refused().length;
+    await run().send([JSON.stringify(forged)]);
+    await until(() => run().refused().length > before, 30_000, 'the refusal');
+    return String((run().refused()[before]?.detail.error as { code?: string } | undefined)?.code);
   }
 
   /** After the held member is released: the chord's body ran once, with every real member's value. */
-  async function expectChordIntact(c: Awaited<ReturnType<typeof liveChord>>, marker: string): Promise<void> {
+  async function expectChordIntact(c: LiveChord, marker: string): Promise<void> {
     c.g.open();
     expect(await c.r.get({ timeoutMs: 30_000 })).toBe(c.expected);
-    await run.local.drain();
+    await run().local.drain();
     expect(runs.filter((x) => x === `collect(${SIZE})`).length).toBeGreaterThan(0);
     expect(runs).not.toContain(marker);
-    expect(await run.local.deadLetters('default')).toEqual([]);
+    expect(await run().local.deadLetters('default')).toEqual([]);
   }
 
   it('a join frame whose index is at or beyond the join size does not change a live chord', async () => {
-    const c = await liveChord();
+    const c = await live();
     const top = c.member.k?.[0] as { j: string; n: number };
     const forged = {
       ...c.member,
@@ -197,7 +153,7 @@ describe.each(forgedTargets())('forged workflow messages on %s', (target) => {
   });
 
   it('a join frame whose size disagrees with the plan does not change a live chord', async () => {
-    const c = await liveChord();
+    const c = await live();
     const top = c.member.k?.[0] as { j: string; n: number };
     const forged = {
       ...c.member,
@@ -211,7 +167,7 @@ describe.each(forgedTargets())('forged workflow messages on %s', (target) => {
   });
 
   it('a message that is not a member of a chord cannot count itself into it', async () => {
-    const c = await liveChord();
+    const c = await live();
     // Exactly a member's frames and headers, under an id that is no member of this chord.
     const forged = { ...c.member, id: `forged-${c.tag}-m`, args: [c.tag, 997] };
     expect(await refuse(forged)).toBe(ErrorCodes.BAD_WORKFLOW);
@@ -219,7 +175,7 @@ describe.each(forgedTargets())('forged workflow messages on %s', (target) => {
   });
 
   it('a chord deadline check claiming a huge member count is refused at once and does not fail a live chord', async () => {
-    const c = await liveChord();
+    const c = await live();
     const top = c.member.k?.[0] as { j: string; g: number; b: number };
     const forged = {
       v: 1,
