@@ -76,20 +76,26 @@ const id = v.pipe(
 const nat = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
 const iso = v.pipe(v.string(), v.isoTimestamp());
 /**
- * Longest time limit, countdown or chord deadline accepted, in seconds: a timer longer than
- * setTimeout's 2^31-1 ms fires at once (Node clamps it to 1 ms), so a larger value is refused.
+ * Longest time limit accepted, in seconds: a timer longer than setTimeout's 2^31-1 ms fires at
+ * once (Node clamps it to 1 ms), so a larger limit is refused rather than run as a zero limit.
  */
 export const MAX_TIMER_SECONDS = 2_147_483;
 const seconds = v.pipe(v.number(), v.minValue(0), v.maxValue(MAX_TIMER_SECONDS));
 const limit = v.nullable(seconds);
+/** A date the engine turns into an ISO time later (`new Date(s)` must not be Invalid Date). */
+const dateString = v.pipe(
+  v.string(),
+  v.check((s: string) => !Number.isNaN(Date.parse(s)), 'expected a date'),
+);
 /** Logical queue names travel in headers and plans; the app maps them to SQS queues. */
 const queueName = v.pipe(v.string(), v.minLength(1), v.maxLength(256));
 
 const nodeOptions = v.object({
   queue: v.optional(queueName),
-  countdown: v.optional(seconds),
-  eta: v.optional(iso),
-  expires: v.optional(v.union([seconds, iso])),
+  // Countdowns, expiries and chord deadlines are due times, not timers: days or months are fine.
+  countdown: v.optional(v.number()),
+  eta: v.optional(dateString),
+  expires: v.optional(v.union([v.number(), dateString])),
   timeLimit: v.optional(seconds),
   softTimeLimit: v.optional(seconds),
   ignoreResult: v.optional(v.boolean()),
@@ -109,7 +115,7 @@ const planNodeSchema = v.variant('t', [
   }),
   v.object({ t: v.literal('chain'), steps: v.array(nat) }),
   v.object({ t: v.literal('group'), id, members: v.array(nat) }),
-  v.object({ t: v.literal('chord'), header: nat, body: nat, deadline: v.optional(seconds) }),
+  v.object({ t: v.literal('chord'), header: nat, body: nat, deadline: v.optional(v.number()) }),
 ]);
 /** Schema of a stored or inline plan. */
 export const planSchema = v.object({ v: v.literal(1), id, root: nat, nodes: v.array(planNodeSchema) });
@@ -246,7 +252,7 @@ function isCommonNode(n: unknown): boolean {
         Object.keys(n).length === (n.deadline === undefined ? 3 : 4) &&
         isNat(n.header) &&
         isNat(n.body) &&
-        (n.deadline === undefined || (typeof n.deadline === 'number' && n.deadline >= 0 && n.deadline <= MAX_TIMER_SECONDS))
+        (n.deadline === undefined || typeof n.deadline === 'number')
       );
     default:
       return false;
