@@ -15,6 +15,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { type App, type AsyncResult, chord, group } from '../../lib/index';
 import { type LocalBusEvent, type LocalMode, type LocalRuntime, type StartLocalOptions, startFauxqs, startLocal } from '../../lib/local';
 import { decodeEnvelope, type Envelope } from '../../lib/protocol/envelope';
+import { REFUSED_TASK } from '../../lib/runtime/worker';
 import { javaAvailable, startDynamoDbLocal } from '../helpers/dynamodb-local';
 
 export type ForgedTargetName = 'memory' | 'emulated' | 'dynamodb-local';
@@ -85,7 +86,7 @@ export async function startTarget(name: ForgedTargetName, app: App, extra: Start
     deliveries,
     send: (bodies: readonly string[], queue = 'default') =>
       local.backend.broker.send(bodies.map((body) => ({ queue, body, id: `forged-${++seq}` }))),
-    refused: () => local.events.filter((e) => e.detail.task === '(refused)'),
+    refused: () => local.events.filter((e) => e.detail.task === REFUSED_TASK),
     stop: async () => {
       await local.stop();
       for (const s of stops) await s();
