@@ -24,6 +24,8 @@ export const ErrorCodes = {
   INVALID_CANVAS: 'INVALID_CANVAS',
   WORKFLOW_TOO_LARGE: 'WORKFLOW_TOO_LARGE',
   WORKFLOW_NOT_FOUND: 'WORKFLOW_NOT_FOUND',
+  /** A message's plan, frames and headers do not agree (forged or corrupted): refused before it runs. */
+  BAD_WORKFLOW: 'BAD_WORKFLOW',
   CHORD_ERROR: 'CHORD_ERROR',
   CHORD_TIMEOUT: 'CHORD_TIMEOUT',
   CHAIN_ABORTED: 'CHAIN_ABORTED',

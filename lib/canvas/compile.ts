@@ -1,5 +1,5 @@
 import { CeleriacError, ErrorCodes } from '../errors';
-import { TASK_ID_PATTERN } from '../protocol/envelope';
+import { ID_RULE, isId } from '../protocol/ids';
 import { type Json, type JsonObject, toJson } from '../protocol/json';
 import type { NodeOptions, Plan, PlanNode } from '../protocol/plan';
 import type { CallOptions } from './signature';
@@ -306,11 +306,8 @@ function firstTaskId(nodes: readonly PlanNode[], index: number): string {
 }
 
 function checkId(id: string | undefined): string | undefined {
-  if (id !== undefined && !TASK_ID_PATTERN.test(id)) {
-    throw new CeleriacError(
-      ErrorCodes.INVALID_OPTIONS,
-      `taskId ${JSON.stringify(id)} is not allowed: use 1-256 characters without quotes, backslashes or control characters`,
-    );
+  if (id !== undefined && !isId(id)) {
+    throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `taskId ${JSON.stringify(id)} is not allowed: ${ID_RULE}`);
   }
   return id;
 }

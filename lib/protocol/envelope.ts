@@ -1,5 +1,7 @@
 import * as v from 'valibot';
 import { CeleriacError, ErrorCodes } from '../errors';
+import { checkPlan, validateFlow } from './flow';
+import { ID_RULE, isId, safeId } from './ids';
 import { assertSafeJson, type Json, type JsonObject } from './json';
 import { type Frame, isJoinFrame, type JoinFrame, type Plan, type WorkflowRef } from './plan';
 
@@ -63,22 +65,39 @@ export interface Envelope {
 const json = v.custom<Json>(() => true);
 /** A plain JSON object (kwargs, headers): an array is refused, not turned into {"0": …}. */
 const jsonObject = v.custom<JsonObject>((x) => typeof x === 'object' && x !== null && !Array.isArray(x), 'expected a JSON object');
-/** Task ids: 1-256 characters, no quotes, backslashes or control characters (they travel inside rule templates). */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to refuse control characters in ids
-export const TASK_ID_PATTERN = /^[^"\\\u0000-\u001f]{1,256}$/;
-const id = v.pipe(v.string(), v.regex(TASK_ID_PATTERN, 'an id is 1-256 characters without quotes, backslashes or control characters'));
-const isId = (x: unknown): boolean => typeof x === 'string' && TASK_ID_PATTERN.test(x);
-const nat = v.pipe(v.number(), v.integer(), v.minValue(0));
+
+export { TASK_ID_PATTERN } from './ids';
+
+const id = v.pipe(
+  v.string(),
+  v.check((s: string) => isId(s), ID_RULE),
+);
+/** Header and frame numbers: safe non-negative integers (a `retries` of 1e300 is a lie, not a count). */
+const nat = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
 const iso = v.pipe(v.string(), v.isoTimestamp());
-const limit = v.nullable(v.pipe(v.number(), v.minValue(0)));
+/**
+ * Longest time limit accepted, in seconds: a timer longer than setTimeout's 2^31-1 ms fires at
+ * once (Node clamps it to 1 ms), so a larger limit is refused rather than run as a zero limit.
+ */
+export const MAX_TIMER_SECONDS = 2_147_483;
+const seconds = v.pipe(v.number(), v.minValue(0), v.maxValue(MAX_TIMER_SECONDS));
+const limit = v.nullable(seconds);
+/** A date the engine turns into an ISO time later (`new Date(s)` must not be Invalid Date). */
+const dateString = v.pipe(
+  v.string(),
+  v.check((s: string) => !Number.isNaN(Date.parse(s)), 'expected a date'),
+);
+/** Logical queue names travel in headers and plans; the app maps them to SQS queues. */
+const queueName = v.pipe(v.string(), v.minLength(1), v.maxLength(256));
 
 const nodeOptions = v.object({
-  queue: v.optional(v.string()),
+  queue: v.optional(queueName),
+  // Countdowns, expiries and chord deadlines are due times, not timers: days or months are fine.
   countdown: v.optional(v.number()),
-  eta: v.optional(v.string()),
-  expires: v.optional(v.union([v.number(), v.string()])),
-  timeLimit: v.optional(v.number()),
-  softTimeLimit: v.optional(v.number()),
+  eta: v.optional(dateString),
+  expires: v.optional(v.union([v.number(), dateString])),
+  timeLimit: v.optional(seconds),
+  softTimeLimit: v.optional(seconds),
   ignoreResult: v.optional(v.boolean()),
   headers: v.optional(jsonObject),
 });
@@ -100,20 +119,22 @@ const planNodeSchema = v.variant('t', [
 ]);
 /** Schema of a stored or inline plan. */
 export const planSchema = v.object({ v: v.literal(1), id, root: nat, nodes: v.array(planNodeSchema) });
-const isNat = (x: unknown): boolean => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+const isNat = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0;
+/** A chord deadline (epoch ms) in a frame: a finite non-negative number (JSON checks made it finite). */
+const isTime = (x: unknown): boolean => typeof x === 'number' && x >= 0 && x <= Number.MAX_SAFE_INTEGER;
 /** A continuation frame: `{c, i}` or `{j, g, x, n, b?, d?}` (checked by hand: it is on every hop of a workflow). */
 const isFrame = (f: unknown): boolean => {
   if (typeof f !== 'object' || f === null) return false;
   const o = f as Record<string, unknown>;
   if ('c' in o) return isNat(o.c) && isNat(o.i) && Object.keys(o).length === 2;
-  if (!(typeof o.j === 'string' && o.j.length > 0 && o.j.length <= 256 && isNat(o.g) && isNat(o.x) && isNat(o.n))) return false;
+  if (!(isId(o.j) && isNat(o.g) && isNat(o.x) && isNat(o.n))) return false;
   let keys = 4;
   if (o.b !== undefined) {
     if (!isNat(o.b)) return false;
     keys++;
   }
   if (o.d !== undefined) {
-    if (typeof o.d !== 'number') return false;
+    if (!isTime(o.d)) return false;
     keys++;
   }
   // Exactly the keys above, nothing else (counted: this runs for every frame of every hop).
@@ -146,7 +167,7 @@ export const envelopeSchema = v.object({
     expires: v.optional(iso),
     timeLimit: v.optional(v.tuple([limit, limit])),
     ignoreResult: v.optional(v.boolean()),
-    queue: v.optional(v.string()),
+    queue: v.optional(queueName),
     custom: v.optional(jsonObject),
   }),
   // `{ref}` first: it is what workflows with groups or chords carry, and a failed union branch is costly.
@@ -197,7 +218,7 @@ export function isCommonEnvelope(raw: unknown): raw is Envelope {
   if (!isId(h.rootId) || !(h.parentId === null || isId(h.parentId)) || !isNat(h.retries)) return false;
   if (h.groupId !== undefined && !isId(h.groupId)) return false;
   if (h.groupIndex !== undefined && !isNat(h.groupIndex)) return false;
-  if (h.queue !== undefined && typeof h.queue !== 'string') return false;
+  if (h.queue !== undefined && !(typeof h.queue === 'string' && h.queue.length > 0 && h.queue.length <= 256)) return false;
   if (h.ignoreResult !== undefined && typeof h.ignoreResult !== 'boolean') return false;
   if (wf !== undefined && !isRef(wf) && !(isPlainObject(wf) && Object.keys(wf).length === 1 && isCommonPlan(wf.plan))) return false;
   if (at !== undefined && !isNat(at)) return false;
@@ -247,10 +268,21 @@ export function isCommonPlan(raw: unknown): raw is Plan {
   return isId(raw.id) && isNat(raw.root) && Array.isArray(raw.nodes) && raw.nodes.every(isCommonNode);
 }
 
-/** What the worker learned from one message body. */
+/**
+ * What the worker learned from one message body. A refused body is stored under `id`, the
+ * transport's message id made safe ({@link safeId}), NEVER under the id the body claims: a sender
+ * could otherwise fail a task that already succeeded, or take a neighbour's outcome. What it
+ * claimed (`claimedId`, `task`) is kept for the error message and the logs only.
+ */
 export type Decoded =
   | { readonly ok: true; readonly envelope: Envelope; readonly foreign: false | 'minimal' | 'payload' }
-  | { readonly ok: false; readonly error: CeleriacError; readonly id: string; readonly task?: string };
+  | {
+      readonly ok: false;
+      readonly error: CeleriacError;
+      readonly id: string;
+      readonly task?: string;
+      readonly claimedId?: string;
+    };
 
 /** Where a message came from, for foreign messages that carry no id or task name. */
 export interface DecodeContext {
@@ -274,14 +306,12 @@ export function decodeEnvelope(body: string, ctx: DecodeContext): Decoded {
   try {
     raw = JSON.parse(body);
   } catch (e) {
-    return fail(ErrorCodes.MALFORMED_JSON, `message body is not JSON: ${(e as Error).message}`, ctx.messageId);
+    return fail(ErrorCodes.MALFORMED_JSON, `message body is not JSON: ${(e as Error).message}`, ctx);
   }
   try {
     assertSafeJson(raw, ctx.maxDepth);
   } catch (e) {
-    const err = e as CeleriacError;
-    const guessId = typeof (raw as { id?: unknown })?.id === 'string' ? (raw as { id: string }).id : ctx.messageId;
-    return { ok: false, error: err, id: guessId, ...taskNameOf(raw) };
+    return refused(e as CeleriacError, ctx, raw);
   }
   const obj = raw as Record<string, unknown>;
   const isObject = typeof raw === 'object' && raw !== null && !Array.isArray(raw);
@@ -290,30 +320,35 @@ export function decodeEnvelope(body: string, ctx: DecodeContext): Decoded {
       return fail(
         ErrorCodes.UNSUPPORTED_VERSION,
         `envelope version ${JSON.stringify(obj.v)} is not supported (this worker reads v${ENVELOPE_VERSION})`,
-        typeof obj.id === 'string' ? obj.id : ctx.messageId,
-        typeof obj.task === 'string' ? obj.task : undefined,
+        ctx,
+        raw,
       );
     }
     expandTopFrame(obj);
-    if (isCommonEnvelope(raw)) return { ok: true, envelope: raw, foreign: false };
-    const r = v.safeParse(envelopeSchema, raw);
-    if (!r.success) {
-      return fail(
-        ErrorCodes.BAD_ENVELOPE,
-        `envelope v1 is malformed: ${describeIssues(r.issues)}`,
-        typeof obj.id === 'string' && obj.id.length > 0 && obj.id.length <= 256 ? obj.id : ctx.messageId,
-        typeof obj.task === 'string' ? obj.task : undefined,
-      );
+    let envelope: Envelope;
+    if (isCommonEnvelope(raw)) envelope = raw;
+    else {
+      const r = v.safeParse(envelopeSchema, raw);
+      if (!r.success) return fail(ErrorCodes.BAD_ENVELOPE, `envelope v1 is malformed: ${describeIssues(r.issues)}`, ctx, raw);
+      envelope = r.output as Envelope;
     }
-    return { ok: true, envelope: r.output as Envelope, foreign: false };
+    // An inline plan is checked with the message; a stored one once loaded (see lib/runtime/admit.ts).
+    if (envelope.wf !== undefined && 'plan' in envelope.wf) {
+      try {
+        validateFlow(envelope.wf.plan, envelope);
+      } catch (e) {
+        return refused(e as CeleriacError, ctx, raw);
+      }
+    }
+    return { ok: true, envelope, foreign: false };
   }
   if (isObject && typeof obj.task === 'string' && !('detail-type' in obj) && !('Records' in obj)) {
     const r = v.safeParse(minimalCallSchema, raw);
     if (!r.success) {
-      return fail(ErrorCodes.BAD_ENVELOPE, `call message is malformed: ${describeIssues(r.issues)}`, ctx.messageId, obj.task);
+      return fail(ErrorCodes.BAD_ENVELOPE, `call message is malformed: ${describeIssues(r.issues)}`, ctx, raw);
     }
     const m = r.output;
-    const taskId = m.id ?? ctx.messageId;
+    const taskId = m.id ?? safeId(ctx.messageId);
     return {
       ok: true,
       foreign: 'minimal',
@@ -337,7 +372,7 @@ export function decodeEnvelope(body: string, ctx: DecodeContext): Decoded {
     return fail(
       ErrorCodes.FOREIGN_MESSAGE_UNROUTABLE,
       `message is neither a celeriac envelope nor a {"task": …} call, and queue ${ctx.queue ?? '?'} is shared by several tasks, so it cannot be routed`,
-      ctx.messageId,
+      ctx,
     );
   }
   return {
@@ -345,10 +380,10 @@ export function decodeEnvelope(body: string, ctx: DecodeContext): Decoded {
     foreign: 'payload',
     envelope: {
       v: 1,
-      id: ctx.messageId,
+      id: safeId(ctx.messageId),
       task: ctx.queueOwner,
       args: [raw as Json],
-      headers: { rootId: ctx.messageId, parentId: null, retries: 0, ...(ctx.queue ? { queue: ctx.queue } : {}) },
+      headers: { rootId: safeId(ctx.messageId), parentId: null, retries: 0, ...(ctx.queue ? { queue: ctx.queue } : {}) },
     },
   };
 }
@@ -425,21 +460,37 @@ export function encodeEnvelope(env: Envelope, maxBytes: number = SQS_MAX_MESSAGE
   return body;
 }
 
-/** Validates a plan read from the store. */
+/**
+ * Validates a plan read from the store: its shape (BAD_ENVELOPE) and its structure (BAD_WORKFLOW:
+ * a tree of in-range nodes, see lib/protocol/flow.ts).
+ */
 export function decodePlan(raw: unknown): Plan {
-  if (isCommonPlan(raw)) return raw;
-  const r = v.safeParse(planSchema, raw);
-  if (!r.success) throw new CeleriacError(ErrorCodes.BAD_ENVELOPE, `stored workflow plan is malformed: ${describeIssues(r.issues)}`);
-  return r.output as Plan;
+  let plan: Plan;
+  if (isCommonPlan(raw)) plan = raw;
+  else {
+    const r = v.safeParse(planSchema, raw);
+    if (!r.success) throw new CeleriacError(ErrorCodes.BAD_ENVELOPE, `stored workflow plan is malformed: ${describeIssues(r.issues)}`);
+    plan = r.output as Plan;
+  }
+  checkPlan(plan);
+  return plan;
 }
 
-function fail(code: string, message: string, id: string, task?: string): Decoded {
-  return { ok: false, error: new CeleriacError(code, message), id, ...(task ? { task } : {}) };
+function fail(code: string, message: string, ctx: DecodeContext, raw?: unknown): Decoded {
+  return refused(new CeleriacError(code, message), ctx, raw);
 }
 
-function taskNameOf(raw: unknown): { task?: string } {
-  const t = (raw as { task?: unknown } | null)?.task;
-  return typeof t === 'string' ? { task: t } : {};
+/** A refusal: stored under the transport id; what the body claimed is only remembered. */
+function refused(error: CeleriacError, ctx: DecodeContext, raw: unknown): Decoded {
+  const claimed = raw as { id?: unknown; task?: unknown } | null | undefined;
+  const c = typeof claimed === 'object' && claimed !== null ? claimed : undefined;
+  return {
+    ok: false,
+    error,
+    id: safeId(ctx.messageId),
+    ...(typeof c?.task === 'string' ? { task: c.task } : {}),
+    ...(typeof c?.id === 'string' ? { claimedId: c.id } : {}),
+  };
 }
 
 function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {

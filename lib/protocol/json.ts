@@ -57,7 +57,7 @@ function isSafe(v: unknown, depth: number, maxDepth: number): boolean {
       const proto = Object.getPrototypeOf(v);
       if (proto !== Object.prototype && proto !== null) return false;
       for (const key of Object.keys(v)) {
-        if (UNSAFE_KEYS.has(key) || !isSafe((v as Record<string, unknown>)[key], depth + 1, maxDepth)) return false;
+        if (UNSAFE_KEYS.has(key) || !key.isWellFormed() || !isSafe((v as Record<string, unknown>)[key], depth + 1, maxDepth)) return false;
       }
       return true;
     }
@@ -97,6 +97,10 @@ function walk(v: unknown, depth: number, maxDepth: number, path: string): void {
       for (const key of Object.keys(v)) {
         if (UNSAFE_KEYS.has(key)) {
           throw new CeleriacError(ErrorCodes.UNSAFE_KEY, `key "${key}" at ${path} is refused (prototype pollution guard)`);
+        }
+        // A key is a string like any other: a lone surrogate in it is as invalid as in a value.
+        if (!key.isWellFormed()) {
+          throw new CeleriacError(ErrorCodes.INVALID_UNICODE, `a key at ${path} has a lone surrogate (invalid UTF-16/UTF-8)`);
         }
         walk((v as Record<string, unknown>)[key], depth + 1, maxDepth, `${path}.${key}`);
       }

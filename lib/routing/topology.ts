@@ -7,6 +7,7 @@
  * SDK, no environment reads.
  */
 import { CeleriacError, ErrorCodes } from '../errors';
+import { ID_MAX_LENGTH } from '../protocol/ids';
 import type { Json } from '../protocol/json';
 import { type DetailType, DetailTypes, eventSource, type Outcome } from '../signals/events';
 import { scheduleExpressionProblem } from './schedule';
@@ -55,8 +56,6 @@ export const QUEUE_DEFAULTS = {
 
 /** Length of the ids celeriac generates (UUIDs), used to bound the ids of linked calls. */
 const GENERATED_ID_LENGTH = 36;
-/** The envelope codec's id limit: a linked call's deterministic id must fit it. */
-const MAX_ID_LENGTH = 256;
 /** EventBridge's limit on a rule's description. */
 const MAX_RULE_DESCRIPTION = 512;
 
@@ -279,9 +278,9 @@ export function buildTopology(input: AppTopologyInput): Topology {
   if (cycle) problem(`links form a cycle (${cycle.join(' → ')}): each call would trigger the next forever`);
   else {
     const longest = longestLinkedId(links);
-    if (longest && longest.length > MAX_ID_LENGTH) {
+    if (longest && longest.length > ID_MAX_LENGTH) {
       problem(
-        `the linked call ${longest.path.join(' → ')} would get a ${longest.length}-character id (limit ${MAX_ID_LENGTH}); shorten the task names or the chain of links`,
+        `the linked call ${longest.path.join(' → ')} would get a ${longest.length}-character id (limit ${ID_MAX_LENGTH}); shorten the task names or the chain of links`,
       );
     }
   }

@@ -7,6 +7,8 @@ import { CeleriacError, ChordError, ErrorCodes } from '../errors';
 import type { Clock, Lease, ResultRecord, ResultStore } from '../ports';
 import type { Envelope, EnvelopeHeaders } from '../protocol/envelope';
 import { reprError, type SerializedError, serializeError } from '../protocol/failure';
+import { CHORD_DEADLINE_TASK } from '../protocol/flow';
+import { errbackClaimKey, joinClaimKey } from '../protocol/ids';
 import type { Json } from '../protocol/json';
 import {
   type ChainFrame,
@@ -33,8 +35,7 @@ export const MAX_DELAY_SECONDS = 900;
 export const DEFAULT_JOIN_SHARD_SIZE = 100;
 /** Most shards a join uses; larger joins grow their shards instead (see README, fan-in ceiling). */
 export const MAX_JOIN_SHARDS = 100;
-/** Control task that fails a chord whose header did not finish by its deadline. */
-export const CHORD_DEADLINE_TASK = 'celeriac.chord_deadline';
+export { CHORD_DEADLINE_TASK } from '../protocol/flow';
 
 export interface EngineEnv {
   readonly store: ResultStore;
@@ -411,14 +412,9 @@ async function join(
   out.claims.push(key);
 }
 
-/** The record id of a join's create-once fire claim. */
-export const joinClaimKey = (joinId: string): string => `join:${joinId}`;
+export { joinClaimKey } from '../protocol/ids';
 
-/**
- * The record id guarding a task whose result is ignored: it keeps no result, but its outcome is
- * still settled once (body, event) — under this key, so the task's own id still reads PENDING.
- */
-export const ignoredResultKey = (taskId: string): string => `ignored:${taskId}`;
+export { ignoredResultKey } from '../protocol/ids';
 
 /**
  * Create-once with an owner: true for the first claimant; for the same owner again (a redelivered
@@ -581,7 +577,7 @@ export async function fireErrbacks(env: EngineEnv, flow: Flow, node: TaskNode, f
       if (env.isInlineErrback(eb)) {
         // An inline errback has no message to deduplicate: a create-once claim keeps a redelivery
         // of the failed task from calling it again (it is marked done as soon as it returned).
-        const key = `errback:${failed.id}:${e}`;
+        const key = errbackClaimKey(failed.id, e);
         if (await claimOnce(env, key, failed.id, out)) {
           await env.runInlineErrback(eb, failed);
           await env.store.finishContinuations(key);

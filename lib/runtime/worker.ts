@@ -19,6 +19,7 @@ import {
 import type { Backend, Clock, Lease, ResultRecord, WriteResult } from '../ports';
 import { decodeEnvelope, decodePlan, type Envelope } from '../protocol/envelope';
 import { deserializeError, type SerializedError, serializeError } from '../protocol/failure';
+import { safeId } from '../protocol/ids';
 import { type Json, toJson } from '../protocol/json';
 import { entryTasks, isChainFrame, type Plan, planNode, type TaskNode } from '../protocol/plan';
 import { isReady, States } from '../results/states';
@@ -28,6 +29,7 @@ import { checkArity } from '../task/arity';
 import { calledChildren, runWithContext } from '../task/context';
 import { maxRetries, retryCountdown, shouldAutoRetry } from '../task/retry';
 import type { TaskContext } from '../task/types';
+import { admitFlow } from './admit';
 import type { RuntimeApp, TaskDef } from './app-port';
 import {
   CHORD_DEADLINE_TASK,
@@ -100,8 +102,11 @@ export interface WorkerRuntimeOptions {
    */
   readonly callTimeoutMs?: number;
 }
-/** The task name a refused message is stored and announced under when it names none. */
-const UNKNOWN_TASK = '(unknown)';
+/**
+ * The `task` a refused message is stored and announced under: not the task it claims, whose
+ * static links and error links must not act on a message that never was a valid call of it.
+ */
+export const REFUSED_TASK = '(refused)';
 
 /** Per-backend state of a worker: the engine environment, plan cache. */
 export class WorkerRuntime {
@@ -262,12 +267,10 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
   }
   const lease = rt.leaseFor(msg, now, inv);
   const admitted = await admit(rt, env);
+  // A workflow that is a lie is refused like a malformed body: stored once under the transport's
+  // id (never under the id it claims, which may be another workflow's), its body never run.
+  if (!admitted.ok) return rejectMessage(rt, msg, inv, safeId(msg.messageId), env.task, admitted.error);
   const request = requestOf(env);
-  if (!admitted.ok) {
-    // A control message has no outcome of its own to store: it goes to the dead-letter queue.
-    if (env.task === CHORD_DEADLINE_TASK) throw admitted.error;
-    return refuse(rt, { env, request, ctx: undefined, def: undefined, lease, started: now, flow: undefined }, admitted.error);
-  }
   const { flow } = admitted;
   if (env.task === CHORD_DEADLINE_TASK) return handleChordDeadline(rt, env, flow, lease);
 
@@ -316,27 +319,19 @@ type Admission = { readonly ok: true; readonly flow: Flow | undefined } | { read
  * Infrastructure errors (a read that failed or timed out) are thrown: the message is retried.
  */
 async function admit(rt: WorkerRuntime, env: Envelope): Promise<Admission> {
-  try {
-    const pending = rt.flowOf(env);
-    const flow = pending instanceof Promise ? await pending : pending;
-    return { ok: true, flow };
-  } catch (e) {
-    if (e instanceof CeleriacError && !e.retryable && e.code === ErrorCodes.WORKFLOW_NOT_FOUND) return { ok: false, error: e };
-    throw e;
-  }
+  let flow: Flow | undefined;
+  // admitFlow (lib/runtime/admit.ts) resolves the plan through the bounded, uncached-on-failure
+  // read of the runtime and validates plan, frames and headers against each other.
+  const checked = admitFlow(env, (e) => {
+    const pending = rt.flowOf(e);
+    if (pending instanceof Promise) return pending.then((f) => (flow = f));
+    flow = pending;
+    return pending;
+  });
+  const refusal = checked instanceof Promise ? await checked : checked;
+  return refusal === undefined ? { ok: true, flow } : { ok: false, error: refusal };
 }
 
-/** A message whose workflow was refused: stored FAILURE once with the reason, its body never run. */
-async function refuse(rt: WorkerRuntime, a: Attempt, error: CeleriacError): Promise<Disposition> {
-  rt.app.logger.warn('refused a message whose workflow is not admissible', {
-    id: a.env.id,
-    task: a.env.task,
-    code: error.code,
-    reason: error.message,
-  });
-  await settle(rt, a, failureOf(error), 0);
-  return 'ack';
-}
 
 /**
  * The record guarding this attempt's outcome, as stored: the task's own, or (a result nobody
@@ -1100,9 +1095,11 @@ async function handleChordDeadline(rt: WorkerRuntime, env: Envelope, flow: Flow 
 }
 
 /**
- * A message that cannot be decoded: settled as a FAILURE under the best id, with a specific code,
- * through the same guard and event as any outcome (so a second delivery stores and announces
- * nothing more).
+ * A message that is not a valid call (it cannot be decoded, or its workflow is a lie): settled as
+ * a FAILURE with a specific code under `id` — the transport's message id made safe, never the id
+ * it claims (KEYS.md, "what a refused message may claim") — through the same guard and event as
+ * any outcome, so a second delivery stores and announces nothing more. It is stored and announced
+ * as task `(refused)`, so no static link of the task it claims acts on it.
  */
 async function rejectMessage(
   rt: WorkerRuntime,
@@ -1115,12 +1112,12 @@ async function rejectMessage(
   const { app, backend } = rt;
   app.logger.warn('rejected a message that is not a valid call', { messageId: msg.messageId, id, code: error.code, reason: error.message });
   if (app.signals.taskRejected.hasReceivers)
-    await app.signals.taskRejected.send({ sender: task ?? UNKNOWN_TASK, message: msg.body, exc: error });
+    await app.signals.taskRejected.send({ sender: task ?? REFUSED_TASK, message: msg.body, exc: error });
   const now = backend.clock.now();
   const env: Envelope = {
     v: 1,
     id,
-    task: task ?? UNKNOWN_TASK,
+    task: REFUSED_TASK,
     args: [],
     headers: { rootId: id, parentId: null, retries: 0, ...(msg.queue !== undefined ? { queue: msg.queue } : {}) },
   };

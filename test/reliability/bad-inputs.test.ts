@@ -2,8 +2,8 @@
  * Reliability 4 — bad inputs. Whatever arrives on a queue, the worker never throws out of the
  * handler, never drops a message silently, and never harms a neighbour in the batch:
  *
- * - a body that is not a valid call ends as a stored FAILURE with a specific error `code` (under
- *   the id it claims, else the SQS message id), and is acknowledged;
+ * - a body that is not a valid call ends as a stored FAILURE with a specific error `code` under
+ *   its SQS message id (never under the id it claims), and is acknowledged;
  * - a message that can never succeed is redelivered until maxReceiveCount, then lands in the DLQ;
  * - the good call in the same batch always succeeds.
  *

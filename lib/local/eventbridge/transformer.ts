@@ -34,10 +34,10 @@ export interface ValidateInputTransformerOptions {
 export interface RenderInputTransformerOptions extends ValidateInputTransformerOptions {
   /**
    * How a string value is written inside a quoted placeholder (`"...<var>..."`) of a JSON template.
-   * `true` (the default) JSON-escapes quotes, backslashes and control characters, so the output is
-   * always valid JSON. `false` inserts the value as is, which is what the user guide says EventBridge
-   * does ("EventBridge doesn't escape values extracted by Input Path"): use it to reproduce, locally,
-   * the broken payload a value containing `"` produces in AWS.
+   * `false` (the default) inserts the value as is, which is what EventBridge does ("EventBridge
+   * doesn't escape values extracted by Input Path"), so local mode sends the same (possibly broken)
+   * payload a value containing `"` produces in AWS. `true` JSON-escapes quotes, backslashes and
+   * control characters, so the output is always valid JSON (not what AWS sends).
    */
   readonly escapeQuotedValues?: boolean;
 }
@@ -108,7 +108,7 @@ export function renderInputTransformer(
   for (const [name, path] of compiled.paths) variables.set(name, evaluatePath(path, eventObject));
   for (const [name, value] of Object.entries(predefinedValues(eventObject, context))) variables.set(name, { value });
 
-  const escapeValues = options.escapeQuotedValues ?? true;
+  const escapeValues = options.escapeQuotedValues ?? false;
   let out = '';
   for (const part of compiled.parts) {
     if (part.kind === 'text') {

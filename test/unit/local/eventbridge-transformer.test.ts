@@ -23,6 +23,11 @@ function render(inputTemplate: string, event: unknown = ec2Event, paths: Record<
   return renderInputTransformer({ inputPathsMap: paths, inputTemplate }, event, { ruleName: 'example' });
 }
 
+/** Like render, with quoted placeholders JSON-escaped (the opt-in that AWS does not do). */
+function renderEscaped(inputTemplate: string, event: unknown, paths: Record<string, string>): string {
+  return renderInputTransformer({ inputPathsMap: paths, inputTemplate }, event, { ruleName: 'example' }, { escapeQuotedValues: true });
+}
+
 /** The reason PutTargets would give for refusing `transformer`, or undefined when it is valid. */
 function refusal(transformer: InputTransformer): string | undefined {
   try {
@@ -202,9 +207,9 @@ describe('values', () => {
   const paths = Object.fromEntries(Object.keys(event.detail).map((k) => [k, `$.detail.${k}`]));
 
   it.each(['quote', 'backslash', 'newline', 'control', 'unicode', 'empty'] as const)(
-    'a %s string survives quoted and unquoted placeholders',
+    'with escapeQuotedValues, a %s string survives quoted and unquoted placeholders',
     (name) => {
-      const out = render(`{"quoted": "<${name}>", "bare": <${name}>, "inside": "[<${name}>]"}`, event, paths);
+      const out = renderEscaped(`{"quoted": "<${name}>", "bare": <${name}>, "inside": "[<${name}>]"}`, event, paths);
       const value = event.detail[name];
       expect(JSON.parse(out)).toEqual({ quoted: value, bare: value, inside: `[${value}]` });
     },
@@ -232,15 +237,15 @@ describe('values', () => {
     );
   });
 
-  it('can insert quoted values unescaped, as the user guide says AWS does', () => {
-    const out = renderInputTransformer(
-      { inputPathsMap: paths, inputTemplate: '{"m": "<quote>"}' },
-      event,
-      {},
-      { escapeQuotedValues: false },
-    );
+  it('inserts quoted values unescaped by default, as the user guide says AWS does', () => {
+    const out = renderInputTransformer({ inputPathsMap: paths, inputTemplate: '{"m": "<quote>"}' }, event);
     expect(out).toBe('{"m": "say "hi""}');
     expect(() => JSON.parse(out)).toThrow(SyntaxError);
+  });
+
+  it.each(['unicode', 'empty'] as const)('by default, a %s string (nothing to escape) survives a quoted placeholder', (name) => {
+    const out = render(`{"quoted": "<${name}>", "bare": <${name}>}`, event, paths);
+    expect(JSON.parse(out)).toEqual({ quoted: event.detail[name], bare: event.detail[name] });
   });
 
   it('reaches array elements, the whole event, and wildcards', () => {
@@ -338,11 +343,11 @@ describe('validateInputTransformer refuses what PutTargets refuses', () => {
 });
 
 describe('properties', () => {
-  it('any string value reaches the target intact, through a quoted or an unquoted placeholder', () => {
+  it('with escapeQuotedValues, any string value reaches the target intact, through a quoted or an unquoted placeholder', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary' }), (value) => {
         const event = { detail: { v: value } };
-        const out = render('{"quoted": "<v>", "bare": <v>}', event, { v: '$.detail.v' });
+        const out = renderEscaped('{"quoted": "<v>", "bare": <v>}', event, { v: '$.detail.v' });
         expect(JSON.parse(out)).toEqual({ quoted: value, bare: value });
       }),
     );

@@ -57,11 +57,23 @@ describe('envelope v1: the top join frame on the wire', () => {
   });
 
   it('leaves out the reference to the plan stored under the root id, and only that one', () => {
-    const chainStep: Envelope = { ...member, headers: { rootId: 'root-1', parentId: 'p', retries: 0 }, k: [{ c: 1, i: 2 }] };
+    const chainStep: Envelope = { ...member, headers: { rootId: 'root-1', parentId: 'p', retries: 0 }, k: [{ c: 0, i: 1 }] };
     const elsewhere: Envelope = { ...chainStep, wf: { ref: 'another-plan' } };
+    // chain(a, add): the message is the chain's first step, continuing at step 1.
     const inline: Envelope = {
       ...chainStep,
-      wf: { plan: { v: 1, id: 'root-1', root: 0, nodes: [{ t: 'task', id: 'root-1', name: 'add', args: [] }] } },
+      wf: {
+        plan: {
+          v: 1,
+          id: 'root-1',
+          root: 0,
+          nodes: [
+            { t: 'chain', steps: [1, 2] },
+            { t: 'task', id: member.id, name: 'add', args: [] },
+            { t: 'task', id: 'root-1', name: 'add', args: [] },
+          ],
+        },
+      },
     };
 
     expect(JSON.parse(encodeEnvelope(chainStep)).wf).toBeUndefined();
