@@ -412,9 +412,7 @@ async function join(
   out.claims.push(key);
 }
 
-export { joinClaimKey } from '../protocol/ids';
-
-export { ignoredResultKey } from '../protocol/ids';
+export { ignoredResultKey, joinClaimKey } from '../protocol/ids';
 
 /**
  * Create-once with an owner: true for the first claimant; for the same owner again (a redelivered

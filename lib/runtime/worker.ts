@@ -332,7 +332,6 @@ async function admit(rt: WorkerRuntime, env: Envelope): Promise<Admission> {
   return refusal === undefined ? { ok: true, flow } : { ok: false, error: refusal };
 }
 
-
 /**
  * The record guarding this attempt's outcome, as stored: the task's own, or (a result nobody
  * keeps) its guard record — whichever is ready, so a failure stored under the task's id counts too.
