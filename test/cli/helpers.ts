@@ -191,11 +191,8 @@ export function typecheck(cwd: string): Promise<CliResult> {
   return exec(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd, timeoutMs: 120_000 });
 }
 
-/**
- * The bundled `index.mjs` of the Lambda function described as `description` in a synthesised
- * stack (`cdkOut`: the cloud assembly directory), found through the template and asset manifest.
- */
-export function bundledCode(cdkOut: string, stackName: string, description: string): string {
+/** The directory of the bundled asset (index.mjs) of the function with `description` in a synthesized stack. */
+export function bundledAssetDir(cdkOut: string, stackName: string, description: string): string {
   const template = JSON.parse(readFileSync(join(cdkOut, `${stackName}.template.json`), 'utf8')) as {
     Resources: Record<string, { Type: string; Properties: { Description?: string; Code?: { S3Key?: string } } }>;
   };
@@ -206,5 +203,10 @@ export function bundledCode(cdkOut: string, stackName: string, description: stri
   const hash = (fn?.Properties.Code?.S3Key ?? '').replace(/\.zip$/, '');
   const dir = assets.files[hash]?.source.path;
   if (dir === undefined) throw new Error(`${stackName}: no bundled asset for the function "${description}"`);
-  return readFileSync(join(cdkOut, dir, 'index.mjs'), 'utf8');
+  return join(cdkOut, dir);
+}
+
+/** The bundled code (index.mjs) of the function with `description` in a synthesized stack. */
+export function bundledCode(cdkOut: string, stackName: string, description: string): string {
+  return readFileSync(join(bundledAssetDir(cdkOut, stackName, description), 'index.mjs'), 'utf8');
 }

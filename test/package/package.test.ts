@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundledAssetDir, bundledCode } from '../cli/helpers';
 import {
   background,
   buildAndPack,
@@ -146,23 +147,15 @@ describe('the CLI after a real install', () => {
 describe('the construct in the user’s CDK app', () => {
   it('npx cdk synth of infra/app.ts (compiled) bundles the user’s worker: its tasks, not the shop example’s', async () => {
     await ok('npx', ['cdk', 'synth', '--quiet'], { cwd: project, timeoutMs: 300_000 });
-    const out = join(project, 'cdk.out');
-    const template = JSON.parse(readFileSync(join(out, 'celeriac-consumer.template.json'), 'utf8')) as {
-      Resources: Record<string, { Type: string; Properties: { Description?: string; Code?: { S3Key?: string } } }>;
-    };
-    const workers = Object.values(template.Resources).filter(
-      (r) => r.Type === 'AWS::Lambda::Function' && /worker of queue/.test(r.Properties.Description ?? ''),
-    );
-    expect(workers).toHaveLength(1);
-    const hash = String(workers[0]?.Properties.Code?.S3Key).replace(/\.zip$/, '');
-    const bundle = readFileSync(join(out, `asset.${hash}`, 'index.mjs'), 'utf8');
+    const asset = bundledAssetDir(join(project, 'cdk.out'), 'celeriac-consumer', 'celeriac consumer: worker of queue default');
+    const bundle = readFileSync(join(asset, 'index.mjs'), 'utf8');
     for (const task of ['consumer-plus', 'consumer-total', 'consumer-announce']) expect(bundle).toContain(`"${task}"`);
     expect(bundle).not.toMatch(/["'`](charge|refund)["'`]/);
     // And it loads as Lambda loads it, reaching celeriac's worker: without the stack's
     // environment, the first batch asks for the table the construct would have configured.
     const probe =
       "const { handler } = await import('./index.mjs'); await handler({ Records: [] }, {}).then(() => console.log('handled'), (e) => console.log(e.message));";
-    const loaded = await ok(process.execPath, ['--input-type=module', '-e', probe], { cwd: join(out, `asset.${hash}`) });
+    const loaded = await ok(process.execPath, ['--input-type=module', '-e', probe], { cwd: asset });
     expect(loaded.stdout.trim()).toBe('no DynamoDB table configured: set CELERIAC_TABLE (the CDK stack sets it on every function)');
   });
 });
@@ -200,15 +193,7 @@ describe('celeriac init, from the tarball', () => {
 
   it('synthesizes offline: the worker bundle holds its tasks, not the shop example’s', async () => {
     await ok('npx', ['cdk', 'synth', '--quiet'], { cwd: app, timeoutMs: 300_000 });
-    const out = join(app, 'cdk.out');
-    const template = JSON.parse(readFileSync(join(out, 'celeriac-my-app.template.json'), 'utf8')) as {
-      Resources: Record<string, { Type: string; Properties: { Description?: string; Code?: { S3Key?: string } } }>;
-    };
-    const worker = Object.values(template.Resources).find(
-      (r) => r.Type === 'AWS::Lambda::Function' && /worker of queue default/.test(r.Properties.Description ?? ''),
-    );
-    const hash = String(worker?.Properties.Code?.S3Key).replace(/\.zip$/, '');
-    const bundle = readFileSync(join(out, `asset.${hash}`, 'index.mjs'), 'utf8');
+    const bundle = bundledCode(join(app, 'cdk.out'), 'celeriac-my-app', 'celeriac my-app: worker of queue default');
     for (const task of ['add', 'sum', 'report', 'notify']) expect(bundle).toContain(`"${task}"`);
     expect(bundle).not.toMatch(/["'`](charge|refund)["'`]/);
   });
