@@ -39,7 +39,7 @@ export function checkArity(name: string, fn: (...args: any[]) => unknown, given:
   const { min, max } = arityOf(fn);
   if (given >= min && given <= max) return;
   const takes = min === max ? `${min}` : max === Number.POSITIVE_INFINITY ? `at least ${min}` : `${min} to ${max}`;
-  throw new CeleriacError(ErrorCodes.INVALID_ARGS, `${name}() takes ${takes} argument(s) but ${given} were given`);
+  throw new CeleriacError(ErrorCodes.INVALID_ARGS, `${name}() takes ${takes} argument(s) but ${given} were given; call it with ${takes}`);
 }
 
 /** Counts the top-level parameters in a function's source; undefined when it cannot tell. */

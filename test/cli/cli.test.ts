@@ -162,7 +162,7 @@ describe('bad input: one line, a meaningful exit code, and dev keeps running', (
     expectOneLine(arity.stderr, /add\(\) takes 2 argument\(s\) but 1 were given/);
     const extra = await run('call', 'add', '1', '2', '3');
     expect(extra.code).toBe(2);
-    expectOneLine(extra.stderr, /add\(\) takes 2 argument\(s\) but 3 were given/);
+    expectOneLine(extra.stderr, /add\(\) takes 2 argument\(s\) but 3 were given; call it with 2$/);
   });
 
   it('unknown id → 3; unknown queue → 3; bad options → 2', async () => {
