@@ -9,7 +9,8 @@ import { createApp, currentTask, ErrorCodes } from '../../lib/index';
 import { type LocalRuntime, startLocal } from '../../lib/local';
 import type { ReceivedMessage } from '../../lib/ports';
 import { harness, sqsEvent } from '../helpers/harness';
-import { recordingLogger, targets } from '../integration/targets';
+import { recordingLogger } from '../integration/targets';
+import { workerTargets } from './worker-targets';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -70,7 +71,7 @@ describe('the invocation deadline never turns into a permanent failure', () => {
   });
 });
 
-describe.each(targets())('time limits run on the app clock ($name)', (target) => {
+describe.each(workerTargets())('time limits run on the app clock ($name)', (target) => {
   let local: LocalRuntime | undefined;
   afterEach(async () => {
     await local?.stop();

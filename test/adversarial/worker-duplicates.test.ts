@@ -12,8 +12,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { chord, createApp, group } from '../../lib/index';
 import { type LocalRuntime, type SqsHandler, startLocal } from '../../lib/local';
 import type { EventPublisher } from '../../lib/ports';
-import { recordingLogger, targets } from '../integration/targets';
+import { recordingLogger } from '../integration/targets';
 import { bySize } from '../reliability/support';
+import { workerTargets } from './worker-targets';
 
 /** Every lifecycle event by `<detail-type> <id>`, counted. */
 function countEvents(local: LocalRuntime): { counts: Map<string, number>; stop: () => void } {
@@ -64,7 +65,7 @@ class SlowPublish {
   }
 }
 
-describe.each(targets())('duplicates of every kind settle one event per outcome ($name)', (target) => {
+describe.each(workerTargets())('duplicates of every kind settle one event per outcome ($name)', (target) => {
   let local: LocalRuntime | undefined;
   afterEach(async () => {
     await local?.stop();

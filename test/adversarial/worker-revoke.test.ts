@@ -7,7 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { chord, createApp, currentTask, ErrorCodes, group } from '../../lib/index';
 import { type LocalRuntime, startLocal } from '../../lib/local';
-import { recordingLogger, targets } from '../integration/targets';
+import { recordingLogger } from '../integration/targets';
+import { workerTargets } from './worker-targets';
 
 /** A body that runs until released, telling the test its id when it starts. */
 function gate() {
@@ -30,7 +31,7 @@ function gate() {
   };
 }
 
-describe.each(targets())('revoking running work settles it ($name)', (target) => {
+describe.each(workerTargets())('revoking running work settles it ($name)', (target) => {
   let local: LocalRuntime | undefined;
   afterEach(async () => {
     await local?.stop();
