@@ -1109,7 +1109,13 @@ async function rejectMessage(
   error: CeleriacError,
 ): Promise<Disposition> {
   const { app, backend } = rt;
-  app.logger.warn('rejected a message that is not a valid call', { messageId: msg.messageId, id, code: error.code, reason: error.message });
+  app.logger.warn('rejected a message that is not a valid call', {
+    messageId: msg.messageId,
+    id,
+    ...(task !== undefined ? { claimedTask: task } : {}),
+    code: error.code,
+    reason: error.message,
+  });
   if (app.signals.taskRejected.hasReceivers)
     await app.signals.taskRejected.send({ sender: task ?? REFUSED_TASK, message: msg.body, exc: error });
   const now = backend.clock.now();
