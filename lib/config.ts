@@ -64,10 +64,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if (events !== 'on' && events !== 'off') {
     throw new CeleriacError(ErrorCodes.CONFIG_INVALID, `${ENV.events} must be "on" or "off", got "${env[ENV.events]}"`);
   }
-  const logLevel = (env[ENV.logLevel] ?? 'info').toLowerCase();
-  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
-    throw new CeleriacError(ErrorCodes.CONFIG_INVALID, `${ENV.logLevel} must be debug, info, warn or error, got "${logLevel}"`);
-  }
+  const { logLevel } = appSettingsFromEnv(env);
   return {
     app: env[ENV.app],
     table: env[ENV.table],
@@ -77,7 +74,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     events: events === 'on',
     resultTtlSeconds: nonNegativeInt(env, ENV.resultTtl, DEFAULT_RESULT_TTL_SECONDS),
     inlinePlanBytes: nonNegativeInt(env, ENV.inlinePlanBytes, DEFAULT_INLINE_PLAN_BYTES),
-    logLevel: logLevel as CeleriacConfig['logLevel'],
+    logLevel,
     endpoint: env.AWS_ENDPOINT_URL,
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
     schedulerGroup: env[ENV.schedulerGroup] || undefined,
@@ -107,4 +104,28 @@ function nonNegativeInt(env: Readonly<Record<string, string | undefined>>, key: 
   if (!Number.isInteger(n) || n < 0)
     throw new CeleriacError(ErrorCodes.CONFIG_INVALID, `${key} must be a non-negative integer, got "${raw}"`);
   return n;
+}
+
+/** The settings an app takes from its process's environment (what `createApp` reads). */
+export interface AppEnvSettings {
+  readonly logLevel: CeleriacConfig['logLevel'];
+  readonly inlinePlanBytes: number;
+}
+
+/**
+ * Reads only the keys an app's own settings come from (`CELERIAC_LOG_LEVEL`,
+ * `CELERIAC_INLINE_PLAN_BYTES`), so that a module creating an app is not refused for a stack
+ * setting it never uses.
+ *
+ * @throws CeleriacError CONFIG_INVALID naming the key and the value.
+ */
+export function appSettingsFromEnv(env: Readonly<Record<string, string | undefined>>): AppEnvSettings {
+  const logLevel = (env[ENV.logLevel] ?? 'info').toLowerCase();
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
+    throw new CeleriacError(ErrorCodes.CONFIG_INVALID, `${ENV.logLevel} must be debug, info, warn or error, got "${env[ENV.logLevel]}"`);
+  }
+  return {
+    logLevel: logLevel as CeleriacConfig['logLevel'],
+    inlinePlanBytes: nonNegativeInt(env, ENV.inlinePlanBytes, DEFAULT_INLINE_PLAN_BYTES),
+  };
 }

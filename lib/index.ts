@@ -15,7 +15,10 @@ import { App, type AppOptions } from './task/app';
 export { chain, chord, group } from './canvas/builders';
 export { type AnySignature, Canvas, Chain, Chord, Group, isSignature, Signature } from './canvas/signature';
 export type { ChainStepError, InOf, OutOf } from './canvas/types';
-export { type CeleriacConfig, ENV, loadConfig } from './config';
+export { type AppEnvSettings, appSettingsFromEnv, type CeleriacConfig, ENV, loadConfig } from './config';
+
+import { appSettingsFromEnv } from './config';
+
 export {
   CeleriacError,
   ChordError,
@@ -44,8 +47,10 @@ export { onTaskEvents, type TaskEvent } from './subscriber';
 export {
   App,
   type AppTopologyInput,
+  consoleLogger,
   type Errback,
   type ErrbackRequest,
+  type LogLevel,
   MAP_TASK,
   type QueueSettings,
   STARMAP_TASK,
@@ -68,7 +73,11 @@ export { createWorker, type WorkerOptions } from './worker';
  * ```
  */
 export function createApp(options: AppOptions): App {
+  // The process's environment is read here, at the edge: the app itself never reads it.
+  const fromEnv = appSettingsFromEnv(process.env);
   return new App({
+    logLevel: fromEnv.logLevel,
+    inlinePlanBytes: fromEnv.inlinePlanBytes,
     ...options,
     backend:
       options.backend ??

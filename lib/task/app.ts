@@ -39,7 +39,10 @@ export interface AppOptions {
   readonly maxJsonDepth?: number;
   /** Store name, args, kwargs, queue, retries with every result (Celery's result_extended). */
   readonly resultExtended?: boolean;
+  /** Where the app and its worker log (Powertools Logger, console and pino all fit). Default: JSON lines on the console, from `logLevel` up. */
   readonly logger?: Logger;
+  /** The default logger's level (`createApp` reads `CELERIAC_LOG_LEVEL`). Default `info`. */
+  readonly logLevel?: LogLevel;
 }
 
 /**
@@ -90,12 +93,22 @@ const NAME_RE = /^[A-Za-z0-9_.:-]{1,200}$/;
 export const MAP_TASK = 'celeriac.map';
 export const STARMAP_TASK = 'celeriac.starmap';
 
-const consoleLogger: Logger = {
-  debug: () => {},
-  info: (m, e) => console.info(JSON.stringify({ level: 'info', msg: m, ...e })),
-  warn: (m, e) => console.warn(JSON.stringify({ level: 'warn', msg: m, ...e })),
-  error: (m, e) => console.error(JSON.stringify({ level: 'error', msg: m, ...e })),
-};
+/** A level of the default logger: it writes that level and the ones above it. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** The default logger: one JSON line per entry on the console, from `level` up. */
+export function consoleLogger(level: LogLevel = 'info'): Logger {
+  const from = LEVELS.indexOf(level);
+  const at = (l: LogLevel, write: (line: string) => void) =>
+    LEVELS.indexOf(l) < from ? () => {} : (m: string, e?: Record<string, unknown>) => write(JSON.stringify({ level: l, msg: m, ...e }));
+  return {
+    debug: at('debug', (line) => console.debug(line)),
+    info: at('info', (line) => console.info(line)),
+    warn: at('warn', (line) => console.warn(line)),
+    error: at('error', (line) => console.error(line)),
+  };
+}
 
 /**
  * A celeriac app: a registry of tasks, signals, and the backend they publish to.
@@ -120,7 +133,7 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
       throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `app name "${options.name}" must be 1-64 letters, digits, "-" or "_"`);
     }
     this.name = options.name;
-    this.logger = options.logger ?? consoleLogger;
+    this.logger = options.logger ?? consoleLogger(options.logLevel);
     this.signals = createSignals((e, signal) => this.logger.error(`signal receiver for ${signal} failed`, { error: serializeError(e) }));
     this.settings = {
       defaultQueue: options.defaultQueue ?? 'default',
