@@ -40,15 +40,24 @@ export function cli(args: readonly string[], o: { cwd: string; env?: NodeJS.Proc
   return exec(process.execPath, [BIN, ...args], o);
 }
 
-/** Runs `file <args>` in `cwd` and resolves when it exits (killed after `timeoutMs`, default 20 s). */
+/**
+ * Runs `file <args>` in `cwd` and resolves when it exits (killed after `timeoutMs`, default 20 s).
+ * With `group`, it runs in a process group of its own and the timeout ends the whole group (what
+ * `npx` starts lives on otherwise).
+ */
 export function exec(
   file: string,
   args: readonly string[],
-  o: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+  o: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; group?: boolean },
 ): Promise<CliResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: o.cwd, env: o.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, {
+      cwd: o.cwd,
+      env: o.env ?? cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: o.group === true,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -57,13 +66,24 @@ export function exec(
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 20_000);
+    const timer = setTimeout(() => (o.group ? killGroup(child) : child.kill('SIGKILL')), o.timeoutMs ?? 20_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr, ms: Date.now() - started });
     });
   });
+}
+
+/** Ends a command and everything it started (npx → node): it runs in its own process group. */
+export function killGroup(child: ChildProcess): void {
+  if (child.pid !== undefined && child.exitCode === null) {
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
 }
 
 /** A child process with its output so far. */

@@ -8,6 +8,9 @@ import { accessSync, constants, cpSync, mkdirSync, mkdtempSync, rmSync, writeFil
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { exec, killGroup } from '../cli/helpers';
+
+export { killGroup };
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CONSUMER_FIXTURE = fileURLToPath(new URL('./consumer', import.meta.url));
@@ -38,29 +41,13 @@ export function commandEnv(extra: Record<string, string> = {}): NodeJS.ProcessEn
   return { ...env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, NO_COLOR: '1', CI: 'true', ...extra };
 }
 
-/** Runs a command to its end (killed after `timeoutMs`); never throws on a non-zero exit. */
+/** Runs a command to its end (its process group killed after `timeoutMs`); never throws on a non-zero exit. */
 export function run(
   command: string,
   args: readonly string[],
   o: { cwd: string; timeoutMs?: number; env?: NodeJS.ProcessEnv },
 ): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: o.cwd, env: o.env ?? commandEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => killGroup(child), o.timeoutMs ?? 170_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return exec(command, args, { cwd: o.cwd, env: o.env ?? commandEnv(), timeoutMs: o.timeoutMs ?? 170_000, group: true });
 }
 
 /** Runs a command that must succeed; the error carries its output. */
@@ -68,17 +55,6 @@ export async function ok(command: string, args: readonly string[], o: { cwd: str
   const r = await run(command, args, o);
   if (r.code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
   return r;
-}
-
-/** Ends a command and everything it started (npx → node): it runs in its own process group. */
-export function killGroup(child: ChildProcess): void {
-  if (child.pid !== undefined && child.exitCode === null) {
-    try {
-      process.kill(-child.pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
 }
 
 /** A background command (a `celeriac dev`), with its output so far. */
