@@ -23,6 +23,7 @@
  * producer that cannot publish gets the error; that is not a loss), then the faults go on.
  * Size: 60 workflows per spec (CELERIAC_RELIABILITY=large: 400).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -124,10 +125,32 @@ async function runUnder(name: string, plan: FaultPlan, seed: number): Promise<Ou
   w.app.use(backend);
   probe.watch(backend.broker);
 
-  // Records whose delivery gave up after its outcome write: their continuations may be re-published.
+  // Records whose delivery gave up after its outcome write: their continuations may be re-published
+  // by the redelivery. Which record's delivery published a message is tracked per send (the
+  // publisher of a chord body's errback is the header member that completed the join, not the
+  // errback's parent).
   const stored = new Set<string>();
   const failedAfterStore = new Set<string>();
-  const worker = createWorker(w.app, { faults: { afterStore: (env) => void stored.add(env.id) } });
+  const delivering = new AsyncLocalStorage<string>();
+  const publishers = new Map<string, Set<string>>();
+  const worker = createWorker(w.app, {
+    faults: {
+      afterDecode: (env) => delivering.enterWith(env.id),
+      afterStore: (env) => void stored.add(env.id),
+    },
+  });
+  const send = backend.broker.send.bind(backend.broker);
+  backend.broker.send = async (messages) => {
+    const publisher = delivering.getStore();
+    for (const m of messages) {
+      const key = sendKey(m.body);
+      if (key === undefined || publisher === undefined) continue;
+      const set = publishers.get(key) ?? new Set<string>();
+      set.add(publisher);
+      publishers.set(key, set);
+    }
+    return send(messages);
+  };
   const stats = { invocations: 0, redelivered: 0, maxReceives: 0 };
   const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
     stats.invocations++;
@@ -178,11 +201,14 @@ async function runUnder(name: string, plan: FaultPlan, seed: number): Promise<Ou
     const doubledSends: string[] = [];
     for (const d of probe.duplicateSends()) {
       if (d.sent.retries > 0 && d.extra + 1 <= (runsOf.get(`${d.sent.id}#${d.sent.retries - 1}`) ?? 0)) continue;
-      if (d.sent.retries === 0 && d.sent.parentId !== null && failedAfterStore.has(d.sent.parentId)) {
+      const by = [...(publishers.get(d.key) ?? [])];
+      if (d.sent.retries === 0 && by.length === 1 && failedAfterStore.has(by[0] as string)) {
         republished += d.extra;
         continue;
       }
-      doubledSends.push(`${d.sent.task} ${d.key} sent ${d.extra + 1}× (parent ${d.sent.parentId})`);
+      doubledSends.push(
+        `${d.sent.task} ${d.key} sent ${d.extra + 1}× (parent ${d.sent.parentId}, published by ${by.join(', ') || 'the producer'})`,
+      );
     }
     const dlq = await esm.depth('dlq');
     const dead = dlq.visible + dlq.inFlight + dlq.delayed;
@@ -200,6 +226,7 @@ async function runUnder(name: string, plan: FaultPlan, seed: number): Promise<Ou
         lost: lost.length,
         doubled: doubled.length,
         're-published after a give-up (allowed)': republished,
+        'sends traced to the delivery that made them': publishers.size,
         'max retry delay': `${injector.maxDelay('sdk')} ms SDK (bound ${SDK_BACKOFF_BOUND_MS}), ${injector.maxDelay('entries')} ms entries (bound ${ENTRY_BACKOFF_BOUND_MS})`,
         'max receives': stats.maxReceives,
       },
@@ -284,6 +311,17 @@ function envelopeId(body: string): string | undefined {
   try {
     const id = (JSON.parse(body) as { id?: unknown }).id;
     return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The `id#retries` a sent body is counted under (as the probe counts it). */
+function sendKey(body: string): string | undefined {
+  try {
+    const env = JSON.parse(body) as { id?: unknown; headers?: { retries?: unknown } };
+    if (typeof env.id !== 'string') return undefined;
+    return `${env.id}#${typeof env.headers?.retries === 'number' ? env.headers.retries : 0}`;
   } catch {
     return undefined;
   }
