@@ -38,6 +38,7 @@ import {
 import { EventBridgeClient, type PutEventsCommandInput } from '@aws-sdk/client-eventbridge';
 import { type ReceiveMessageCommandOutput, type SendMessageBatchCommandInput, SQSClient } from '@aws-sdk/client-sqs';
 import { awsBackend, SqsBroker } from '../lib/adapters/aws';
+import type { App } from '../lib/app';
 import { loadConfig } from '../lib/config';
 import { chain, chord, createApp } from '../lib/index';
 import {
@@ -51,7 +52,6 @@ import {
 } from '../lib/local/index';
 import type { Backend, OutgoingMessage } from '../lib/ports';
 import { buildTopology } from '../lib/routing';
-import type { App } from '../lib/task/app';
 import { createWorker } from '../lib/worker';
 import { quiet } from './driver';
 import { machine } from './env';

@@ -1,7 +1,7 @@
 /** A minimal in-process event source mapping over the memory broker, for benchmarks. */
 import type { MemoryBackend } from '../lib/adapters/memory';
+import type { App } from '../lib/app';
 import { sqsEvent } from '../lib/local/poller';
-import type { App } from '../lib/task/app';
 import { createWorker } from '../lib/worker';
 
 export function driver(app: App, backend: MemoryBackend) {

@@ -10,8 +10,8 @@ import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { memoryBackend } from '../lib/adapters/memory';
+import { createApp } from '../lib/app';
 import { chord, group } from '../lib/canvas/builders';
-import { createApp } from '../lib/task/app';
 import { topSelfTime } from './cpuprofile';
 import { driver, quiet } from './driver';
 

@@ -7,10 +7,10 @@
  *   npm run bench:fanin            (N=10000 by default)
  */
 import { memoryBackend } from '../lib/adapters/memory';
+import { createApp } from '../lib/app';
 import { chain, chord, group } from '../lib/canvas/builders';
 import type { AnySignature } from '../lib/canvas/signature';
 import type { ResultStore } from '../lib/ports';
-import { createApp } from '../lib/task/app';
 import { driver, quiet } from './driver';
 
 const N = Number(process.env.N ?? 10_000);

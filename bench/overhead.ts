@@ -6,8 +6,8 @@
  */
 import type { SQSRecord } from 'aws-lambda';
 import { memoryBackend } from '../lib/adapters/memory';
+import { createApp } from '../lib/app';
 import { encodeEnvelope } from '../lib/protocol/envelope';
-import { createApp } from '../lib/task/app';
 import { createWorker } from '../lib/worker';
 
 const N = Number(process.env.N ?? 200_000);

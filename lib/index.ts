@@ -10,7 +10,7 @@
  * await r.get({ timeoutMs: 10_000 }); // 9
  * ```
  */
-import { App, type AppOptions } from './task/app';
+import { App, type AppOptions } from './app';
 
 export { chain, chord, group } from './canvas/builders';
 export { type AnySignature, Canvas, Chain, Chord, Group, isSignature, Signature } from './canvas/signature';
@@ -19,6 +19,18 @@ export { type AppEnvSettings, appSettingsFromEnv, type CeleriacConfig, ENV, load
 
 import { appSettingsFromEnv } from './config';
 
+export {
+  App,
+  type AppTopologyInput,
+  consoleLogger,
+  type Errback,
+  type ErrbackRequest,
+  type LogLevel,
+  MAP_TASK,
+  type QueueSettings,
+  STARMAP_TASK,
+  type Task,
+} from './app';
 export {
   CeleriacError,
   ChordError,
@@ -44,18 +56,6 @@ export { PROPAGATE_STATES, READY_STATES, States, type TaskState } from './result
 export { Signal, type Signals } from './signals';
 export { DetailTypes, eventSource, type Outcome, type TaskEventDetail } from './signals/events';
 export { onTaskEvents, type TaskEvent } from './subscriber';
-export {
-  App,
-  type AppTopologyInput,
-  consoleLogger,
-  type Errback,
-  type ErrbackRequest,
-  type LogLevel,
-  MAP_TASK,
-  type QueueSettings,
-  STARMAP_TASK,
-  type Task,
-} from './task/app';
 export { currentTask } from './task/context';
 export type { CallOptions, ErrorMatcher, RetryPolicy, StandardSchemaV1, TaskContext, TaskOptions } from './task/types';
 export { createWorker, type WorkerOptions } from './worker';

@@ -1,6 +1,6 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { App } from './app';
 import { type FaultHooks, type IncomingMessage, processMessage, WorkerRuntime, type WorkerRuntimeOptions } from './runtime/worker';
-import type { App } from './task/app';
 
 export interface WorkerOptions {
   /** Records processed at once within a batch. Default 10. */

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { App } from '../task/app';
+import type { App } from '../app';
 import { usage } from './errors';
 
 /** The module `dev` (and the AWS target, for task → queue routing) loads when none is given. */

@@ -4,13 +4,13 @@
  */
 import { type AwsBackend, awsBackendFromEnv } from '../adapters/aws';
 import { tailAwsEvents } from '../adapters/aws/event-tail';
+import { type App, createApp } from '../app';
 import { applyCanvasJson, type JsonCanvasHost } from '../canvas/json';
 import { type CeleriacConfig, ENV, loadConfig } from '../config';
 import { isCeleriacError } from '../errors';
 import { queueDepths, redrive } from '../local/dashboard/ops';
 import type { BusEvent } from '../ports';
 import { isReady } from '../results/states';
-import { type App, createApp } from '../task/app';
 import { notFound, usage } from './errors';
 import type { AppliedCanvas, ApplyRequest, CallRequest, FollowOptions, QueueDepth, Target, TaskRow, TaskView } from './target';
 

@@ -27,8 +27,16 @@ beforeAll(async () => {
         {
           name: 'core-below-adapters-and-local',
           severity: 'error',
-          from: { path: '^lib/(protocol|canvas|results|signals|routing|ports)/' },
+          from: { path: '^lib/(protocol|canvas|results|signals|routing|ports|task)/' },
           to: { path: '^lib/(adapters|local|cli|runtime)/' },
+        },
+        {
+          // lib/app.ts composes the core with the runtime (createApp, App): it sits above both,
+          // and only the entry points, local mode and the CLI build on it.
+          name: 'composition-root-on-top',
+          severity: 'error',
+          from: { path: '^lib/(protocol|canvas|results|signals|routing|ports|task|runtime|adapters)/' },
+          to: { path: '^lib/app\\.ts$' },
         },
         {
           name: 'aws-adapter-without-memory-adapter',
@@ -73,6 +81,10 @@ describe('lib/ import graph', () => {
 
   it('keeps the pure core below the runtime, the adapters, local mode and the CLI', () => {
     expect(violations('core-below-adapters-and-local')).toEqual([]);
+  });
+
+  it('keeps the app (the composition root) above the core, the runtime and the adapters', () => {
+    expect(violations('composition-root-on-top')).toEqual([]);
   });
 
   it('keeps the AWS and memory adapters apart (the system clock and ids belong to neither)', () => {

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { memoryBackend } from '../../lib/adapters/memory';
+import { createApp } from '../../lib/app';
 import { compile } from '../../lib/canvas/compile';
 import type { AnySignature } from '../../lib/canvas/signature';
 import { chain, chord, group } from '../../lib/index';
@@ -11,7 +12,6 @@ import { TaskFeed } from '../../lib/local/dashboard/feed';
 import { workflowGraph } from '../../lib/local/dashboard/graph';
 import type { Envelope } from '../../lib/protocol/envelope';
 import type { Plan } from '../../lib/protocol/plan';
-import { createApp } from '../../lib/task/app';
 import { createWorker } from '../../lib/worker';
 import { sqsEvent } from '../helpers/harness';
 

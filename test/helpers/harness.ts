@@ -1,6 +1,6 @@
 import { type MemoryBackend, memoryBackend } from '../../lib/adapters/memory';
-import type { App } from '../../lib/task/app';
-import { createApp as createCoreApp } from '../../lib/task/app';
+import type { App } from '../../lib/app';
+import { createApp as createCoreApp } from '../../lib/app';
 import { createWorker, type WorkerOptions } from '../../lib/worker';
 
 /** The SQS event a Lambda event source mapping delivers: local mode's builder, shared. */

@@ -7,10 +7,10 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoResultStore } from '../../lib/adapters/aws';
 import { memoryBackend } from '../../lib/adapters/memory';
+import { createApp } from '../../lib/app';
 import { chain, chord, group } from '../../lib/canvas/builders';
 import { EMULATOR_CLIENT_CONFIG, type Emulator, ensureTable, startDynalite } from '../../lib/local/emulators';
 import type { Backend, ReceivedMessage } from '../../lib/ports';
-import { createApp } from '../../lib/task/app';
 import { createWorker } from '../../lib/worker';
 import { quietLogger, sqsEvent } from '../helpers/harness';
 

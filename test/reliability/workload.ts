@@ -6,12 +6,12 @@
  * never dispatched, a lifecycle event never published) and DOUBLED (an effect that happened twice).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { createApp } from '../../lib/app';
 import { chain, chord, group } from '../../lib/canvas/builders';
 import type { AnySignature } from '../../lib/canvas/signature';
 import type { Broker, OutgoingMessage, ResultRecord, ResultStore } from '../../lib/ports';
 import type { Json } from '../../lib/protocol/json';
 import type { AsyncResult } from '../../lib/results/async-result';
-import { createApp } from '../../lib/task/app';
 import { currentTask } from '../../lib/task/context';
 import { int, pick, type Rng } from './support';
 

@@ -5,10 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { memoryBackend } from '../../lib/adapters/memory';
+import { createApp } from '../../lib/app';
 import { sqsEvent } from '../../lib/local/poller';
 import type { DelayedSender, OutgoingMessage } from '../../lib/ports';
 import { decodeEnvelope } from '../../lib/protocol/envelope';
-import { createApp } from '../../lib/task/app';
 import { createWorker } from '../../lib/worker';
 import { quietLogger } from '../helpers/harness';
 

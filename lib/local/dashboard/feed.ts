@@ -7,6 +7,8 @@
  * the local bus. Both exist in every local mode, because local pollers run the worker in this
  * process. Only the last `capacity` tasks are kept, so a long `celeriac dev` run stays small.
  */
+
+import type { App } from '../../app';
 import type { BusEvent, ResultRecord, ResultStore } from '../../ports';
 import type { Envelope } from '../../protocol/envelope';
 import type { SerializedError } from '../../protocol/failure';
@@ -14,7 +16,6 @@ import type { Json } from '../../protocol/json';
 import type { Plan } from '../../protocol/plan';
 import { isReady } from '../../results/states';
 import { CHORD_DEADLINE_TASK } from '../../runtime/engine';
-import type { App } from '../../task/app';
 
 /** One task as the dashboard and the CLI show it. */
 export interface TaskRow {

@@ -23,12 +23,12 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { App } from '../../app';
 import { type AppliedCanvas, applyCanvasJson } from '../../canvas/json';
 import { isCeleriacError } from '../../errors';
 import type { Backend, Broker, BusEvent, QueueAdmin, QueueConsumer, ResultRecord } from '../../ports';
 import type { Json } from '../../protocol/json';
 import { isReady } from '../../results/states';
-import type { App } from '../../task/app';
 import { DEFAULT_DASHBOARD_PORT } from './defaults';
 import type { FeedChange, TaskFeed, TaskRow } from './feed';
 import { type TaskStatus, workflowGraph } from './graph';

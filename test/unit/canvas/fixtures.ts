@@ -3,7 +3,7 @@
  * of tasks (Celery's integration-test tasks, in TypeScript) that record every invocation, so a
  * spec can count how often a body or callback ran and with which arguments.
  */
-import type { AppOptions } from '../../../lib/task/app';
+import type { AppOptions } from '../../../lib/app';
 import { maybeCurrentTask } from '../../../lib/task/context';
 import { type Harness, harness } from '../../helpers/harness';
 

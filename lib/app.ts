@@ -1,20 +1,20 @@
-import type { HandleSpec } from '../canvas/compile';
-import { type AnySignature, type CanvasHost, Group, Signature } from '../canvas/signature';
-import type { Remaining, Suffixes } from '../canvas/types';
-import { CeleriacError, ErrorCodes, TaskRevokedError } from '../errors';
-import type { Backend } from '../ports';
-import { serializeError } from '../protocol/failure';
-import { type Json, type JsonObject, toJson } from '../protocol/json';
-import type { NodeOptions } from '../protocol/plan';
-import { AsyncResult, GroupResult, type ResultHost } from '../results/async-result';
-import { States } from '../results/states';
-import type { AppTopologyInput, QueueSettings } from '../routing/topology';
-import type { AppSettings, Logger, RuntimeApp, TaskDef } from '../runtime/app-port';
-import { applyCanvas } from '../runtime/producer';
-import { createSignals, type Signals } from '../signals';
-import type { Outcome } from '../signals/events';
-import { maybeCurrentTask, runWithContext } from './context';
-import type { CallOptions, TaskContext, TaskOptions } from './types';
+import type { HandleSpec } from './canvas/compile';
+import { type AnySignature, type CanvasHost, Group, Signature } from './canvas/signature';
+import type { Remaining, Suffixes } from './canvas/types';
+import { CeleriacError, ErrorCodes, TaskRevokedError } from './errors';
+import type { Backend } from './ports';
+import { serializeError } from './protocol/failure';
+import { type Json, type JsonObject, toJson } from './protocol/json';
+import type { NodeOptions } from './protocol/plan';
+import { AsyncResult, GroupResult, type ResultHost } from './results/async-result';
+import { States } from './results/states';
+import type { AppTopologyInput, QueueSettings } from './routing/topology';
+import type { AppSettings, Logger, RuntimeApp, TaskDef } from './runtime/app-port';
+import { applyCanvas } from './runtime/producer';
+import { createSignals, type Signals } from './signals';
+import type { Outcome } from './signals/events';
+import { maybeCurrentTask, runWithContext } from './task/context';
+import type { CallOptions, TaskContext, TaskOptions } from './task/types';
 
 /** A backend, or a (possibly async) factory called once on first use. */
 export type BackendSource = Backend | (() => Backend | Promise<Backend>);
