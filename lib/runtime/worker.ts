@@ -62,6 +62,8 @@ export interface IncomingMessage {
   readonly receiveCount: number;
   /** Logical queue it came from. */
   readonly queue: string | undefined;
+  /** Epoch ms the transport accepted it (SQS `SentTimestamp`), when known: the start of its queue wait. */
+  readonly sentAt?: number;
 }
 
 /** `ack` = done with it (delete); `retry` = let the transport redeliver it (batch item failure). */
@@ -276,7 +278,8 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
 
   if (app.signals.taskReceived.hasReceivers) await app.signals.taskReceived.send({ sender: env.task, request });
   const def = app.getTask(env.task);
-  const attempt = (ctx?: TaskContext): Attempt => ({ env, request, ctx, def, lease, started: now, flow });
+  const queueWaitMs = msg.sentAt !== undefined ? Math.max(0, now - msg.sentAt) : undefined;
+  const attempt = (ctx?: TaskContext): Attempt => ({ env, request, ctx, def, lease, started: now, flow, queueWaitMs });
 
   const existing = await readGuard(rt, attempt());
   if (existing) {
@@ -306,7 +309,7 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
     await settle(rt, attempt(), failureOf(err), 0);
     return 'ack';
   }
-  return execute(rt, env, request, def, inv, lease, flow);
+  return execute(rt, { ...attempt(), def }, inv);
 }
 
 /** A message's workflow, admitted, or the reason it is refused. */
@@ -366,15 +369,9 @@ function requestOf(env: Envelope): RequestInfo {
 
 type RunOutcome = { readonly kind: 'success'; readonly value: unknown } | { readonly kind: 'error'; readonly error: unknown };
 
-async function execute(
-  rt: WorkerRuntime,
-  env: Envelope,
-  request: RequestInfo,
-  def: TaskDef,
-  inv: InvocationInfo,
-  lease: Lease,
-  flow: Flow | undefined,
-): Promise<Disposition> {
+/** Runs the task body of `base` (a registered task, admitted) and settles what it ended in. */
+async function execute(rt: WorkerRuntime, base: Attempt & { readonly def: TaskDef }, inv: InvocationInfo): Promise<Disposition> {
+  const { env, request, def } = base;
   const { app, backend } = rt;
   const { signals } = app;
   const started = backend.clock.now();
@@ -410,7 +407,7 @@ async function execute(
       });
     },
   };
-  const attempt: Attempt = { env, request, ctx, def, lease, started, flow };
+  const attempt: Attempt = { ...base, ctx, started };
 
   if (signals.taskPrerun.hasReceivers) {
     await signals.taskPrerun.send({ sender: env.task, taskId: env.id, task: env.task, args, kwargs: env.kwargs });
@@ -459,12 +456,12 @@ async function execute(
     return 'retry';
   }
   if (error instanceof Ignore) {
-    await postrun(rt, env, args, undefined, 'IGNORED');
+    await postrun(rt, attempt, undefined, 'IGNORED', duration);
     return 'ack';
   }
   if (error instanceof Reject) {
     if (error.requeue) {
-      await postrun(rt, env, args, undefined, 'REJECTED');
+      await postrun(rt, attempt, undefined, 'REJECTED', duration);
       return 'retry';
     }
     const rejected = new CeleriacError(ErrorCodes.TASK_REJECTED, `task rejected the message: ${error.message}`, { cause: error });
@@ -479,7 +476,7 @@ async function execute(
       await fail(rt, attempt, final, duration);
       return 'ack';
     }
-    await retry(rt, env, request, ctx, def, req, error, duration);
+    await retry(rt, attempt, ctx, def, req, error, duration);
     return 'ack';
   }
   await fail(rt, attempt, error, duration);
@@ -637,6 +634,8 @@ interface Attempt {
   readonly started: number;
   /** The admitted workflow, when the message belongs to one. */
   readonly flow: Flow | undefined;
+  /** How long the message waited on its queue before this attempt began (ms), when the transport says. */
+  readonly queueWaitMs: number | undefined;
 }
 
 /** What an attempt ended in, for good (a retry is not an outcome: nothing is settled). */
@@ -847,7 +846,7 @@ async function succeed(rt: WorkerRuntime, a: Attempt, value: Json, raw: unknown,
   if (hooks.onSuccess) await guardHook(rt, 'onSuccess', env, () => runWithContext(ctx, () => hooks.onSuccess?.(raw, ctx)));
   if (signals.taskSuccess.hasReceivers) await signals.taskSuccess.send({ sender: env.task, taskId: env.id, result: raw });
   if (hooks.afterReturn) await guardHook(rt, 'afterReturn', env, () => runWithContext(ctx, () => hooks.afterReturn?.('SUCCESS', raw, ctx)));
-  await postrun(rt, env, ctx.args, raw, States.SUCCESS);
+  await postrun(rt, a, raw, States.SUCCESS, durationMs);
 }
 
 /**
@@ -875,7 +874,7 @@ async function fail(rt: WorkerRuntime, a: Attempt, error: unknown, durationMs: n
   }
   if (hooks?.afterReturn)
     await guardHook(rt, 'afterReturn', env, () => runWithContext(ctx, () => hooks.afterReturn?.('FAILURE', error, ctx)));
-  await postrun(rt, env, ctx.args, error, rejected ? 'REJECTED' : States.FAILURE);
+  await postrun(rt, a, error, rejected ? 'REJECTED' : States.FAILURE, durationMs);
 }
 
 async function revoke(rt: WorkerRuntime, a: Attempt, outcome: Revoked): Promise<void> {
@@ -892,8 +891,7 @@ async function revokedSignal(rt: WorkerRuntime, a: Attempt, outcome: Revoked): P
 
 async function retry(
   rt: WorkerRuntime,
-  env: Envelope,
-  request: RequestInfo,
+  a: Attempt,
   ctx: TaskContext,
   def: TaskDef,
   req: RetryRequestOptions,
@@ -901,6 +899,7 @@ async function retry(
   duration: number,
 ): Promise<void> {
   const { app, backend } = rt;
+  const { env, request } = a;
   const now = backend.clock.now();
   const h = env.headers;
   const countdown =
@@ -926,7 +925,7 @@ async function retry(
   if (signals.taskRetry.hasReceivers)
     await signals.taskRetry.send({ sender: env.task, request, reason: raised instanceof Retry ? raised : new Retry(req) });
   if (eventsOn(rt, def)) await emit(rt, env, DetailTypes.retry, { state: 'RETRY', error: serialized, durationMs: duration });
-  await postrun(rt, env, ctx.args, raised, States.RETRY);
+  await postrun(rt, a, raised, States.RETRY, duration);
 }
 
 // ── finishing another delivery's outcome ───────────────────────────────────────────────────
@@ -1134,22 +1133,28 @@ async function rejectMessage(
     lease: rt.leaseFor(msg, now, inv),
     started: now,
     flow: undefined,
+    queueWaitMs: undefined,
   };
   await settle(rt, attempt, failureOf(error), 0);
   return 'ack';
 }
 
-/** `taskPostrun`, last of every outcome (also RETRY, IGNORED, REJECTED). */
-async function postrun(
-  rt: WorkerRuntime,
-  env: Envelope,
-  args: readonly unknown[],
-  retval: unknown,
-  state: PostrunPayload['state'],
-): Promise<void> {
+/** `taskPostrun`, last of every outcome of a body that ran (also RETRY, IGNORED, REJECTED). */
+async function postrun(rt: WorkerRuntime, a: Attempt, retval: unknown, state: PostrunPayload['state'], runtimeMs: number): Promise<void> {
   const signal = rt.app.signals.taskPostrun;
   if (!signal.hasReceivers) return;
-  await signal.send({ sender: env.task, taskId: env.id, task: env.task, args, kwargs: env.kwargs, retval, state });
+  const { env } = a;
+  await signal.send({
+    sender: env.task,
+    taskId: env.id,
+    task: env.task,
+    args: a.ctx?.args ?? env.args,
+    kwargs: env.kwargs,
+    retval,
+    state,
+    runtimeMs,
+    queueWaitMs: a.queueWaitMs,
+  });
 }
 
 async function guardHook(rt: WorkerRuntime, hook: string, env: Envelope, fn: () => unknown): Promise<void> {
