@@ -57,6 +57,7 @@ export {
   type Task,
 } from './task/app';
 export { currentTask } from './task/context';
+export { ACCUMULATE_TASK, Replace } from './task/replace';
 export type { CallOptions, ErrorMatcher, RetryPolicy, StandardSchemaV1, TaskContext, TaskOptions } from './task/types';
 export { createWorker, type WorkerOptions } from './worker';
 
