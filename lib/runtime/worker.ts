@@ -765,8 +765,7 @@ async function settle(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationM
   if (!ours(w, a.lease)) {
     // `revoke()` stored REVOKED while this delivery ran: nobody else is left to count it into
     // its join, publish its event and mark it done, so this delivery does (as a redelivery would).
-    const cur = w.written ? undefined : w.current;
-    if (cur?.state === States.REVOKED && cur.cont === 'pending' && !leaseLive(rt, cur)) await resume(rt, a, cur);
+    await finishRevoked(rt, a, w.written ? undefined : w.current);
     return false;
   }
   rt.faults.afterStore?.(a.env);
@@ -776,6 +775,11 @@ async function settle(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationM
     live: true,
   });
   return true;
+}
+
+/** A REVOKED record that `revoke()` stored while this delivery ran, left for it to finish (see settle). */
+async function finishRevoked(rt: WorkerRuntime, a: Attempt, cur: ResultRecord | undefined): Promise<void> {
+  if (cur?.state === States.REVOKED && cur.cont === 'pending' && !leaseLive(rt, cur)) await resume(rt, a, cur);
 }
 
 /** Whether another delivery holds a live lease on `rec` (and so is presumed to be finishing it). */
@@ -982,12 +986,17 @@ async function replaceTask(rt: WorkerRuntime, a: Attempt, canvas: AnySignature, 
   // The mark comes before the guard write: a redelivery that finds it reads the guard; one that
   // finds no guard (this delivery died in between) runs the body again, nothing having been sent.
   // Retries 0: the replacement's calls start their own count, and must not look stale against it.
-  await store.writeIfNotReady({
+  const mark = await store.writeIfNotReady({
     ...baseRecord(env, a.def, rt.app.settings.resultExtended),
     state: States.REPLACED,
     retries: 0,
     meta: { nesting: nestingOf(env) + 1 },
   });
+  if (!mark.written && mark.current !== undefined && isReady(mark.current.state)) {
+    // revoke() stored REVOKED while the body ran: the revocation wins and nothing is sent.
+    await finishRevoked(rt, a, mark.current);
+    return;
+  }
   if (!(await settle(rt, a, { kind: 'replaced', ref: plan.id, start, k, plan }, durationMs))) return;
   await postrun(rt, env, a.ctx?.args ?? env.args, undefined, 'IGNORED');
 }

@@ -25,6 +25,8 @@ describe.each(MODES)('Task.replace ($mode)', ({ duplicate }) => {
     expect(await r.get()).toBe(101);
     expect(f.count('viaAdd')).toBe(1);
     expect(f.calls('add').map((c) => [c.id, c.args])).toEqual([[r.id, [1, 100]]]);
+    // It stands in the replaced task's place: same parent (here none), same root.
+    expect(f.calls('add').map((c) => [c.parentId, c.rootId])).toEqual([[null, r.id]]);
     expect(await f.app.asyncResult(r.id).state()).toBe('SUCCESS');
   });
 
@@ -182,6 +184,23 @@ describe('Task.replace: the replaced task meanwhile', () => {
     expect(postrun).toEqual(['viaAdd IGNORED', 'add SUCCESS']);
     const events = f.h.backend.events.events.filter((e) => e.detail.id === r.id);
     expect(events.map((e) => [e.detailType, e.detail.task])).toEqual([['task-succeeded', 'add']]);
+  });
+
+  it('a task revoked while it ran is not replaced: the revocation wins, the replacement never runs', async () => {
+    const f = canvasFixture();
+    const revoked: string[] = [];
+    const viaAdd = f.app.task('viaAdd', async (x: number): Promise<number> => {
+      revoked.push(currentTask().id);
+      await f.app.asyncResult(currentTask().id).revoke();
+      throw currentTask().replace(chain(f.add.s(x, 1), f.double.s()));
+    });
+    const r = await chord([viaAdd.s(1), f.add.s(2, 2)], f.sum.s()).applyAsync();
+    await f.drain();
+    expect(f.calls('add').map((c) => c.args)).toEqual([[2, 2]]);
+    expect(f.count('double')).toBe(0);
+    expect(revoked).toHaveLength(1);
+    expect(await f.app.asyncResult(revoked[0] as string).state()).toBe('REVOKED');
+    expect((await rejection(f.app.asyncResult(r.id).get())).name).toBe('ChordError');
   });
 
   it('outside a worker (task.run()) replace() throws TASK_ERROR', async () => {
