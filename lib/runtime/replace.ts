@@ -58,9 +58,9 @@ export function compileReplacement(canvas: AnySignature, env: Envelope, flow: Fl
   const errbacks = (linked?.err ?? []).map((i) => canvasOf(flow?.plan as Plan, i, host));
   let n = 0;
   const { plan: compiled } = compile(
-    withAccumulate(canvas, host),
+    withId(withAccumulate(canvas, host), env.id, host),
     [],
-    { taskId: env.id, ...(links.length > 0 ? { link: links } : {}), ...(errbacks.length > 0 ? { linkError: errbacks } : {}) },
+    { ...(links.length > 0 ? { link: links } : {}), ...(errbacks.length > 0 ? { linkError: errbacks } : {}) },
     { uuid: () => deriveId(env.id, `replace:${nesting}:${n++}`), maxGroupSize: limits.maxGroupSize, maxNodes: limits.maxNodes },
   );
   let frozen = false;
@@ -72,7 +72,7 @@ export function compileReplacement(canvas: AnySignature, env: Envelope, flow: Fl
   if (!frozen) {
     throw new CeleriacError(
       ErrorCodes.INVALID_CANVAS,
-      `the replacement of ${env.task}[${env.id}] cannot take its id: its result is not one task (a chain or chord ending in a nested canvas)`,
+      `the replacement of ${env.task}[${env.id}] cannot take its id: no single task stands for its result`,
     );
   }
   const sub: Plan = { ...compiled, nodes };
@@ -105,6 +105,19 @@ function withAccumulate(c: AnySignature, host: CanvasHost): AnySignature {
     if (up !== last) return new Chain(host, [...c.steps.slice(0, -1), up], c.options);
   }
   return c;
+}
+
+/**
+ * The canvas with `id` on the task whose result stands for it (Celery's `freeze(id)`): a chain's
+ * last step, a chord's body, all the way down (a chord whose body is a chain: that chain's last step).
+ */
+function withId(c: AnySignature, id: string, host: CanvasHost): AnySignature {
+  if (c instanceof Signature) return c.clone().set({ taskId: id });
+  if (c instanceof Chain && c.steps.length > 0) {
+    return new Chain(host, [...c.steps.slice(0, -1), withId(c.steps[c.steps.length - 1] as AnySignature, id, host)], c.options);
+  }
+  if (c instanceof Chord) return new Chord(host, c.header, withId(c.body, id, host), c.options);
+  return c; // an empty chain: compile refuses it
 }
 
 /** The canvas a plan node was compiled from (for a link or errback the replacement inherits). */

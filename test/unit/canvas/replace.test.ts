@@ -70,6 +70,15 @@ describe.each(MODES)('Task.replace ($mode)', ({ duplicate }) => {
     expect(f.count('add')).toBe(2);
   });
 
+  it('[CHAIN-19] replaced by a chord whose body is a chain: the last step of the body takes the id', async () => {
+    const f = canvasFixture({ duplicate });
+    const viaChord = replacing(f, 'viaChord', (x) => chord([f.add.s(x, 1), f.add.s(x, 2)], chain(f.sum.s(), f.double.s())));
+    const r = await viaChord.delay(10);
+    await f.drain();
+    expect(await r.get()).toBe(46);
+    expect(f.calls('double').map((c) => c.id)).toEqual([r.id]);
+  });
+
   it('[CHAIN-19] in the middle of a chain: the rest of the chain runs after the replacement and receives its value', async () => {
     const f = canvasFixture({ duplicate });
     const viaChain = replacing(f, 'viaChain', (x) => chain(f.add.s(x, 1), f.mul.s(3)));
