@@ -47,9 +47,16 @@ export function nestingOf(env: Envelope): number {
  *   a chord), which carries the nesting so that its message is told from the replaced one's;
  * - in a workflow, the replaced node is substituted by the replacement (its place in a chain,
  *   group or chord header is kept), and the replaced call's frames follow the replacement.
- * Ids are derived from the replaced id, so compiling the same replacement again gives the same ids.
+ * Task ids are derived from the replaced id, so compiling the same replacement again gives the
+ * same ids; the plan's id also names the delivery (`delivery`, its lease owner).
  */
-export function compileReplacement(canvas: AnySignature, env: Envelope, flow: Flow | undefined, limits: ReplaceLimits): Replacement {
+export function compileReplacement(
+  canvas: AnySignature,
+  env: Envelope,
+  flow: Flow | undefined,
+  limits: ReplaceLimits,
+  delivery: string,
+): Replacement {
   const nesting = nestingOf(env) + 1;
   const host = canvas.host;
   const member = flow ? ownIndex(flow.plan, env) : undefined;
@@ -76,7 +83,9 @@ export function compileReplacement(canvas: AnySignature, env: Envelope, flow: Fl
     );
   }
   const sub: Plan = { ...compiled, nodes };
-  const id = deriveId(env.id, `replace:${nesting}`);
+  // The plan id is this delivery's own: a racing copy whose body built another replacement stores
+  // its plan beside this one, never over it (the guard record names the winner's).
+  const id = deriveId(env.id, `replace:${nesting}:${delivery}`);
   if (flow === undefined || member === undefined) return { plan: { ...sub, id }, start: sub.root, k: [] };
   const spliced = spliceTask(flow.plan, member, sub, id, limits.maxNodes);
   return { plan: spliced.plan, start: spliced.start, k: movedFrames(env.k ?? [], spliced.moved) };

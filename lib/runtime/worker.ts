@@ -972,10 +972,16 @@ async function replaceTask(rt: WorkerRuntime, a: Attempt, canvas: AnySignature, 
   let start: number;
   let k: readonly Frame[];
   try {
-    ({ plan, start, k } = compileReplacement(canvas, env, a.flow, {
-      maxGroupSize: rt.app.settings.maxGroupSize,
-      maxNodes: DEFAULT_MAX_NODES,
-    }));
+    ({ plan, start, k } = compileReplacement(
+      canvas,
+      env,
+      a.flow,
+      {
+        maxGroupSize: rt.app.settings.maxGroupSize,
+        maxNodes: DEFAULT_MAX_NODES,
+      },
+      a.lease.owner,
+    ));
     await validateEntries(rt.app, plan, start);
   } catch (e) {
     await fail(rt, a, e, durationMs);
