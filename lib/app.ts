@@ -14,6 +14,7 @@ import { applyCanvas } from './runtime/producer';
 import { createSignals, type Signals } from './signals';
 import type { Outcome } from './signals/events';
 import { maybeCurrentTask, runWithContext } from './task/context';
+import { ACCUMULATE_TASK } from './task/replace';
 import type { CallOptions, TaskContext, TaskOptions } from './task/types';
 import { type LogLevel, powertoolsLogger, withTaskFields } from './telemetry/logger';
 
@@ -212,6 +213,7 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
       },
       options: { events: false },
     });
+    this.#tasks.set(ACCUMULATE_TASK, { name: ACCUMULATE_TASK, fn: (values: unknown[]) => values, options: {} });
   }
 
   /**
@@ -444,6 +446,11 @@ function directContext(name: string, args: readonly unknown[]): TaskContext {
     retry(options) {
       // Celery: called directly, retry() re-raises the error instead of retrying.
       throw options?.error ?? new CeleriacError(ErrorCodes.TASK_ERROR, `${name}.retry() called outside a worker`);
+    },
+    replace() {
+      // Celery applies the replacement eagerly and returns its value; a direct call here is
+      // synchronous to the caller, which cannot wait for a workflow, so it is refused instead.
+      throw new CeleriacError(ErrorCodes.TASK_ERROR, `${name}.replace() called outside a worker`);
     },
     async updateState() {},
   };

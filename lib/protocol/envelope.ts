@@ -30,6 +30,12 @@ export interface EnvelopeHeaders {
   readonly queue?: string;
   /** User headers (`applyAsync({ headers })`), preserved across retries. */
   readonly custom?: JsonObject;
+  /**
+   * Replacement nesting of a call that took over a replaced task's id (Celery's
+   * `replaced_task_nesting`); absent = 0. Tells the replaced call's own redelivery (which reads
+   * the replace guard of nesting + 1) from the replacement's call under the same id.
+   */
+  readonly replaced?: number;
 }
 
 /**
@@ -112,6 +118,7 @@ const planNodeSchema = v.variant('t', [
     opts: v.optional(nodeOptions),
     link: v.optional(v.array(nat)),
     err: v.optional(v.array(nat)),
+    rep: v.optional(nat),
   }),
   v.object({ t: v.literal('chain'), steps: v.array(nat) }),
   v.object({ t: v.literal('group'), id, members: v.array(nat) }),
@@ -169,6 +176,7 @@ export const envelopeSchema = v.object({
     ignoreResult: v.optional(v.boolean()),
     queue: v.optional(queueName),
     custom: v.optional(jsonObject),
+    replaced: v.optional(nat),
   }),
   // `{ref}` first: it is what workflows with groups or chords carry, and a failed union branch is costly.
   wf: v.optional(v.union([refSchema, v.object({ plan: planSchema })])),
