@@ -194,6 +194,33 @@ export interface EventPublisher {
   publish(events: readonly BusEvent[]): Promise<void>;
 }
 
+// ── Flow control: rate limits and concurrency per key, across every worker ──────────────────
+
+/** What {@link FlowControl.reserveStart} decided: start at `startAt`, or come back in `retryInMs`. */
+export type StartDecision = { readonly ok: true; readonly startAt: number } | { readonly ok: false; readonly retryInMs: number };
+
+/** What {@link FlowControl.acquireSlot} decided. */
+export type SlotDecision = { readonly ok: true; readonly slot: number } | { readonly ok: false; readonly retryInMs: number };
+
+/**
+ * Shared counters that keep tasks under a rate and a concurrency, whichever worker runs them.
+ * Every decision is one conditional write (or a few, for slots), so concurrent workers never
+ * both pass a limit; a crashed holder's slot frees itself when its lease ends.
+ */
+export interface FlowControl {
+  /**
+   * Reserves the next start of `key`, starts being at least `intervalMs` apart (GCRA without
+   * burst: Celery's token bucket of capacity 1, shared by all workers). The start is at `startAt`
+   * (now, or the next free time within `horizonMs`): the caller waits until then, and no other
+   * caller gets that time. A key booked past the horizon refuses: try again in `retryInMs`.
+   */
+  reserveStart(key: string, intervalMs: number, now: number, horizonMs: number): Promise<StartDecision>;
+  /** One of `limit` slots of `key`, held by `owner` until `until` (epoch ms) unless released. */
+  acquireSlot(key: string, limit: number, owner: string, until: number, now: number): Promise<SlotDecision>;
+  /** Frees a slot `owner` holds (a slot since taken over by another owner is left alone). */
+  releaseSlot(key: string, slot: number, owner: string): Promise<void>;
+}
+
 // ── Payloads stored by reference (claim check) ────────────────────────────────────────────
 
 /**

@@ -20,6 +20,7 @@ import type { RetryPolicy } from './retry';
 import { SchedulerDelayedSender } from './scheduler-sender';
 import { SqsBroker } from './sqs-broker';
 
+export { DynamoFlowControl, type DynamoFlowControlOptions } from './dynamo-flow-control';
 export { DynamoResultStore, type DynamoResultStoreOptions } from './dynamo-result-store';
 export { EventBridgePublisher, type EventBridgePublisherOptions } from './eventbridge-publisher';
 export { DEFAULT_RETRY, type RetryPolicy } from './retry';

@@ -13,6 +13,7 @@ import { MemoryResultStore } from './result-store';
 export { MemoryBroker, type MemoryBrokerOptions, type MemoryRedrivePolicy, type SendListener } from './broker';
 export { type AbortableClock, type FakeClock, fakeClock, sleepOn, systemClock } from './clock';
 export { type BusListener, MemoryEventPublisher, type MemoryEventPublisherOptions } from './event-publisher';
+export { MemoryFlowControl } from './flow-control';
 export { randomIds, sequentialIds } from './ids';
 export { MemoryPayloadStore } from './payload-store';
 export { MemoryResultStore } from './result-store';
