@@ -16,7 +16,14 @@ import { type AppTopologyInput, buildTopology, type QueueInfo, type Topology } f
 import { celeriacFunctionProps, codeProps, type FunctionCodeSource } from './function-defaults';
 import { checkOldestMessageAgeThreshold, TaskRunnerMonitoring } from './monitoring';
 import { consolidateProps } from './props';
-import { allowSchedulerToSend, createSchedulerAccess, grantLongDelays, PeriodicSchedules, type SchedulerAccess } from './schedules';
+import {
+  acknowledgeKeyActionWildcards,
+  allowSchedulerToSend,
+  createSchedulerAccess,
+  grantLongDelays,
+  PeriodicSchedules,
+  type SchedulerAccess,
+} from './schedules';
 import { deliveryRetry, StaticRoutes } from './static-routes';
 import { MAX_MESSAGE_BYTES, TaskQueue, type TaskQueueQueueProps, type WorkerFunctionProps } from './task-queue';
 
@@ -309,7 +316,10 @@ export class TaskRunner extends Construct {
    * and create delayed calls in the schedule group.
    */
   grantProducer(grantee: iam.IGrantable): void {
-    for (const { queue } of this.#queues.values()) queue.grantSendMessages(grantee);
+    for (const { queue } of this.#queues.values()) {
+      queue.grantSendMessages(grantee);
+      if (queue.encryptionMasterKey) acknowledgeKeyActionWildcards(grantee.grantPrincipal, ['kms:GenerateDataKey*', 'kms:ReEncrypt*']);
+    }
     this.table.grantReadWriteData(grantee);
     grantLongDelays(grantee, this.#access);
   }
