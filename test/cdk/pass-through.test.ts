@@ -4,6 +4,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
 import { CeleriacStack } from '../../cdk/stack';
@@ -197,15 +198,24 @@ describe('TaskRunner pass-through props: workerFunctionProps', () => {
     );
   });
 
-  it("the function settings celeriac requires win over the user's: handler, role, description", () => {
+  it("the function settings celeriac requires win over the user's: handler, role, log group, description", () => {
     const { stack, make } = build();
     const foreign = new iam.Role(stack, 'Foreign', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     // Props the type leaves out, passed anyway (a JavaScript caller, a cast).
-    const sneaky = { role: foreign, handler: 'other.handler', description: 'mine', timeout: Duration.minutes(10) } as object;
+    const foreignLogs = new logs.LogGroup(stack, 'ForeignLogs');
+    const sneaky = {
+      role: foreign,
+      logGroup: foreignLogs,
+      handler: 'other.handler',
+      description: 'mine',
+      timeout: Duration.minutes(10),
+    } as object;
     const runner = make({ workerFunctionProps: sneaky });
     expect(runner.worker('default').role).not.toBe(foreign);
+    expect(runner.worker('default').logGroup).not.toBe(foreignLogs);
     const w = workers(Template.fromStack(stack)).find((f) => f.Description === 'celeriac shop: worker of queue default');
     expect(w).toMatchObject({
+      LoggingConfig: { LogGroup: { Ref: stack.getLogicalId(runner.worker('default').logGroup.node.defaultChild as never) } },
       Handler: 'index.handler',
       Role: getAtt(stack.getLogicalId(runner.worker('default').role?.node.defaultChild as never)),
     });
