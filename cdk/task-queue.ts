@@ -113,10 +113,15 @@ export interface TaskQueueProps {
  * ```
  */
 export class TaskQueue extends Construct {
+  /** The queue's settings, as given. */
   readonly settings: QueueInfo;
+  /** The SQS queue tasks are sent to. */
   readonly queue: sqs.Queue;
+  /** Where a message goes after `settings.maxReceiveCount` receives. */
   readonly deadLetterQueue: sqs.Queue;
+  /** The worker function consuming `queue`. */
   readonly worker: nodejs.NodejsFunction;
+  /** The SQS event source between `queue` and `worker`. */
   readonly eventSource: SqsEventSource;
 
   constructor(scope: Construct, id: string, props: TaskQueueProps) {
