@@ -29,6 +29,8 @@ export interface TaskRunnerMonitoringProps {
   readonly oldestMessageAgeThreshold?: Duration;
   /** Create a CloudWatch dashboard. @default true */
   readonly dashboard?: boolean;
+  /** The namespace of the workers' task metrics: the dashboard graphs them by task. @default - no task graphs */
+  readonly metricsNamespace?: string;
   /** The construct errors are reported as (the construct the user created). @default 'TaskRunnerMonitoring' */
   readonly errorPrefix?: string;
 }
@@ -148,6 +150,7 @@ function createDashboard(scope: Construct, props: TaskRunnerMonitoringProps, ala
       }),
     );
   }
+  if (props.metricsNamespace !== undefined) dashboard.addWidgets(...taskMetricWidgets(props.metricsNamespace, props.app));
   dashboard.addWidgets(
     new cloudwatch.GraphWidget({
       title: 'events DLQ',
@@ -157,4 +160,26 @@ function createDashboard(scope: Construct, props: TaskRunnerMonitoringProps, ala
     new cloudwatch.AlarmStatusWidget({ title: 'alarms', alarms: [...alarms], width: 16 }),
   );
   return dashboard;
+}
+
+/**
+ * The task metrics the workers write (lib/telemetry/metrics.ts), by task: outcomes, runtime and
+ * queue wait. SEARCH expressions, so tasks named at run time (not only static ones) appear.
+ */
+function taskMetricWidgets(namespace: string, app: string): cloudwatch.GraphWidget[] {
+  const search = (metric: string, stat: string, label: string) =>
+    new cloudwatch.MathExpression({
+      expression: `SEARCH('{${namespace},service,task} MetricName="${metric}" service="${app}"', '${stat}', 300)`,
+      label,
+      period: Duration.minutes(5),
+    });
+  return [
+    new cloudwatch.GraphWidget({
+      title: 'tasks: outcomes (per 5 min)',
+      left: ['TaskSucceeded', 'TaskFailed', 'TaskRetried', 'TaskRevoked'].map((m) => search(m, 'Sum', m)),
+      width: 8,
+    }),
+    new cloudwatch.GraphWidget({ title: 'tasks: runtime p99 (ms)', left: [search('TaskRuntime', 'p99', 'runtime')], width: 8 }),
+    new cloudwatch.GraphWidget({ title: 'tasks: queue wait p99 (ms)', left: [search('QueueWait', 'p99', 'queue wait')], width: 8 }),
+  ];
 }

@@ -140,6 +140,11 @@ export interface TaskRunnerProps {
   readonly oldestMessageAgeThreshold?: Duration;
   /** Create a CloudWatch dashboard. @default true */
   readonly dashboard?: boolean;
+  /**
+   * CloudWatch namespace of the workers' task metrics (EMF lines, no API call; the dashboard
+   * graphs them), or `false` for none. @default `celeriac/<app>`
+   */
+  readonly metricsNamespace?: string | false;
 }
 
 /** The resources of one logical queue (a {@link TaskQueue} is one). */
@@ -195,6 +200,8 @@ export class TaskRunner extends Construct {
   readonly monitoring: TaskRunnerMonitoring;
   readonly alarms: readonly cloudwatch.Alarm[];
   readonly dashboard: cloudwatch.Dashboard | undefined;
+  /** Where the workers' task metrics go (`metricsNamespace`), if anywhere. */
+  readonly metricsNamespace: string | undefined;
   /** The environment every function gets (the CELERIAC_* keys of lib/config plus `environment`). */
   readonly environment: Readonly<Record<string, string>>;
 
@@ -216,6 +223,7 @@ export class TaskRunner extends Construct {
     this.#access = createSchedulerAccess(this, { app: this.topology.app, removalPolicy: stateful });
     this.scheduleGroup = this.#access.scheduleGroup;
     this.schedulerRole = this.#access.schedulerRole;
+    this.metricsNamespace = props.metricsNamespace === false ? undefined : (props.metricsNamespace ?? `celeriac/${this.topology.app}`);
     this.environment = this.#environment(props);
 
     const sources = codeSources(this.topology, props);
@@ -250,6 +258,7 @@ export class TaskRunner extends Construct {
       ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),
       ...(props.oldestMessageAgeThreshold ? { oldestMessageAgeThreshold: props.oldestMessageAgeThreshold } : {}),
       ...(props.dashboard !== undefined ? { dashboard: props.dashboard } : {}),
+      ...(this.metricsNamespace !== undefined ? { metricsNamespace: this.metricsNamespace } : {}),
       errorPrefix: 'TaskRunner',
     });
     this.alarms = this.monitoring.alarms;
@@ -347,6 +356,7 @@ export class TaskRunner extends Construct {
       [ENV.resultTtl]: String((props.resultTtl ?? Duration.seconds(DEFAULT_RESULT_TTL_SECONDS)).toSeconds()),
       [ENV.schedulerGroup]: this.scheduleGroup.scheduleGroupName,
       [ENV.schedulerRoleArn]: this.schedulerRole.roleArn,
+      ...(this.metricsNamespace !== undefined ? { [ENV.metricsNamespace]: this.metricsNamespace } : {}),
       // Stack traces point into the TypeScript sources (the bundle ships its source map).
       NODE_OPTIONS: '--enable-source-maps',
     };
