@@ -284,4 +284,6 @@ export interface Backend {
   readonly queueAliases?: ReadonlyMap<string, string>;
   /** Long delays (countdown / eta past the broker's limit), when the deployment has a scheduler. */
   readonly delayed?: DelayedSender;
+  /** Rate limits and concurrency limits shared by every worker (a task with neither never touches it). */
+  readonly flow?: FlowControl;
 }

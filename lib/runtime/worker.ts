@@ -59,6 +59,7 @@ import { deriveId } from './ids';
 import { validateEntries } from './producer';
 import { publish } from './publish';
 import { compileReplacement, nestingOf } from './replace';
+import { isThrottled, throttle } from './throttle';
 
 /** One received message, transport-neutral. */
 export interface IncomingMessage {
@@ -316,7 +317,25 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
     await settle(rt, attempt(), failureOf(err), 0);
     return 'ack';
   }
-  return execute(rt, { ...attempt(), def }, inv);
+  if (!isThrottled(def)) return execute(rt, { ...attempt(), def }, inv);
+  // A rate or concurrency limit: the call waits its turn (see lib/runtime/throttle.ts) before it runs.
+  const args = callArgs(env);
+  const gate = await throttle(backend, app.logger, app.name, def, env, args, inv.deadline);
+  if (gate.kind === 'refused') {
+    await settle(rt, attempt(), failureOf(gate.error), 0);
+    return 'ack';
+  }
+  if (gate.kind === 'wait') {
+    // The same message, later: not a retry (retries and the receive count stay as they are).
+    app.logger.debug(`${gate.why}: the call waits on its queue`, { task: env.task, id: env.id, delaySeconds: gate.delaySeconds });
+    await publish(app, backend, [{ envelope: env, queue: msg.queue ?? app.queueOf(env.task), delaySeconds: gate.delaySeconds }]);
+    return 'ack';
+  }
+  try {
+    return await execute(rt, { ...attempt(), def }, inv);
+  } finally {
+    await gate.release();
+  }
 }
 
 /** A message's workflow, admitted, or the reason it is refused. */
@@ -361,6 +380,11 @@ async function ownGuard(rt: WorkerRuntime, a: Attempt): Promise<ResultRecord | u
   return own && isReady(own.state) ? own : (guard ?? own);
 }
 
+/** The arguments the body is called with: the args, then the kwargs object when there is one. */
+function callArgs(env: Envelope): readonly unknown[] {
+  return env.kwargs && Object.keys(env.kwargs).length > 0 ? [...env.args, env.kwargs] : env.args;
+}
+
 function requestOf(env: Envelope): RequestInfo {
   const h = env.headers;
   return {
@@ -399,7 +423,7 @@ async function execute(rt: WorkerRuntime, base: Attempt & { readonly def: TaskDe
     return 'retry';
   }
   const controller = new AbortController();
-  const args = env.kwargs && Object.keys(env.kwargs).length > 0 ? [...env.args, env.kwargs] : env.args;
+  const args = callArgs(env);
 
   const ctx: TaskContext = {
     ...request,

@@ -1,6 +1,7 @@
 import type { AnySignature } from '../canvas/signature';
 import type { RetryRequestOptions } from '../errors';
 import type { RequestInfo } from '../signals';
+import type { ConcurrencyLimit, RateLimit } from './flow';
 
 /** Something that says whether an error should be retried: a class, an error code, or a predicate. */
 export type ErrorMatcher = (abstract new (...args: never[]) => Error) | string | ((error: unknown) => boolean);
@@ -99,6 +100,18 @@ export interface TaskOptions<A extends readonly unknown[] = readonly unknown[], 
   readonly errbackStyle?: 'inline' | 'task';
   /** Default `expires` (seconds) for calls of this task. */
   readonly expires?: number;
+  /**
+   * Celery's `rate_limit`, enforced across every worker: starts of this task are spaced by at
+   * least 1/rate. A call over the limit waits (briefly in its worker, else back on its queue with
+   * a delay); it is not a retry and is not counted against `retry.max`.
+   */
+  readonly rateLimit?: RateLimit;
+  /**
+   * At most this many running at once (per key, when `key` is given), across every worker. A
+   * call over the limit waits on its queue (a delayed re-send, not a retry); a crashed holder's
+   * slot frees itself when its invocation's time is up.
+   */
+  readonly concurrency?: number | ConcurrencyLimit<A>;
   /** Called before the body, after `taskPrerun`. */
   readonly beforeStart?: (ctx: TaskContext) => void | Promise<void>;
   /** After SUCCESS is stored and continuations are published, before `taskSuccess`. */

@@ -56,7 +56,7 @@ export async function startAwsBackend(ctx: BackendContext, mode: AwsMode): Promi
     aws = connect(ctx, mode.kind, resources, endpoints);
     await mode.prepare?.(ctx, aws, queues);
     // Local reads cost nothing: poll results often so `get()` returns promptly.
-    const ports = { store: aws.store, events: aws.events, ids: aws.ids, pollIntervalMs: 20 };
+    const ports = { store: aws.store, events: aws.events, ids: aws.ids, pollIntervalMs: 20, ...(aws.flow ? { flow: aws.flow } : {}) };
     return { inner: aws.broker, ports, queues, resources, endpoints, stop };
   } catch (e) {
     await stop();

@@ -21,7 +21,7 @@ export async function startMemoryBackend(ctx: BackendContext): Promise<LocalBack
   const unsubscribe = mb.events.subscribe((batch) => ctx.onEvents(batch.map((e) => ({ ...e, id: randomUUID() }))));
   return {
     inner: mb.broker,
-    ports: { store: mb.store, events: mb.events, ids: mb.ids, pollIntervalMs: 5 },
+    ports: { store: mb.store, events: mb.events, ids: mb.ids, pollIntervalMs: 5, ...(mb.flow ? { flow: mb.flow } : {}) },
     queues,
     resources: {
       app: topology.app,
