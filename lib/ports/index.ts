@@ -109,7 +109,7 @@ export interface ResultRecord {
   readonly cont?: 'pending' | 'done';
   readonly lease?: Lease;
   /** Set when REVOKED was written by `revoke()` (vs. expiry at the worker). */
-  readonly revokedBy?: 'client' | 'expired' | 'chord';
+  readonly revokedBy?: 'client' | 'expired' | 'chord' | 'duplicate';
 }
 
 /**
