@@ -4,6 +4,7 @@
  * claims a key before publishing; the worker claims the key a queue message carries on admission
  * (lib/runtime/worker.ts). Both go through {@link claimCallKey}, one conditional write.
  */
+import { createHash } from 'node:crypto';
 import { CeleriacError, ErrorCodes } from '../errors';
 import type { CallClaim, ResultStore } from '../ports';
 
@@ -27,8 +28,14 @@ export type CallScope = { readonly kind: 'task'; readonly task: string } | { rea
  * the chain scope).
  */
 export function callKeyOf(app: string, scope: CallScope, key: string): string {
-  return JSON.stringify(scope.kind === 'task' ? [app, 'task', scope.task, key] : [app, scope.kind, key]);
+  const json = JSON.stringify(scope.kind === 'task' ? [app, 'task', scope.task, key] : [app, scope.kind, key]);
+  // A DynamoDB key holds 2,048 bytes: a longer one (escaped or multi-byte names) is stored by its
+  // digest, which cannot meet a plain one (those start with "[").
+  return Buffer.byteLength(json) <= MAX_PLAIN_KEY_BYTES ? json : `sha256:${createHash('sha256').update(json).digest('hex')}`;
 }
+
+/** Longest store key kept readable (bytes); the rest of DynamoDB's 2,048 is the item prefix's margin. */
+const MAX_PLAIN_KEY_BYTES = 1_024;
 
 /** Throws INVALID_OPTIONS unless `key` is a usable idempotency key. */
 export function checkIdempotencyKey(key: unknown): asserts key is string {

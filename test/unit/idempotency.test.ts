@@ -8,6 +8,7 @@ import { fakeClock, memoryBackend } from '../../lib/adapters/memory';
 import { createApp as createCoreApp } from '../../lib/app';
 import { CeleriacError, chain, ErrorCodes, Retry, States } from '../../lib/index';
 import type { Envelope } from '../../lib/protocol/envelope';
+import { callKeyOf } from '../../lib/runtime/idempotency';
 import { harness, quietLogger } from '../helpers/harness';
 
 describe('idempotency keys at the producer', () => {
@@ -58,6 +59,16 @@ describe('idempotency keys at the producer', () => {
     expect(sent).toHaveLength(1);
     expect(sent[0]?.headers.idempotencyKey).toBeUndefined();
     expect(JSON.stringify(sent[0])).not.toContain('idempotency');
+  });
+
+  it('does not compare arguments: a later call with the key gets the first call and its result', async () => {
+    const h = harness();
+    const add = h.app.task('add', (x: number, y: number) => x + y);
+    const first = await add.applyAsync([1, 2], { idempotencyKey: 'k' });
+    const later = await add.applyAsync([5, 5], { idempotencyKey: 'k' });
+    expect(later.id).toBe(first.id);
+    await h.drain();
+    expect(await later.get()).toBe(3);
   });
 
   it('fails with IDEMPOTENCY_CONFLICT when the key is held by a call of another shape', async () => {
@@ -161,5 +172,17 @@ describe('idempotency keys on admission (a keyed queue message)', () => {
     expect(revoked).toEqual(['call-2']);
     const rec = await h.backend.store.get('call-2');
     expect(rec).toMatchObject({ state: States.REVOKED, revokedBy: 'duplicate', error: { details: { duplicateOf: 'call-1' } } });
+  });
+});
+
+describe('the store key of an idempotency key', () => {
+  it('keeps app, scope and key apart whatever the names, and stays within a DynamoDB key when they are long', () => {
+    const task = (t: string) => ({ kind: 'task', task: t }) as const;
+    expect(callKeyOf('a', task('b:c'), 'd')).not.toBe(callKeyOf('a', task('b'), 'c:d'));
+    expect(callKeyOf('a', task('chain'), 'k')).not.toBe(callKeyOf('a', { kind: 'chain' }, 'k'));
+    expect(callKeyOf('a', task('t'), 'k')).not.toBe(callKeyOf('b', task('t'), 'k'));
+    const long = callKeyOf('a', task('\u0001'.repeat(256)), '\u0002'.repeat(256));
+    expect(Buffer.byteLength(long)).toBeLessThanOrEqual(1_024);
+    expect(long).not.toBe(callKeyOf('a', task('\u0001'.repeat(256)), '\u0003'.repeat(256)));
   });
 });
