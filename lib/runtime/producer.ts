@@ -44,7 +44,8 @@ export async function applyCanvas(
  * the claim, rebuilds the very same handle. The claim is ONE conditional write, made after the
  * call is validated and BEFORE publishing: of racing producers exactly one publishes.
  *
- * A publish that fails frees the key again (the caller's retry may take it). A producer that
+ * A publish that fails with nothing sent frees the key again (the caller's retry may take it);
+ * one that got part of the call out keeps it (see {@link sentPartly}). A producer that
  * dies between its claim and its publish leaves a key whose task never runs: later callers get
  * its handle (PENDING) until the key expires. Publishing again from a later caller would close
  * that gap, but it cannot tell a dead first producer from one still publishing, so every keyed
@@ -72,10 +73,13 @@ async function applyOnce(
   const held = await claimCallKey(backend.store, key, { id: handle.id, seed }, backend.clock.now(), ttlMs);
   const result = held === undefined ? handle : handleOf(app, canvas, args, options, held, idempotencyKey);
   if (held === undefined) {
+    let dispatched = 0;
     try {
-      await start(app, backend, plan, parent);
+      await start(app, backend, plan, parent, (n) => {
+        dispatched = n;
+      });
     } catch (e) {
-      await backend.store.releaseCall(key, handle.id);
+      if (!sentPartly(e, dispatched)) await backend.store.releaseCall(key, handle.id);
       throw e;
     }
   }
@@ -115,12 +119,30 @@ function seededEnv(app: RuntimeApp, seed: string): CompileEnv {
 }
 
 /** Stores the plan if it does not travel inline, and publishes its first messages. */
-async function start(app: RuntimeApp, backend: Backend, plan: Plan, parent: ReturnType<typeof maybeCurrentTask>): Promise<void> {
+async function start(
+  app: RuntimeApp,
+  backend: Backend,
+  plan: Plan,
+  parent: ReturnType<typeof maybeCurrentTask>,
+  publishing?: (messages: number) => void,
+): Promise<void> {
   const wf = await workflowRef(app, backend, plan);
   const flow: Flow = { plan, wf, rootId: parent?.rootId ?? plan.id };
   const out = new Outbox();
   await startNode(engineFor(app, backend), flow, plan.root, undefined, [], { parentId: parent?.id ?? null }, out);
+  publishing?.(out.dispatches.length);
   await publish(app, backend, out.dispatches);
+}
+
+/**
+ * Whether a failed publish of `dispatched` messages got some of them out: the broker's
+ * PUBLISH_FAILED names the ones it did not accept. Then the key is kept — freeing it would let a
+ * retry publish the whole call again under new ids, running what was sent twice.
+ */
+function sentPartly(e: unknown, dispatched: number): boolean {
+  if (!(e instanceof CeleriacError) || e.code !== ErrorCodes.PUBLISH_FAILED) return false;
+  const failed = e.details?.failed;
+  return Array.isArray(failed) && failed.length < dispatched;
 }
 
 function engineFor(app: RuntimeApp, backend: Backend): EngineEnv {

@@ -6,7 +6,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { fakeClock, memoryBackend } from '../../lib/adapters/memory';
 import { createApp as createCoreApp } from '../../lib/app';
-import { CeleriacError, chain, ErrorCodes, Retry, States } from '../../lib/index';
+import { CeleriacError, chain, ErrorCodes, group, Retry, States } from '../../lib/index';
 import type { Envelope } from '../../lib/protocol/envelope';
 import { callKeyOf } from '../../lib/runtime/idempotency';
 import { harness, quietLogger } from '../helpers/harness';
@@ -95,6 +95,19 @@ describe('idempotency keys at the producer', () => {
     expect(send).toHaveBeenCalledTimes(2);
     await h.drain();
     expect(await r.get()).toBe(3);
+  });
+
+  it('keeps the key when a publish failed part-way: a later caller gets the call, and what was sent is not sent again', async () => {
+    const h = harness();
+    const add = h.app.task('add', (x: number, y: number) => x + y);
+    const partly = new CeleriacError(ErrorCodes.PUBLISH_FAILED, 'SQS took 1 of 2', {
+      retryable: true,
+      details: { failed: [{ id: 'x', queue: 'default', code: 'InternalError', message: 'try later' }] },
+    });
+    const send = vi.spyOn(h.backend.broker, 'send').mockRejectedValueOnce(partly);
+    await expect(group(add.s(1, 1), add.s(2, 2)).applyAsync([], { idempotencyKey: 'k' })).rejects.toBe(partly);
+    await group(add.s(1, 1), add.s(2, 2)).applyAsync([], { idempotencyKey: 'k' });
+    expect(send).toHaveBeenCalledTimes(1);
   });
 
   it('a producer that died between its claim and its publish leaves the handle PENDING until the key expires', async () => {
