@@ -25,15 +25,20 @@ export async function applyCanvas(
   const backend = await app.backend();
   const { idempotencyKey, idempotencyTtl, ...callOptions } = options;
   const parent = maybeCurrentTask();
-  if (idempotencyKey !== undefined) return applyOnce(app, backend, canvas, args, callOptions, idempotencyKey, idempotencyTtl);
-  const { plan, handle } = compile(
-    canvas,
-    args,
-    callOptions,
-    compileEnv(app, () => backend.ids.uuid()),
-  );
-  await validateEntries(app, plan);
-  await start(app, backend, plan, parent);
+  let handle: HandleSpec;
+  if (idempotencyKey !== undefined) {
+    handle = await applyOnce(app, backend, canvas, args, callOptions, parent, idempotencyKey, idempotencyTtl);
+  } else {
+    const compiled = compile(
+      canvas,
+      args,
+      callOptions,
+      compileEnv(app, () => backend.ids.uuid()),
+    );
+    await validateEntries(app, compiled.plan);
+    await start(app, backend, compiled.plan, parent);
+    handle = compiled.handle;
+  }
   if (parent !== undefined && !parent.calledDirectly && options.addToParent !== false) addCalledChild(parent, handle.id);
   return handle;
 }
@@ -58,6 +63,7 @@ async function applyOnce(
   canvas: AnySignature,
   args: readonly unknown[],
   options: Omit<CallOptions, CallOnlyOption>,
+  parent: ReturnType<typeof maybeCurrentTask>,
   idempotencyKey: string,
   idempotencyTtl: number | undefined,
 ): Promise<HandleSpec> {
@@ -69,7 +75,6 @@ async function applyOnce(
   const scope: CallScope =
     canvas.kind === 'task' ? { kind: 'task', task: (canvas as Signature<unknown[], unknown>).task } : { kind: canvas.kind };
   const key = callKeyOf(app.name, scope, idempotencyKey);
-  const parent = maybeCurrentTask();
   const held = await claimCallKey(backend.store, key, { id: handle.id, seed }, backend.clock.now(), ttlMs);
   const result = held === undefined ? handle : handleOf(app, canvas, args, options, held, idempotencyKey);
   if (held === undefined) {
@@ -83,7 +88,6 @@ async function applyOnce(
       throw e;
     }
   }
-  if (parent !== undefined && !parent.calledDirectly && options.addToParent !== false) addCalledChild(parent, result.id);
   return result;
 }
 
