@@ -47,6 +47,8 @@ export const ErrorCodes = {
   NOT_CONFIGURED: 'NOT_CONFIGURED',
   INVALID_OPTIONS: 'INVALID_OPTIONS',
   SYNC_SUBTASK: 'SYNC_SUBTASK',
+  /** An idempotency key is held by a call of another shape (other options or canvas). */
+  IDEMPOTENCY_CONFLICT: 'IDEMPOTENCY_CONFLICT',
   // infrastructure
   BACKEND_UNAVAILABLE: 'BACKEND_UNAVAILABLE',
   LEASE_HELD: 'LEASE_HELD',

@@ -2,7 +2,7 @@ import { CeleriacError, ErrorCodes } from '../errors';
 import { ID_RULE, isId } from '../protocol/ids';
 import { type Json, type JsonObject, toJson } from '../protocol/json';
 import type { NodeOptions, Plan, PlanNode } from '../protocol/plan';
-import type { CallOptions } from './signature';
+import type { CallOnlyOption, CallOptions } from './signature';
 import { type AnySignature, Chain, Chord, Group, Signature } from './signature';
 
 /** The shape of the handle `applyAsync()` returns, built by the app from real result classes. */
@@ -36,7 +36,7 @@ export const DEFAULT_MAX_NODES = 250_000;
 export function compile(
   canvas: AnySignature,
   callArgs: readonly unknown[],
-  callOptions: CallOptions,
+  callOptions: Omit<CallOptions, CallOnlyOption>,
   env: CompileEnv,
 ): { plan: Plan; handle: HandleSpec } {
   const nodes: PlanNode[] = [];
@@ -48,7 +48,7 @@ export function compile(
 }
 
 /** Merges call options into the top canvas, as Celery's apply_async does for each primitive. */
-function applyCallOptions(canvas: AnySignature, options: CallOptions): AnySignature {
+function applyCallOptions(canvas: AnySignature, options: Omit<CallOptions, CallOnlyOption>): AnySignature {
   const { link, linkError, taskId, ...rest } = options;
   let c = canvas.clone();
   const links = toList(link, 'link');

@@ -109,7 +109,7 @@ export interface ResultRecord {
   readonly cont?: 'pending' | 'done';
   readonly lease?: Lease;
   /** Set when REVOKED was written by `revoke()` (vs. expiry at the worker). */
-  readonly revokedBy?: 'client' | 'expired' | 'chord';
+  readonly revokedBy?: 'client' | 'expired' | 'chord' | 'duplicate';
 }
 
 /**
@@ -119,6 +119,19 @@ export interface ResultRecord {
 export interface Lease {
   readonly owner: string;
   readonly until: number;
+}
+
+/**
+ * What an idempotency key stands for (README, "Call once: idempotency keys"): the call that
+ * claimed it first, until `expiresAt`.
+ */
+export interface CallClaim {
+  /** The id of the first call's handle (a task id, a chain's last task, a group's or chord body's id). */
+  readonly id: string;
+  /** The seed the first producer derived its ids from, so a later one rebuilds the same handle (absent: claimed by a queue message). */
+  readonly seed?: string;
+  /** Epoch ms after which the key is free again. */
+  readonly expiresAt: number;
 }
 
 /** The outcome of a conditional write. */
@@ -175,6 +188,15 @@ export interface ResultStore {
   joinRead(joinId: string, count: number): Promise<JoinShard[]>;
   /** Creates marker `key` once: true for the one caller that created it. */
   claim(key: string): Promise<boolean>;
+  /**
+   * Claims idempotency key `key` for `claim`, in one conditional write: it is written when no
+   * claim holds the key or the one that does expired (`expiresAt <= now`). Returns undefined when
+   * this claim was written, else the unexpired claim that holds the key. Of racing callers exactly
+   * one writes.
+   */
+  claimCall(key: string, claim: CallClaim, now: number): Promise<CallClaim | undefined>;
+  /** Frees `key` if it is still held by a claim for `id` (its call could not be published). */
+  releaseCall(key: string, id: string): Promise<void>;
 }
 
 // ── Events ─────────────────────────────────────────────────────────────────────────────────

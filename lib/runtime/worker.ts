@@ -55,6 +55,7 @@ import {
   shardSizeFor,
   startNode,
 } from './engine';
+import { callKeyOf, claimCallKey, DEFAULT_IDEMPOTENCY_TTL_SECONDS } from './idempotency';
 import { deriveId } from './ids';
 import { validateEntries } from './producer';
 import { publish } from './publish';
@@ -305,6 +306,7 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
     await revoke(rt, attempt(), { kind: 'revoked', error: serializeError(error), reason: 'expired' });
     return 'ack';
   }
+  if (env.headers.idempotencyKey !== undefined && !(await admitKey(rt, attempt(), now))) return 'ack';
 
   if (!def) {
     const err = new CeleriacError(
@@ -336,6 +338,25 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
   } finally {
     await gate.release();
   }
+}
+
+/**
+ * Admits a message that carries an idempotency key (README, "Call once: idempotency keys"): it
+ * claims the key for the message's id (one conditional write). A redelivery or retry of the same id
+ * finds its own claim and runs on. A message whose key another id holds is stored REVOKED
+ * (`revokedBy: duplicate`, the first id in the error's `details.duplicateOf`) and never runs.
+ */
+async function admitKey(rt: WorkerRuntime, a: Attempt, now: number): Promise<boolean> {
+  const key = a.env.headers.idempotencyKey as string;
+  const scoped = callKeyOf(rt.app.name, { kind: 'task', task: a.env.task }, key);
+  const first = await claimCallKey(rt.backend.store, scoped, { id: a.env.id }, now, DEFAULT_IDEMPOTENCY_TTL_SECONDS * 1000);
+  if (first === undefined || first.id === a.env.id) return true;
+  const error = new TaskRevokedError(
+    `task ${a.env.task}[${a.env.id}] was not run: it duplicates ${first.id}, which holds idempotency key ${JSON.stringify(key)}`,
+    { details: { duplicateOf: first.id, idempotencyKey: key } },
+  );
+  await revoke(rt, a, { kind: 'revoked', error: serializeError(error), reason: 'duplicate' });
+  return false;
 }
 
 /** A message's workflow, admitted, or the reason it is refused. */
