@@ -151,11 +151,11 @@ export class WorkerRuntime {
   }
 
   flowOf(env: Envelope): Flow | undefined | Promise<Flow | undefined> {
-    const wf = env.wf;
+    const wf = env.workflow;
     if (!wf) return undefined;
-    if ('plan' in wf) return { plan: wf.plan, wf, rootId: env.headers.rootId };
+    if ('plan' in wf) return { plan: wf.plan, workflow: wf, rootId: env.headers.rootId };
     const loaded = this.#loaded.get(wf.ref);
-    if (loaded) return { plan: loaded, wf, rootId: env.headers.rootId };
+    if (loaded) return { plan: loaded, workflow: wf, rootId: env.headers.rootId };
     let plan = this.#plans.get(wf.ref);
     if (!plan) {
       // One load per plan even when a whole batch asks at once.
@@ -171,7 +171,7 @@ export class WorkerRuntime {
         if (this.#plans.get(wf.ref) === loading) this.#plans.delete(wf.ref);
       });
     }
-    return plan.then((p) => ({ plan: p, wf, rootId: env.headers.rootId }));
+    return plan.then((p) => ({ plan: p, workflow: wf, rootId: env.headers.rootId }));
   }
 
   async #loadPlan(ref: string): Promise<Plan> {
@@ -679,8 +679,8 @@ interface Route {
 
 function routeOf(rt: WorkerRuntime, a: Attempt, outcome: Outcome): Route {
   const node = nodeOf(a.flow, a.env);
-  const k = a.env.k;
-  const own = outcome.kind === 'success' ? node?.link?.length : outcome.kind === 'failure' ? node?.err?.length : 0;
+  const k = a.env.continuation;
+  const own = outcome.kind === 'success' ? node?.link?.length : outcome.kind === 'failure' ? node?.linkError?.length : 0;
   const continues = (k?.length ?? 0) > 0 || (own ?? 0) > 0;
   // A revoked record is always finished by a done mark: resume() is what completes it.
   const replayable = continues && outcome.kind !== 'revoked' && (own ?? 0) === 0 && joinOnly(k);
@@ -766,7 +766,7 @@ async function finish(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationM
 /** The continuations of an outcome: links or errbacks of the node, then its frames. */
 async function continueOutcome(rt: WorkerRuntime, a: Attempt, flow: Flow, outcome: Outcome, out: Outbox): Promise<void> {
   const { env } = a;
-  const k = env.k ?? [];
+  const k = env.continuation ?? [];
   const node = nodeOf(flow, env);
   switch (outcome.kind) {
     case 'success':
@@ -945,13 +945,13 @@ function replayable(rt: WorkerRuntime, a: Attempt, rec: ResultRecord): boolean {
  * between); then the join runs again, firing the body if this member completes it.
  */
 async function replay(rt: WorkerRuntime, a: Attempt, rec: ResultRecord): Promise<Disposition> {
-  const f = a.env.k?.[0];
+  const f = a.env.continuation?.[0];
   if (!a.flow || !f || isChainFrame(f)) return 'ack';
   const outcome = outcomeOf(rec);
   const route = routeOf(rt, a, outcome);
-  const shard = Math.floor(f.x / shardSizeFor(f.n));
-  const shards = await rt.backend.store.joinRead(f.j, shard + 1);
-  const counted = shards[shard]?.done.includes(f.x) ?? false;
+  const shard = Math.floor(f.member / shardSizeFor(f.size));
+  const shards = await rt.backend.store.joinRead(f.joinId, shard + 1);
+  const counted = shards[shard]?.done.includes(f.member) ?? false;
   if (!counted && route.events) {
     // Not counted yet: the first delivery may be publishing the event right now. Only the holder
     // of the record's lease publishes it — the first delivery, or one that took over after its
@@ -1027,19 +1027,19 @@ async function emit(
 // ── helpers ────────────────────────────────────────────────────────────────────────────────
 
 function nodeOf(flow: Flow | undefined, env: Envelope): TaskNode | undefined {
-  if (!flow || env.at === undefined) return undefined;
-  const n = planNode(flow.plan, env.at);
-  return n.t === 'task' ? n : undefined;
+  if (!flow || env.node === undefined) return undefined;
+  const n = planNode(flow.plan, env.node);
+  return n.kind === 'task' ? n : undefined;
 }
 
 /** Ids a success will cause (Celery's children), known before the guard write. */
 function staticChildren(flow: Flow | undefined, env: Envelope, node: TaskNode | undefined): string[] {
   const out: string[] = [];
   for (const l of node?.link ?? []) out.push(deriveId(env.id, `link:${l}`));
-  const f = env.k?.[0];
+  const f = env.continuation?.[0];
   if (flow && f && isChainFrame(f)) {
-    const chain = planNode(flow.plan, f.c);
-    const step = chain.t === 'chain' ? chain.steps[f.i] : undefined;
+    const chain = planNode(flow.plan, f.chain);
+    const step = chain.kind === 'chain' ? chain.steps[f.step] : undefined;
     if (step !== undefined) for (const t of entryTasks(flow.plan, step)) out.push(t.id);
   }
   return out;
@@ -1077,15 +1077,15 @@ async function publishOutbox(rt: WorkerRuntime, out: Outbox): Promise<void> {
 }
 
 async function joinFired(rt: WorkerRuntime, env: Envelope): Promise<boolean> {
-  const f = env.k?.[0];
+  const f = env.continuation?.[0];
   if (!f || isChainFrame(f)) return false;
-  return (await rt.backend.store.get(joinClaimKey(f.j))) !== undefined;
+  return (await rt.backend.store.get(joinClaimKey(f.joinId))) !== undefined;
 }
 
 async function handleChordDeadline(rt: WorkerRuntime, env: Envelope, flow: Flow | undefined, lease: Lease): Promise<Disposition> {
   if (!flow) throw new CeleriacError(ErrorCodes.BAD_ENVELOPE, 'chord deadline message without a workflow');
   const out = new Outbox(lease);
-  const r = await chordDeadline(rt.engine, flow, env.k ?? [], out);
+  const r = await chordDeadline(rt.engine, flow, env.continuation ?? [], out);
   if (r === 'fired') {
     await publishOutbox(rt, out);
     rt.app.logger.warn('chord deadline passed; chord failed with CHORD_TIMEOUT', { rootId: env.headers.rootId });
