@@ -86,8 +86,11 @@ export function leaf<D>(test: (x: unknown) => boolean, expected: string): Kind<D
   };
 }
 
-/** A leaf value checked by a valibot schema (for rare fields whose rule valibot already words, e.g. ISO times). */
-export function fromSchema<S extends v.GenericSchema>(schema: S): Kind<v.InferOutput<S>> {
+/**
+ * A value checked by a valibot schema (for rare fields whose rule valibot already words, e.g. ISO
+ * times). `identity`: the schema returns its input (a string pipe does; a tuple copies).
+ */
+export function fromSchema<S extends v.GenericSchema>(schema: S, options: { readonly identity?: boolean } = {}): Kind<v.InferOutput<S>> {
   return {
     decode: (x, cx) => {
       const r = v.safeParse(schema, x);
@@ -100,8 +103,7 @@ export function fromSchema<S extends v.GenericSchema>(schema: S): Kind<v.InferOu
       return BAD;
     },
     encode: (d) => d,
-    // Valibot may copy (objects, tuples); a leaf schema returns its input.
-    identity: false,
+    identity: options.identity === true,
   };
 }
 
@@ -185,7 +187,10 @@ const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 export function record<F extends Record<string, AnyField>>(fields: F, options: { readonly exact?: boolean } = {}): Kind<RecordOf<F>> {
   const table = Object.entries(fields).map(([domainName, f]) => ({ name: domainName, key: f.key, kind: f.kind, optional: f.optional }));
   for (const f of table) {
-    if (!IDENTIFIER.test(f.key) || !IDENTIFIER.test(f.name)) throw new Error(`record field ${f.name} → ${f.key}: not a plain identifier`);
+    // An inherited name (`constructor`, `toString`) would be read off Object.prototype.
+    if (!IDENTIFIER.test(f.key) || !IDENTIFIER.test(f.name) || f.key in Object.prototype || f.name in Object.prototype) {
+      throw new Error(`record field ${f.name} → ${f.key}: not a plain, uninherited identifier`);
+    }
   }
   const exact = options.exact === true;
   const kinds = table.map((f) => f.kind);

@@ -9,13 +9,14 @@
  * - the plan is a tree: every child index is in range, every node but the root is referenced
  *   exactly once and reachable from the root (so no cycle, no shared node), a chord's header is
  *   a group, task and group ids are unique;
- * - `at` names a task node of the message's own task, under its own id (or, for a link or
+ * - `node` names a task node of the message's own task, under its own id (or, for a link or
  *   errback call, a node that is a link or errback target, with no frames);
  * - each frame belongs to the node the previous one ended in, innermost first: a chain frame
- *   `{c, i}` names a chain whose step `i - 1` contains the message's task (or the previous
- *   frame's node); a join frame `{j, g, x, n, b?}` names a group `g` whose id is `j`, whose size
- *   is `n` and whose member `x` contains it, with `b` exactly when the group is a chord header
- *   (and then equal to that chord's body); only a chord deadline check carries `d`;
+ *   `{chain, step}` names a chain whose step `step - 1` contains the message's task (or the
+ *   previous frame's node); a join frame `{joinId, group, member, size, body?}` names a group
+ *   node `group` whose id is `joinId`, whose size is `size` and whose member `member` contains
+ *   it, with `body` exactly when the group is a chord header (and then equal to that chord's
+ *   body); only a chord deadline check carries `deadline`;
  * - `groupId` and `groupIndex` come together, and name the first join frame when there is one.
  *
  * So every loop a continuation runs (join shards, deadline scans, chain tails) is sized by the
@@ -121,7 +122,7 @@ function contains(ix: PlanIndex, a: number, x: number): boolean {
 }
 
 /**
- * Validates a message's frames, `at` and group headers against its plan (see the module
+ * Validates a message's frames, `node` and group headers against its plan (see the module
  * comment). Throws BAD_WORKFLOW naming the first lie.
  */
 export function validateFlow(plan: Plan, msg: FlowMessage): void {
@@ -182,7 +183,7 @@ export function validateFlow(plan: Plan, msg: FlowMessage): void {
   }
 }
 
-/** Checks a join frame against the plan; `ctx` (when given) must be in member `x`. Returns the node the join ends in. */
+/** Checks a join frame against the plan; `ctx` (when given) must be in member `member`. Returns the node the join ends in. */
 function checkJoin(plan: Plan, ix: PlanIndex, f: JoinFrame, ctx: number | undefined): number {
   const group = plan.nodes[f.group];
   if (group?.kind !== 'group' || group.id !== f.joinId)

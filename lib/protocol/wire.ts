@@ -49,12 +49,10 @@ const seconds = leaf<number>(
   (x) => typeof x === 'number' && x >= 0 && x <= MAX_TIMER_SECONDS,
   `a number of seconds from 0 to ${MAX_TIMER_SECONDS}`,
 );
-/** `[hard, soft]` seconds. */
-const timeLimit = leaf<readonly [number | null, number | null]>(
-  (x) => Array.isArray(x) && x.length === 2 && x.every((s) => s === null || (typeof s === 'number' && s >= 0 && s <= MAX_TIMER_SECONDS)),
-  `[hard, soft] seconds from 0 to ${MAX_TIMER_SECONDS}, or null`,
-);
-const isoTime = fromSchema(v.pipe(v.string(), v.isoTimestamp()));
+const limit = v.nullable(v.pipe(v.number(), v.minValue(0), v.maxValue(MAX_TIMER_SECONDS)));
+/** `[hard, soft]` seconds (a rare header: valibot's tuple, which also drops extra items). */
+const timeLimit = fromSchema(v.tuple([limit, limit]));
+const isoTime = fromSchema(v.pipe(v.string(), v.isoTimestamp()), { identity: true });
 /** A date the engine turns into an ISO time later (`new Date(s)` must not be Invalid Date). */
 const dateString = leaf<string>((x) => typeof x === 'string' && !Number.isNaN(Date.parse(x)), 'a date');
 const numberOrDate = leaf<number | string>(
@@ -191,7 +189,8 @@ const INLINE = record({ plan: req('plan', PLAN) });
 type WorkflowRefOf = Domain<typeof REF> | Domain<typeof INLINE>;
 /** Where a message finds its workflow: inline when small, else a stored plan id. */
 export const WORKFLOW_REF: Kind<WorkflowRefOf> = oneOf<WorkflowRefOf>(
-  (x) => (Object.hasOwn(x, 'ref') ? REF : INLINE) as Kind<WorkflowRefOf>,
+  // `{ref, plan}` is read as the plan (its `ref` dropped), as it always was.
+  (x) => (Object.hasOwn(x, 'plan') ? INLINE : REF) as Kind<WorkflowRefOf>,
   (d) => ('ref' in d ? REF : INLINE) as Kind<WorkflowRefOf>,
   'a workflow reference {ref} or {plan}',
 );

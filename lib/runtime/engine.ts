@@ -185,7 +185,7 @@ async function startGroup(
   for (let x = 0; x < n; x++) {
     const member = node.members[x] as number;
     const frames: readonly Frame[] = joins
-      ? // The deadline is not repeated here: only the deadline check's own frame carries `d`.
+      ? // The deadline is not repeated here: only the deadline check's own frame carries `deadline`.
         [
           chord
             ? { joinId: node.id, group: index, member: x, size: n, body: chord.body }
@@ -237,7 +237,7 @@ function taskDispatch(
     args: [...args],
     ...(node.kwargs ? { kwargs: node.kwargs } : {}),
     headers,
-    // `at` finds the node's links and errbacks; a node without them needs only its frames.
+    // `node` finds the node's links and errbacks; a node without them needs only its frames.
     ...(needsFlow ? (linked ? { workflow: flow.workflow, node: index } : { workflow: flow.workflow }) : {}),
     ...(k.length > 0 ? { continuation: k } : {}),
   };
