@@ -14,7 +14,9 @@ import { applyCanvas } from './runtime/producer';
 import { createSignals, type Signals } from './signals';
 import type { Outcome } from './signals/events';
 import { maybeCurrentTask, runWithContext } from './task/context';
+import { ACCUMULATE_TASK } from './task/replace';
 import type { CallOptions, TaskContext, TaskOptions } from './task/types';
+import { type LogLevel, powertoolsLogger, withTaskFields } from './telemetry/logger';
 
 /** A backend, or a (possibly async) factory called once on first use. */
 export type BackendSource = Backend | (() => Backend | Promise<Backend>);
@@ -39,7 +41,11 @@ export interface AppOptions {
   readonly maxJsonDepth?: number;
   /** Store name, args, kwargs, queue, retries with every result (Celery's result_extended). */
   readonly resultExtended?: boolean;
-  /** Where the app and its worker log (Powertools Logger, console and pino all fit). Default: JSON lines on the console, from `logLevel` up. */
+  /**
+   * Where the app and its worker log (Powertools Logger, console and pino all fit). Default:
+   * Powertools Logger, JSON lines from `logLevel` up. Inside a task every line also carries the
+   * task's id, name, root id and attempt, and the Lambda request id and cold start.
+   */
   readonly logger?: Logger;
   /** The default logger's level (`createApp` reads `CELERIAC_LOG_LEVEL`). Default `info`. */
   readonly logLevel?: LogLevel;
@@ -93,23 +99,6 @@ const NAME_RE = /^[A-Za-z0-9_.:-]{1,200}$/;
 export const MAP_TASK = 'celeriac.map';
 export const STARMAP_TASK = 'celeriac.starmap';
 
-/** A level of the default logger: it writes that level and the ones above it. */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
-
-/** The default logger: one JSON line per entry on the console, from `level` up. */
-export function consoleLogger(level: LogLevel = 'info'): Logger {
-  const from = LEVELS.indexOf(level);
-  const at = (l: LogLevel, write: (line: string) => void) =>
-    LEVELS.indexOf(l) < from ? () => {} : (m: string, e?: Record<string, unknown>) => write(JSON.stringify({ level: l, msg: m, ...e }));
-  return {
-    debug: at('debug', (line) => console.debug(line)),
-    info: at('info', (line) => console.info(line)),
-    warn: at('warn', (line) => console.warn(line)),
-    error: at('error', (line) => console.error(line)),
-  };
-}
-
 /**
  * A celeriac app: a registry of tasks, signals, and the backend they publish to.
  * Create one with `createApp`.
@@ -133,7 +122,8 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
       throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `app name "${options.name}" must be 1-64 letters, digits, "-" or "_"`);
     }
     this.name = options.name;
-    this.logger = options.logger ?? consoleLogger(options.logLevel);
+    // Every line written inside a task names it, whichever logger the app was given.
+    this.logger = withTaskFields(options.logger ?? powertoolsLogger({ serviceName: options.name, logLevel: options.logLevel ?? 'info' }));
     this.signals = createSignals((e, signal) => this.logger.error(`signal receiver for ${signal} failed`, { error: serializeError(e) }));
     this.settings = {
       defaultQueue: options.defaultQueue ?? 'default',
@@ -223,6 +213,7 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
       },
       options: { events: false },
     });
+    this.#tasks.set(ACCUMULATE_TASK, { name: ACCUMULATE_TASK, fn: (values: unknown[]) => values, options: {} });
   }
 
   /**
@@ -455,6 +446,11 @@ function directContext(name: string, args: readonly unknown[]): TaskContext {
     retry(options) {
       // Celery: called directly, retry() re-raises the error instead of retrying.
       throw options?.error ?? new CeleriacError(ErrorCodes.TASK_ERROR, `${name}.retry() called outside a worker`);
+    },
+    replace() {
+      // Celery applies the replacement eagerly and returns its value; a direct call here is
+      // synchronous to the caller, which cannot wait for a workflow, so it is refused instead.
+      throw new CeleriacError(ErrorCodes.TASK_ERROR, `${name}.replace() called outside a worker`);
     },
     async updateState() {},
   };

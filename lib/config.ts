@@ -27,6 +27,8 @@ export const ENV = {
   schedulerRoleArn: 'CELERIAC_SCHEDULER_ROLE_ARN',
   /** Log level for the worker: debug | info | warn | error. */
   logLevel: 'CELERIAC_LOG_LEVEL',
+  /** CloudWatch namespace of the worker's task metrics (EMF lines); unset = no metrics. */
+  metricsNamespace: 'CELERIAC_METRICS_NAMESPACE',
 } as const;
 
 export interface CeleriacConfig {
@@ -128,4 +130,15 @@ export function appSettingsFromEnv(env: Readonly<Record<string, string | undefin
     logLevel: logLevel as CeleriacConfig['logLevel'],
     inlinePlanBytes: nonNegativeInt(env, ENV.inlinePlanBytes, DEFAULT_INLINE_PLAN_BYTES),
   };
+}
+
+/** The settings a worker handler takes from its function's environment (what `createWorker` reads). */
+export interface WorkerEnvSettings {
+  /** Where task metrics go, if anywhere (`CELERIAC_METRICS_NAMESPACE`). */
+  readonly metricsNamespace: string | undefined;
+}
+
+/** Reads only the keys the worker handler itself uses (`CELERIAC_METRICS_NAMESPACE`). */
+export function workerSettingsFromEnv(env: Readonly<Record<string, string | undefined>>): WorkerEnvSettings {
+  return { metricsNamespace: env[ENV.metricsNamespace]?.trim() || undefined };
 }

@@ -15,17 +15,23 @@ import { App, type AppOptions } from './app';
 export { chain, chord, group } from './canvas/builders';
 export { type AnySignature, Canvas, Chain, Chord, Group, isSignature, Signature } from './canvas/signature';
 export type { ChainStepError, InOf, OutOf } from './canvas/types';
-export { type AppEnvSettings, appSettingsFromEnv, type CeleriacConfig, ENV, loadConfig } from './config';
+export {
+  type AppEnvSettings,
+  appSettingsFromEnv,
+  type CeleriacConfig,
+  ENV,
+  loadConfig,
+  type WorkerEnvSettings,
+  workerSettingsFromEnv,
+} from './config';
 
 import { appSettingsFromEnv } from './config';
 
 export {
   App,
   type AppTopologyInput,
-  consoleLogger,
   type Errback,
   type ErrbackRequest,
-  type LogLevel,
   MAP_TASK,
   type QueueSettings,
   STARMAP_TASK,
@@ -57,7 +63,17 @@ export { Signal, type Signals } from './signals';
 export { DetailTypes, eventSource, type Outcome, type TaskEventDetail } from './signals/events';
 export { onTaskEvents, type TaskEvent } from './subscriber';
 export { currentTask } from './task/context';
+export { ACCUMULATE_TASK, Replace } from './task/replace';
 export type { CallOptions, ErrorMatcher, RetryPolicy, StandardSchemaV1, TaskContext, TaskOptions } from './task/types';
+export {
+  consoleLogger,
+  type LogLevel,
+  type PowertoolsLoggerOptions,
+  powertoolsLogger,
+  type TaskLogFields,
+  withTaskFields,
+} from './telemetry/logger';
+export { type TaskMetricsOptions, taskMetrics } from './telemetry/metrics';
 export { createWorker, type WorkerOptions } from './worker';
 
 /**

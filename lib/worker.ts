@@ -1,6 +1,9 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { App } from './app';
+import { workerSettingsFromEnv } from './config';
 import { type FaultHooks, type IncomingMessage, processMessage, WorkerRuntime, type WorkerRuntimeOptions } from './runtime/worker';
+import { runInInvocation } from './telemetry/invocation';
+import { type TaskMetricsOptions, taskMetrics } from './telemetry/metrics';
 
 export interface WorkerOptions {
   /** Records processed at once within a batch. Default 10. */
@@ -11,11 +14,19 @@ export interface WorkerOptions {
   readonly faults?: FaultHooks;
   /** See {@link WorkerRuntimeOptions.callTimeoutMs}. Default 10 s. */
   readonly callTimeoutMs?: number;
+  /**
+   * Task metrics as EMF lines on stdout ({@link taskMetrics}), or `false` for none. Default: on
+   * when the function's environment names a namespace (`CELERIAC_METRICS_NAMESPACE`, which the
+   * stack sets), off otherwise (local mode, tests).
+   */
+  readonly metrics?: TaskMetricsOptions | false;
 }
 
 /** The Lambda context fields the worker uses. */
 export interface LambdaContextLike {
   getRemainingTimeInMillis?(): number;
+  /** The invocation's request id: on every log line written inside a task. */
+  readonly awsRequestId?: string;
 }
 
 /**
@@ -36,6 +47,10 @@ export function createWorker(
   options: WorkerOptions = {},
 ): (event: SQSEvent, context?: LambdaContextLike) => Promise<SQSBatchResponse> {
   const concurrency = Math.max(1, options.concurrency ?? 10);
+  const namespace = workerSettingsFromEnv(process.env).metricsNamespace;
+  const metrics = options.metrics ?? (namespace !== undefined ? { namespace } : false);
+  if (metrics !== false) taskMetrics(app, metrics);
+  let coldStart = true;
   let runtime: Promise<WorkerRuntime> | undefined;
   const getRuntime = () => {
     runtime ??= app
@@ -50,7 +65,7 @@ export function createWorker(
     return runtime;
   };
 
-  return async (event, context) => {
+  const handle = async (event: SQSEvent, context: LambdaContextLike | undefined): Promise<SQSBatchResponse> => {
     const rt = await getRuntime();
     const remaining = context?.getRemainingTimeInMillis?.();
     const deadline = remaining === undefined ? Number.POSITIVE_INFINITY : rt.backend.clock.now() + remaining;
@@ -71,6 +86,7 @@ export function createWorker(
           messageId: r.messageId,
           receiveCount: Number(r.attributes?.ApproximateReceiveCount ?? '1'),
           queue: queueOf(r),
+          ...sentAtOf(r),
         };
         const d = await processMessage(rt, msg, { deadline });
         if (d === 'retry') failures.push({ itemIdentifier: r.messageId });
@@ -81,4 +97,15 @@ export function createWorker(
     options.faults?.beforeResponse?.(failures.map((f) => f.itemIdentifier));
     return { batchItemFailures: failures };
   };
+  return (event, context) => {
+    const facts = { requestId: context?.awsRequestId, coldStart };
+    coldStart = false;
+    return runInInvocation(facts, () => handle(event, context));
+  };
+}
+
+/** The record's SentTimestamp (epoch ms), where SQS (or local mode's poller) gave one. */
+function sentAtOf(r: SQSRecord): { sentAt?: number } {
+  const sentAt = Number(r.attributes?.SentTimestamp);
+  return Number.isFinite(sentAt) && sentAt > 0 ? { sentAt } : {};
 }

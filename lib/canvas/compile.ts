@@ -193,6 +193,10 @@ function compileChain(
   if (steps.length === 0) {
     throw new CeleriacError(ErrorCodes.INVALID_CANVAS, 'chain has no steps after removing empty groups');
   }
+  // A chain's taskId names its last step, whose result is the chain's (CHAIN-18), at any depth.
+  if (c.options.taskId !== undefined) {
+    steps = [...steps.slice(0, -1), (steps[steps.length - 1] as AnySignature).clone().set({ taskId: c.options.taskId })];
+  }
   const links = c.options.link ?? [];
   const errbacks = c.options.linkError ?? [];
   if (links.length > 0 || errbacks.length > 0) {
@@ -278,7 +282,8 @@ function compileChord(
   nodes: PlanNode[],
   env: CompileEnv,
 ): { index: number; handle: HandleSpec } {
-  let body = c.body.clone();
+  // A chord's taskId names its body (the task, or the body's own last step, standing for the result).
+  let body = c.options.taskId !== undefined ? c.body.clone().set({ taskId: c.options.taskId }) : c.body.clone();
   for (const l of c.options.link ?? []) body = body.link(l);
   for (const e of c.options.linkError ?? []) body = body.linkError(e);
   const header = compileGroup(c.header, prepend, nodes, env);

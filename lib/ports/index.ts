@@ -197,6 +197,41 @@ export interface EventPublisher {
   publish(events: readonly BusEvent[]): Promise<void>;
 }
 
+// ── Payloads stored by reference (claim check) ────────────────────────────────────────────
+
+/**
+ * A payload kept in a {@link PayloadStore}, as it travels in messages and records instead of the
+ * value: its key, size and digest. Plain JSON.
+ */
+export interface PayloadRef {
+  /** The object's key: `<prefix>/<path>`, the prefix being the app's. */
+  readonly key: string;
+  /** UTF-8 bytes of the stored text. */
+  readonly bytes: number;
+  /** SHA-256 of the stored text, base64url: a payload that changed under its key is refused. */
+  readonly sha256: string;
+}
+
+/**
+ * Where payloads too big for a message or an item are kept (S3 on AWS), each under a key the
+ * caller chooses deterministically, so a redelivered put writes the same object again.
+ * Expiry is the store's own (an S3 lifecycle rule matching the results' TTL).
+ */
+export interface PayloadStore {
+  /** The prefix every key of this store starts with (the app's): a reference outside it is foreign. */
+  readonly prefix: string;
+  /** Stores `text` under `<prefix>/<path>` (overwriting) and returns its reference. */
+  put(path: string, text: string): Promise<PayloadRef>;
+  /**
+   * The text `ref` points to.
+   * @throws CeleriacError PAYLOAD_FOREIGN (not under this store's prefix), PAYLOAD_NOT_FOUND (gone
+   *   or never written), PAYLOAD_CORRUPT (its digest or size differ): none of them retryable.
+   */
+  get(ref: PayloadRef): Promise<string>;
+  /** Deletes the objects (absent ones are fine); keys outside the prefix are refused (PAYLOAD_FOREIGN). */
+  delete(keys: readonly string[]): Promise<void>;
+}
+
 // ── Clock and ids ──────────────────────────────────────────────────────────────────────────
 
 export interface Clock {

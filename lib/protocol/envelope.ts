@@ -4,8 +4,8 @@ import { type Domain, decodeWith } from './codec';
 import { checkPlan, validateFlow } from './flow';
 import { ID_RULE, isId, safeId } from './ids';
 import { assertSafeJson, type Json, type JsonObject } from './json';
-import type { Plan, PlanRecord } from './plan';
-import { ENVELOPE, encodeCompact, expandTopFrame, type HEADERS, PLAN } from './wire';
+import type { Frame, Plan, PlanRecord } from './plan';
+import { CONTINUATION, ENVELOPE, encodeCompact, expandTopFrame, type HEADERS, PLAN } from './wire';
 
 /** The one envelope version this codec writes. Readers reject others with UNSUPPORTED_VERSION. */
 export const ENVELOPE_VERSION = 1 as const;
@@ -200,6 +200,18 @@ export function decodePlan(raw: unknown): Plan {
  */
 export function encodePlan(plan: Plan): PlanRecord {
   return PLAN.encode(plan) as PlanRecord;
+}
+
+/** A continuation stack in its stored form (compact keys), for a record that keeps one. */
+export function encodeContinuation(frames: readonly Frame[]): Json {
+  return CONTINUATION.encode(frames) as Json;
+}
+
+/** Reads back a continuation stack stored by {@link encodeContinuation}; BAD_ENVELOPE when it is not one. */
+export function decodeContinuation(raw: unknown): readonly Frame[] {
+  const r = decodeWith(CONTINUATION, raw);
+  if (!r.ok) throw new CeleriacError(ErrorCodes.BAD_ENVELOPE, `stored continuation is malformed: ${r.issues}`);
+  return r.value;
 }
 
 function fail(code: string, message: string, ctx: DecodeContext, raw?: unknown): Decoded {

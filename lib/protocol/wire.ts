@@ -94,6 +94,11 @@ export const TASK_NODE = record({
   link: opt('link', nodeIndexes),
   /** Errbacks (`linkError`), node indexes. */
   linkError: opt('err', nodeIndexes),
+  /**
+   * Set on the task that took over a replaced task's id (`ctx.replace`): how many replacements
+   * deep it is (Celery's `replaced_task_nesting`). Its message carries it as `headers.replaced`.
+   */
+  replaced: opt('rep', nat),
 });
 export const CHAIN_NODE = record({ kind: req('t', literal('chain')), steps: req('steps', nodeIndexes) });
 export const GROUP_NODE = record({ kind: req('t', literal('group')), id: req('id', id), members: req('members', nodeIndexes) });
@@ -182,6 +187,12 @@ export const HEADERS = record({
   queue: opt('queue', queueName),
   /** User headers (`applyAsync({ headers })`), preserved across retries. */
   custom: opt('custom', jsonObject),
+  /**
+   * Replacement nesting of a call that took over a replaced task's id (Celery's
+   * `replaced_task_nesting`); absent = 0. Tells the replaced call's own redelivery (which reads
+   * the replace guard of nesting + 1) from the replacement's call under the same id.
+   */
+  replaced: opt('replaced', nat),
 });
 
 const REF = record({ ref: req('ref', id) }, { exact: true });
@@ -194,6 +205,9 @@ export const WORKFLOW_REF: Kind<WorkflowRefOf> = oneOf<WorkflowRefOf>(
   (d) => ('ref' in d ? REF : INLINE) as Kind<WorkflowRefOf>,
   'a workflow reference {ref} or {plan}',
 );
+
+/** A continuation stack, innermost first (in a message, and in a replaced task's guard record). */
+export const CONTINUATION = array(FRAME, MAX_FRAMES);
 
 /** Envelope v1: one task call on the wire. */
 export const ENVELOPE = record({
@@ -216,7 +230,7 @@ export const ENVELOPE = record({
    * and member index when they equal `headers.groupId` and `headers.groupIndex`; the decoder
    * restores them.
    */
-  continuation: opt('k', array(FRAME, MAX_FRAMES)),
+  continuation: opt('k', CONTINUATION),
 });
 
 // ── wire-level compaction (the two defaults that keep workflow messages short) ─────────────────

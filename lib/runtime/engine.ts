@@ -227,6 +227,7 @@ function taskDispatch(
       : {}),
     ...(o?.ignoreResult ? { ignoreResult: true } : {}),
     ...(o?.headers ? { custom: o.headers } : {}),
+    ...(node.replaced !== undefined ? { replaced: node.replaced } : {}),
   };
   const linked = node.link !== undefined || node.linkError !== undefined;
   const needsFlow = k.length > 0 || linked;

@@ -70,9 +70,12 @@ async function workflowRef(app: RuntimeApp, backend: Backend, plan: Plan): Promi
   return { ref: plan.id };
 }
 
-/** Checks entry calls against their tasks (arity, schema) and chord headers, before anything is sent. */
-async function validateEntries(app: RuntimeApp, plan: Plan): Promise<void> {
-  for (const node of entryTasks(plan, plan.root)) {
+/**
+ * Checks entry calls against their tasks (arity, schema) and chord headers, before anything is
+ * sent. `from` is the node that starts (the root; for a replacement, the replacement's node).
+ */
+export async function validateEntries(app: RuntimeApp, plan: Plan, from: number = plan.root): Promise<void> {
+  for (const node of entryTasks(plan, from)) {
     const def = app.getTask(node.name);
     if (!def) continue; // sendTask to a task this process does not know: the worker decides
     const args = callArgs(node);

@@ -4,6 +4,9 @@
  * over ports: the Lambda handler in lib/worker.ts and the local pollers both call
  * {@link processMessage}.
  */
+
+import { DEFAULT_MAX_NODES } from '../canvas/compile';
+import type { AnySignature } from '../canvas/signature';
 import {
   CeleriacError,
   ErrorCodes,
@@ -17,16 +20,17 @@ import {
   TimeLimitExceededError,
 } from '../errors';
 import type { Backend, Clock, Lease, ResultRecord, WriteResult } from '../ports';
-import { decodeEnvelope, decodePlan, type Envelope } from '../protocol/envelope';
+import { decodeContinuation, decodeEnvelope, decodePlan, type Envelope, encodeContinuation, encodePlan } from '../protocol/envelope';
 import { deserializeError, type SerializedError, serializeError } from '../protocol/failure';
-import { safeId } from '../protocol/ids';
+import { replacedKey, safeId } from '../protocol/ids';
 import { type Json, toJson } from '../protocol/json';
-import { entryTasks, isChainFrame, type Plan, planNode, type TaskNode } from '../protocol/plan';
+import { entryTasks, type Frame, isChainFrame, type Plan, planNode, type TaskNode } from '../protocol/plan';
 import { isReady, States } from '../results/states';
 import type { PostrunPayload, RequestInfo } from '../signals';
 import { type DetailType, DetailTypes, eventSource, type TaskEventDetail } from '../signals/events';
 import { checkArity } from '../task/arity';
 import { calledChildren, runWithContext } from '../task/context';
+import { Replace } from '../task/replace';
 import { maxRetries, retryCountdown, shouldAutoRetry } from '../task/retry';
 import type { TaskContext } from '../task/types';
 import { admitFlow } from './admit';
@@ -49,9 +53,12 @@ import {
   LeaseHeldError,
   Outbox,
   shardSizeFor,
+  startNode,
 } from './engine';
 import { deriveId } from './ids';
+import { validateEntries } from './producer';
 import { publish } from './publish';
+import { compileReplacement, nestingOf } from './replace';
 
 /** One received message, transport-neutral. */
 export interface IncomingMessage {
@@ -62,6 +69,8 @@ export interface IncomingMessage {
   readonly receiveCount: number;
   /** Logical queue it came from. */
   readonly queue: string | undefined;
+  /** Epoch ms the transport accepted it (SQS `SentTimestamp`), when known: the start of its queue wait. */
+  readonly sentAt?: number;
 }
 
 /** `ack` = done with it (delete); `retry` = let the transport redeliver it (batch item failure). */
@@ -276,7 +285,8 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
 
   if (app.signals.taskReceived.hasReceivers) await app.signals.taskReceived.send({ sender: env.task, request });
   const def = app.getTask(env.task);
-  const attempt = (ctx?: TaskContext): Attempt => ({ env, request, ctx, def, lease, started: now, flow });
+  const queueWaitMs = msg.sentAt !== undefined ? Math.max(0, now - msg.sentAt) : undefined;
+  const attempt = (ctx?: TaskContext): Attempt => ({ env, request, ctx, def, lease, started: now, flow, queueWaitMs });
 
   const existing = await readGuard(rt, attempt());
   if (existing) {
@@ -306,7 +316,7 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
     await settle(rt, attempt(), failureOf(err), 0);
     return 'ack';
   }
-  return execute(rt, env, request, def, inv, lease, flow);
+  return execute(rt, { ...attempt(), def }, inv);
 }
 
 /** A message's workflow, admitted, or the reason it is refused. */
@@ -337,6 +347,14 @@ async function admit(rt: WorkerRuntime, env: Envelope): Promise<Admission> {
  * keeps) its guard record — whichever is ready, so a failure stored under the task's id counts too.
  */
 async function readGuard(rt: WorkerRuntime, a: Attempt): Promise<ResultRecord | undefined> {
+  const own = await ownGuard(rt, a);
+  if (own === undefined || isReady(own.state)) return own;
+  // A task that replaced itself stores no outcome under its id (it reads REPLACED, then whatever
+  // its replacement, which took the id, writes): its guard is the replace record of this nesting.
+  return (await rt.backend.store.get(replacedKey(a.env.id, nestingOf(a.env) + 1))) ?? own;
+}
+
+async function ownGuard(rt: WorkerRuntime, a: Attempt): Promise<ResultRecord | undefined> {
   const id = a.env.id;
   if (!ignoresResult(a, routeOf(rt, a, { kind: 'success', value: null }))) return rt.backend.store.get(id);
   const [own, guard] = await rt.backend.store.getMany([id, ignoredResultKey(id)]);
@@ -366,15 +384,9 @@ function requestOf(env: Envelope): RequestInfo {
 
 type RunOutcome = { readonly kind: 'success'; readonly value: unknown } | { readonly kind: 'error'; readonly error: unknown };
 
-async function execute(
-  rt: WorkerRuntime,
-  env: Envelope,
-  request: RequestInfo,
-  def: TaskDef,
-  inv: InvocationInfo,
-  lease: Lease,
-  flow: Flow | undefined,
-): Promise<Disposition> {
+/** Runs the task body of `base` (a registered task, admitted) and settles what it ended in. */
+async function execute(rt: WorkerRuntime, base: Attempt & { readonly def: TaskDef }, inv: InvocationInfo): Promise<Disposition> {
+  const { env, request, def } = base;
   const { app, backend } = rt;
   const { signals } = app;
   const started = backend.clock.now();
@@ -398,6 +410,9 @@ async function execute(
     retry(options?: RetryRequestOptions): never {
       throw new Retry(options);
     },
+    replace(sig: AnySignature): never {
+      throw new Replace(sig);
+    },
     async updateState(state: string, meta?: unknown) {
       await backend.store.writeProgress({
         id: env.id,
@@ -410,7 +425,7 @@ async function execute(
       });
     },
   };
-  const attempt: Attempt = { env, request, ctx, def, lease, started, flow };
+  const attempt: Attempt = { ...base, ctx, started };
 
   if (signals.taskPrerun.hasReceivers) {
     await signals.taskPrerun.send({ sender: env.task, taskId: env.id, task: env.task, args, kwargs: env.kwargs });
@@ -458,13 +473,17 @@ async function execute(
     app.logger.warn('task cut by the invocation deadline; returned for redelivery', { task: env.task, id: env.id, durationMs: duration });
     return 'retry';
   }
+  if (error instanceof Replace) {
+    await replaceTask(rt, attempt, error.canvas, duration);
+    return 'ack';
+  }
   if (error instanceof Ignore) {
-    await postrun(rt, env, args, undefined, 'IGNORED');
+    await postrun(rt, attempt, undefined, 'IGNORED', duration);
     return 'ack';
   }
   if (error instanceof Reject) {
     if (error.requeue) {
-      await postrun(rt, env, args, undefined, 'REJECTED');
+      await postrun(rt, attempt, undefined, 'REJECTED', duration);
       return 'retry';
     }
     const rejected = new CeleriacError(ErrorCodes.TASK_REJECTED, `task rejected the message: ${error.message}`, { cause: error });
@@ -479,7 +498,7 @@ async function execute(
       await fail(rt, attempt, final, duration);
       return 'ack';
     }
-    await retry(rt, env, request, ctx, def, req, error, duration);
+    await retry(rt, attempt, ctx, def, req, error, duration);
     return 'ack';
   }
   await fail(rt, attempt, error, duration);
@@ -637,22 +656,42 @@ interface Attempt {
   readonly started: number;
   /** The admitted workflow, when the message belongs to one. */
   readonly flow: Flow | undefined;
+  /** How long the message waited on its queue before this attempt began (ms), when the transport says. */
+  readonly queueWaitMs: number | undefined;
 }
 
 /** What an attempt ended in, for good (a retry is not an outcome: nothing is settled). */
 type Outcome =
   | { readonly kind: 'success'; readonly value: Json }
   | { readonly kind: 'failure'; readonly error: SerializedError; readonly traceback: string | undefined }
-  | { readonly kind: 'revoked'; readonly error: SerializedError; readonly reason: NonNullable<ResultRecord['revokedBy']> };
+  | { readonly kind: 'revoked'; readonly error: SerializedError; readonly reason: NonNullable<ResultRecord['revokedBy']> }
+  /**
+   * The task replaced itself (`ctx.replace`): its continuation is to start node `start` of the
+   * stored plan `ref` (its workflow with the replacement in its place) with frames `k`. `plan` is
+   * that plan when this delivery compiled it (a resuming one reads it by `ref`).
+   */
+  | {
+      readonly kind: 'replaced';
+      readonly ref: string;
+      readonly start: number;
+      readonly continuation: readonly Frame[];
+      readonly plan?: Plan;
+    };
 
 type Revoked = Extract<Outcome, { kind: 'revoked' }>;
+type Replaced = Extract<Outcome, { kind: 'replaced' }>;
 
 function failureOf(error: unknown): Outcome {
   return { kind: 'failure', error: serializeError(error), traceback: error instanceof Error ? error.stack : undefined };
 }
 
 /** The outcome a stored ready record holds (for a delivery that finishes another's work). */
-function outcomeOf(rec: ResultRecord): Outcome {
+function outcomeOf(rec: ResultRecord, a: Attempt): Outcome {
+  if (rec.id !== a.env.id && rec.id === replacedKey(a.env.id, nestingOf(a.env) + 1)) {
+    // Our own guard record (a reserved key no message can name), written by replacedRecordOf.
+    const r = rec.result as unknown as { ref: string; start: number; k: unknown };
+    return { kind: 'replaced', ref: r.ref, start: r.start, continuation: decodeContinuation(r.k) };
+  }
   if (rec.state === States.SUCCESS) return { kind: 'success', value: rec.result ?? null };
   if (rec.state === States.REVOKED) {
     return {
@@ -678,6 +717,9 @@ interface Route {
 }
 
 function routeOf(rt: WorkerRuntime, a: Attempt, outcome: Outcome): Route {
+  // A replaced task's one continuation is its replacement; it publishes no event (Celery's
+  // `replace` raises Ignore: no task-succeeded for it), the replacement's last task does.
+  if (outcome.kind === 'replaced') return { continues: true, replayable: false, events: false };
   const node = nodeOf(a.flow, a.env);
   const k = a.env.continuation;
   const own = outcome.kind === 'success' ? node?.link?.length : outcome.kind === 'failure' ? node?.linkError?.length : 0;
@@ -722,8 +764,7 @@ async function settle(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationM
   if (!ours(w, a.lease)) {
     // `revoke()` stored REVOKED while this delivery ran: nobody else is left to count it into
     // its join, publish its event and mark it done, so this delivery does (as a redelivery would).
-    const cur = w.written ? undefined : w.current;
-    if (cur?.state === States.REVOKED && cur.cont === 'pending' && !leaseLive(rt, cur)) await resume(rt, a, cur);
+    await finishRevoked(rt, a, w.written ? undefined : w.current);
     return false;
   }
   rt.faults.afterStore?.(a.env);
@@ -733,6 +774,11 @@ async function settle(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationM
     live: true,
   });
   return true;
+}
+
+/** A REVOKED record that `revoke()` stored while this delivery ran, left for it to finish (see settle). */
+async function finishRevoked(rt: WorkerRuntime, a: Attempt, cur: ResultRecord | undefined): Promise<void> {
+  if (cur?.state === States.REVOKED && cur.cont === 'pending' && !leaseLive(rt, cur)) await resume(rt, a, cur);
 }
 
 /** Whether another delivery holds a live lease on `rec` (and so is presumed to be finishing it). */
@@ -753,7 +799,7 @@ interface FinishPlan {
 /** Everything after the guard write: continuations and the event in the rule's order, then the done mark. */
 async function finish(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationMs: number, route: Route, plan: FinishPlan): Promise<void> {
   if (route.replayable && plan.event) await publishEvent(rt, a, outcome, durationMs);
-  if (route.continues && a.flow) {
+  if (route.continues && (a.flow !== undefined || outcome.kind === 'replaced')) {
     const out = new Outbox(a.lease);
     await continueOutcome(rt, a, a.flow, outcome, out);
     await publishOutbox(rt, out);
@@ -764,7 +810,9 @@ async function finish(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationM
 }
 
 /** The continuations of an outcome: links or errbacks of the node, then its frames. */
-async function continueOutcome(rt: WorkerRuntime, a: Attempt, flow: Flow, outcome: Outcome, out: Outbox): Promise<void> {
+async function continueOutcome(rt: WorkerRuntime, a: Attempt, flow: Flow | undefined, outcome: Outcome, out: Outbox): Promise<void> {
+  if (outcome.kind === 'replaced') return startReplacement(rt, a, outcome, out);
+  if (flow === undefined) return;
   const { env } = a;
   const k = env.continuation ?? [];
   const node = nodeOf(flow, env);
@@ -821,7 +869,27 @@ function recordOf(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationMs: n
       };
     case 'revoked':
       return { ...base, state: States.REVOKED, error: outcome.error, revokedBy: outcome.reason, dateDone };
+    case 'replaced':
+      return replacedRecordOf(rt, a, outcome);
   }
+}
+
+/**
+ * The guard record of a replaced task: under its own key ({@link replacedKey}), saying where the
+ * replacement starts, so that a redelivery neither runs the body again nor publishes twice.
+ */
+function replacedRecordOf(rt: WorkerRuntime, a: Attempt, outcome: Replaced): ResultRecord {
+  const h = a.env.headers;
+  const at: Json = { ref: outcome.ref, start: outcome.start, k: encodeContinuation(outcome.continuation) };
+  return {
+    id: replacedKey(a.env.id, nestingOf(a.env) + 1),
+    state: States.SUCCESS,
+    task: a.env.task,
+    rootId: h.rootId,
+    parentId: h.parentId,
+    result: at,
+    dateDone: rt.backend.clock.now(),
+  };
 }
 
 /**
@@ -847,7 +915,7 @@ async function succeed(rt: WorkerRuntime, a: Attempt, value: Json, raw: unknown,
   if (hooks.onSuccess) await guardHook(rt, 'onSuccess', env, () => runWithContext(ctx, () => hooks.onSuccess?.(raw, ctx)));
   if (signals.taskSuccess.hasReceivers) await signals.taskSuccess.send({ sender: env.task, taskId: env.id, result: raw });
   if (hooks.afterReturn) await guardHook(rt, 'afterReturn', env, () => runWithContext(ctx, () => hooks.afterReturn?.('SUCCESS', raw, ctx)));
-  await postrun(rt, env, ctx.args, raw, States.SUCCESS);
+  await postrun(rt, a, raw, States.SUCCESS, durationMs);
 }
 
 /**
@@ -875,7 +943,7 @@ async function fail(rt: WorkerRuntime, a: Attempt, error: unknown, durationMs: n
   }
   if (hooks?.afterReturn)
     await guardHook(rt, 'afterReturn', env, () => runWithContext(ctx, () => hooks.afterReturn?.('FAILURE', error, ctx)));
-  await postrun(rt, env, ctx.args, error, rejected ? 'REJECTED' : States.FAILURE);
+  await postrun(rt, a, error, rejected ? 'REJECTED' : States.FAILURE, durationMs);
 }
 
 async function revoke(rt: WorkerRuntime, a: Attempt, outcome: Revoked): Promise<void> {
@@ -890,10 +958,67 @@ async function revokedSignal(rt: WorkerRuntime, a: Attempt, outcome: Revoked): P
   }
 }
 
+/**
+ * `ctx.replace(sig)`: compiles the replacement into the task's place, marks the task's id
+ * REPLACED, then settles the `replaced` outcome (its guard write, then publishing the replacement).
+ * A replacement that cannot run (an empty chain, arguments its task refuses) fails the task, as
+ * Celery's `replace` raising does. Like Celery (which raises Ignore), no success hooks run and
+ * `taskPostrun` says IGNORED; the replacement's own hooks run when it does.
+ */
+async function replaceTask(rt: WorkerRuntime, a: Attempt, canvas: AnySignature, durationMs: number): Promise<void> {
+  const { env } = a;
+  let plan: Plan;
+  let start: number;
+  let continuation: readonly Frame[];
+  try {
+    ({ plan, start, continuation } = compileReplacement(
+      canvas,
+      env,
+      a.flow,
+      {
+        maxGroupSize: rt.app.settings.maxGroupSize,
+        maxNodes: DEFAULT_MAX_NODES,
+      },
+      a.lease.owner,
+    ));
+    await validateEntries(rt.app, plan, start);
+  } catch (e) {
+    await fail(rt, a, e, durationMs);
+    return;
+  }
+  const { store } = rt.backend;
+  await store.putPlan(encodePlan(plan));
+  // The mark comes before the guard write: a redelivery that finds it reads the guard; one that
+  // finds no guard (this delivery died in between) runs the body again, nothing having been sent.
+  // Retries 0: the replacement's calls start their own count, and must not look stale against it.
+  const mark = await store.writeIfNotReady({
+    ...baseRecord(env, a.def, rt.app.settings.resultExtended),
+    state: States.REPLACED,
+    retries: 0,
+    meta: { nesting: nestingOf(env) + 1 },
+  });
+  if (!mark.written && mark.current !== undefined && isReady(mark.current.state)) {
+    // revoke() stored REVOKED while the body ran: the revocation wins and nothing is sent.
+    await finishRevoked(rt, a, mark.current);
+    return;
+  }
+  if (!(await settle(rt, a, { kind: 'replaced', ref: plan.id, start, continuation, plan }, durationMs))) return;
+  await postrun(rt, a, undefined, 'IGNORED', durationMs);
+}
+
+/** Starts a replacement in the replaced task's place: its parent, group membership and frames. */
+async function startReplacement(rt: WorkerRuntime, a: Attempt, outcome: Replaced, out: Outbox): Promise<void> {
+  const h = a.env.headers;
+  const wf = { ref: outcome.ref };
+  const plan = outcome.plan ?? (await rt.flowOf({ ...a.env, workflow: wf }))?.plan;
+  if (plan === undefined) throw new CeleriacError(ErrorCodes.WORKFLOW_NOT_FOUND, `replacement plan ${outcome.ref} is not in the store`);
+  const origin = { parentId: h.parentId, ...(h.groupId !== undefined ? { groupId: h.groupId, groupIndex: h.groupIndex as number } : {}) };
+  await startNode(rt.engine, { plan, workflow: wf, rootId: h.rootId }, outcome.start, undefined, outcome.continuation, origin, out);
+}
+
 async function retry(
   rt: WorkerRuntime,
-  env: Envelope,
-  request: RequestInfo,
+  a: Attempt,
   ctx: TaskContext,
   def: TaskDef,
   req: RetryRequestOptions,
@@ -901,6 +1026,7 @@ async function retry(
   duration: number,
 ): Promise<void> {
   const { app, backend } = rt;
+  const { env, request } = a;
   const now = backend.clock.now();
   const h = env.headers;
   const countdown =
@@ -926,7 +1052,7 @@ async function retry(
   if (signals.taskRetry.hasReceivers)
     await signals.taskRetry.send({ sender: env.task, request, reason: raised instanceof Retry ? raised : new Retry(req) });
   if (eventsOn(rt, def)) await emit(rt, env, DetailTypes.retry, { state: 'RETRY', error: serialized, durationMs: duration });
-  await postrun(rt, env, ctx.args, raised, States.RETRY);
+  await postrun(rt, a, raised, States.RETRY, duration);
 }
 
 // ── finishing another delivery's outcome ───────────────────────────────────────────────────
@@ -936,7 +1062,7 @@ async function retry(
  * the set add is a no-op, the firing is claim-guarded — so a duplicate need not wait for a lease.
  */
 function replayable(rt: WorkerRuntime, a: Attempt, rec: ResultRecord): boolean {
-  return routeOf(rt, a, outcomeOf(rec)).replayable;
+  return routeOf(rt, a, outcomeOf(rec, a)).replayable;
 }
 
 /**
@@ -947,7 +1073,7 @@ function replayable(rt: WorkerRuntime, a: Attempt, rec: ResultRecord): boolean {
 async function replay(rt: WorkerRuntime, a: Attempt, rec: ResultRecord): Promise<Disposition> {
   const f = a.env.continuation?.[0];
   if (!a.flow || !f || isChainFrame(f)) return 'ack';
-  const outcome = outcomeOf(rec);
+  const outcome = outcomeOf(rec, a);
   const route = routeOf(rt, a, outcome);
   const shard = Math.floor(f.member / shardSizeFor(f.size));
   const shards = await rt.backend.store.joinRead(f.joinId, shard + 1);
@@ -966,7 +1092,7 @@ async function replay(rt: WorkerRuntime, a: Attempt, rec: ResultRecord): Promise
 /** Finishes the continuations of a ready record whose writer did not (a crash, or `revoke()`). */
 async function resume(rt: WorkerRuntime, a: Attempt, rec: ResultRecord): Promise<Disposition> {
   if (!(await rt.backend.store.takeOver(rec.id, rec.lease?.owner, a.lease))) return 'retry';
-  const outcome = outcomeOf(rec);
+  const outcome = outcomeOf(rec, a);
   const route = routeOf(rt, a, outcome);
   await finish(rt, a, outcome, rec.durationMs ?? 0, { ...route, replayable: false }, { event: route.events, mark: rec.id, live: false });
   if (outcome.kind === 'revoked') await revokedSignal(rt, a, outcome);
@@ -989,6 +1115,8 @@ function publishEvent(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationM
       return emit(rt, a.env, DetailTypes.failure, { state: 'FAILURE', error: outcome.error, durationMs });
     case 'revoked':
       return emit(rt, a.env, DetailTypes.revoked, { state: 'REVOKED', error: outcome.error, durationMs: 0 });
+    case 'replaced':
+      return Promise.resolve(); // no event of its own (see routeOf)
   }
 }
 
@@ -1134,22 +1262,28 @@ async function rejectMessage(
     lease: rt.leaseFor(msg, now, inv),
     started: now,
     flow: undefined,
+    queueWaitMs: undefined,
   };
   await settle(rt, attempt, failureOf(error), 0);
   return 'ack';
 }
 
-/** `taskPostrun`, last of every outcome (also RETRY, IGNORED, REJECTED). */
-async function postrun(
-  rt: WorkerRuntime,
-  env: Envelope,
-  args: readonly unknown[],
-  retval: unknown,
-  state: PostrunPayload['state'],
-): Promise<void> {
+/** `taskPostrun`, last of every outcome of a body that ran (also RETRY, IGNORED, REJECTED). */
+async function postrun(rt: WorkerRuntime, a: Attempt, retval: unknown, state: PostrunPayload['state'], runtimeMs: number): Promise<void> {
   const signal = rt.app.signals.taskPostrun;
   if (!signal.hasReceivers) return;
-  await signal.send({ sender: env.task, taskId: env.id, task: env.task, args, kwargs: env.kwargs, retval, state });
+  const { env } = a;
+  await signal.send({
+    sender: env.task,
+    taskId: env.id,
+    task: env.task,
+    args: a.ctx?.args ?? env.args,
+    kwargs: env.kwargs,
+    retval,
+    state,
+    runtimeMs,
+    queueWaitMs: a.queueWaitMs,
+  });
 }
 
 async function guardHook(rt: WorkerRuntime, hook: string, env: Envelope, fn: () => unknown): Promise<void> {

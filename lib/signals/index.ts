@@ -89,6 +89,10 @@ export interface PostrunPayload extends PrerunPayload {
   readonly retval: unknown;
   /** SUCCESS, FAILURE, RETRY, REVOKED, IGNORED or REJECTED. */
   readonly state: TaskState | 'IGNORED' | 'REJECTED';
+  /** How long the body (with its validation and `beforeStart`) ran, ms. */
+  readonly runtimeMs: number;
+  /** How long the message waited on its queue before the worker began it, ms (its countdown included), when the transport says. */
+  readonly queueWaitMs: number | undefined;
 }
 export interface SuccessPayload {
   readonly sender: string;

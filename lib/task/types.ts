@@ -1,3 +1,4 @@
+import type { AnySignature } from '../canvas/signature';
 import type { RetryRequestOptions } from '../errors';
 import type { RequestInfo } from '../signals';
 
@@ -51,6 +52,17 @@ export interface TaskContext extends RequestInfo {
   readonly deadline: number;
   /** Ask for another attempt. Throws the Retry control-flow error: use `throw ctx.retry()` for clarity. */
   retry(options?: RetryRequestOptions): never;
+  /**
+   * Replace this task with a signature, chain, group or chord (Celery's `Task.replace`). Throws the
+   * Replace control-flow error: use `throw ctx.replace(sig)` for clarity; nothing after it runs.
+   * The replacement keeps this task's id (its last task, a chord's body, or for a group an added
+   * `celeriac.accumulate` step returning the list), so `get()` on this id, and a chain or chord
+   * holding it, yields the replacement's final value. It inherits this task's links, errbacks, its
+   * place in a group or chord header and the rest of its chain. This task stores no outcome of its
+   * own (its state is `REPLACED` until the replacement finishes), publishes no lifecycle event,
+   * and `taskPostrun` says IGNORED. Outside a worker (`task.run()`) it throws TASK_ERROR.
+   */
+  replace(sig: AnySignature): never;
   /** Store a custom state (e.g. PROGRESS) with meta, visible to `state()` / `info()`. */
   updateState(state: string, meta?: unknown): Promise<void>;
   /** True when the body runs outside a worker (`task.run()` / `sig.call()`). */

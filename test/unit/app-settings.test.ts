@@ -21,7 +21,19 @@ function captureConsole(): string[] {
   return lines;
 }
 
-describe('the default logger', () => {
+/** JSON lines written straight to stdout / stderr (Powertools Logger has its own console). */
+function captureStdio(): string[] {
+  const lines: string[] = [];
+  for (const stream of [process.stdout, process.stderr]) {
+    vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      for (const l of String(chunk).split('\n')) if (l.startsWith('{')) lines.push(l);
+      return true;
+    });
+  }
+  return lines;
+}
+
+describe('consoleLogger', () => {
   it('writes one JSON line per entry from its level up', () => {
     const lines = captureConsole();
     const log = consoleLogger('warn');
@@ -34,13 +46,18 @@ describe('the default logger', () => {
       { level: 'error', msg: 'e' },
     ]);
   });
+});
 
+describe('the default logger (Powertools Logger)', () => {
   it('createApp takes its level from CELERIAC_LOG_LEVEL (default info: debug is silent)', () => {
-    const lines = captureConsole();
+    const lines = captureStdio();
     createApp({ name: 'quiet' }).logger.debug('not shown');
     process.env.CELERIAC_LOG_LEVEL = 'debug';
     createApp({ name: 'chatty' }).logger.debug('shown', { n: 1 });
-    expect(lines.map((l) => JSON.parse(l))).toEqual([{ level: 'debug', msg: 'shown', n: 1 }]);
+    vi.restoreAllMocks();
+    expect(lines.map((l) => JSON.parse(l))).toEqual([
+      expect.objectContaining({ level: 'DEBUG', message: 'shown', service: 'chatty', n: 1 }),
+    ]);
   });
 
   it('refuses a level it does not know, naming the key and the value', () => {

@@ -23,6 +23,7 @@ import { SqsBroker } from './sqs-broker';
 export { DynamoResultStore, type DynamoResultStoreOptions } from './dynamo-result-store';
 export { EventBridgePublisher, type EventBridgePublisherOptions } from './eventbridge-publisher';
 export { DEFAULT_RETRY, type RetryPolicy } from './retry';
+export { S3PayloadStore, type S3PayloadStoreOptions } from './s3-payload-store';
 export { SchedulerDelayedSender, type SchedulerSenderOptions } from './scheduler-sender';
 export { SqsBroker, type SqsBrokerOptions } from './sqs-broker';
 

@@ -14,6 +14,7 @@ export { MemoryBroker, type MemoryBrokerOptions, type MemoryRedrivePolicy, type 
 export { type AbortableClock, type FakeClock, fakeClock, sleepOn, systemClock } from './clock';
 export { type BusListener, MemoryEventPublisher, type MemoryEventPublisherOptions } from './event-publisher';
 export { randomIds, sequentialIds } from './ids';
+export { MemoryPayloadStore } from './payload-store';
 export { MemoryResultStore } from './result-store';
 
 export interface MemoryBackendOptions {
