@@ -54,6 +54,7 @@ const headers = fc.record(
     ignoreResult: fc.boolean(),
     queue: fc.string({ minLength: 1, maxLength: 8 }),
     custom: jsonObject,
+    replaced: nat,
   },
   { requiredKeys: ['rootId', 'parentId', 'retries'] },
 );
@@ -118,6 +119,7 @@ const planNode: fc.Arbitrary<PlanNode> = fc.oneof(
       opts: options,
       link: fc.array(nat, { maxLength: 3 }),
       linkError: fc.array(nat, { maxLength: 3 }),
+      replaced: nat,
     },
     { requiredKeys: ['kind', 'id', 'name', 'args'] },
   ),
@@ -175,6 +177,7 @@ const wire = (): Record<string, unknown> => ({
     ignoreResult: false,
     queue: 'default',
     custom: { h: 1 },
+    replaced: 1,
   },
   wf: { ref: 'plan-1' },
   at: 3,
@@ -228,6 +231,10 @@ const LIES: readonly (readonly [readonly (string | number)[], readonly unknown[]
   [
     ['headers', 'custom'],
     [[1], 'x'],
+  ],
+  [
+    ['headers', 'replaced'],
+    [-1, 'x'],
   ],
   [['wf'], ['x', [], { ref: 5 }, { ref: 'a', extra: 1 }, { plan: 'x' }]],
   [['at'], [-1, 'x', 1.5]],
@@ -324,6 +331,8 @@ describe('a malformed envelope is refused with BAD_ENVELOPE naming where', () =>
     };
     expect(() => decodePlan(stored)).toThrow(/nodes\.1\.args: /);
     expect(() => decodePlan({ ...stored, nodes: [{ t: 'tusk' }] })).toThrow(/nodes\.0: /);
+    const replaced = { ...stored, nodes: [stored.nodes[0], { t: 'task', id: 'a', name: 'add', args: [], rep: -1 }] };
+    expect(() => decodePlan(replaced)).toThrow(/nodes\.1\.rep: /);
   });
 });
 
