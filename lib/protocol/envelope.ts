@@ -1,11 +1,10 @@
-import * as v from 'valibot';
 import { CeleriacError, ErrorCodes } from '../errors';
 import { type Domain, decodeWith } from './codec';
 import { checkPlan, validateFlow } from './flow';
-import { ID_RULE, isId, safeId } from './ids';
-import { assertSafeJson, type Json, type JsonObject } from './json';
+import { safeId } from './ids';
+import { assertSafeJson, type Json } from './json';
 import type { Frame, Plan, PlanRecord } from './plan';
-import { CONTINUATION, ENVELOPE, encodeCompact, expandTopFrame, type HEADERS, PLAN } from './wire';
+import { CONTINUATION, ENVELOPE, encodeCompact, expandTopFrame, type HEADERS, MINIMAL_CALL, PLAN } from './wire';
 
 /** The one envelope version this codec writes. Readers reject others with UNSUPPORTED_VERSION. */
 export const ENVELOPE_VERSION = 1 as const;
@@ -30,25 +29,6 @@ export type Envelope = Domain<typeof ENVELOPE>;
 
 export { TASK_ID_PATTERN } from './ids';
 export { MAX_TIMER_SECONDS } from './wire';
-
-const id = v.pipe(
-  v.string(),
-  v.check((s: string) => isId(s), ID_RULE),
-);
-const json = v.custom<Json>(() => true);
-/** A plain JSON object (kwargs, headers): an array is refused, not turned into {"0": …}. */
-const jsonObject = v.custom<JsonObject>((x) => typeof x === 'object' && x !== null && !Array.isArray(x), 'expected a JSON object');
-
-/** A foreign minimal call: `{"task":"add","args":[2,3]}` (+ optional `id`, `parentId`, `rootId`, `kwargs`, `headers`). */
-const minimalCallSchema = v.object({
-  task: v.pipe(v.string(), v.minLength(1), v.maxLength(256)),
-  args: v.optional(v.array(json)),
-  kwargs: v.optional(jsonObject),
-  id: v.optional(id),
-  parentId: v.optional(v.nullable(id)),
-  rootId: v.optional(id),
-  headers: v.optional(jsonObject),
-});
 
 /**
  * What the worker learned from one message body. A refused body is stored under `id`, the
@@ -121,11 +101,9 @@ export function decodeEnvelope(body: string, ctx: DecodeContext): Decoded {
     return { ok: true, envelope, foreign: false };
   }
   if (isObject && typeof obj.task === 'string' && !('detail-type' in obj) && !('Records' in obj)) {
-    const r = v.safeParse(minimalCallSchema, raw);
-    if (!r.success) {
-      return fail(ErrorCodes.BAD_ENVELOPE, `call message is malformed: ${describeIssues(r.issues)}`, ctx, raw);
-    }
-    const m = r.output;
+    const r = decodeWith(MINIMAL_CALL, raw);
+    if (!r.ok) return fail(ErrorCodes.BAD_ENVELOPE, `call message is malformed: ${r.issues}`, ctx, raw);
+    const m = r.value;
     const taskId = m.id ?? safeId(ctx.messageId);
     return {
       ok: true,
@@ -229,11 +207,4 @@ function refused(error: CeleriacError, ctx: DecodeContext, raw: unknown): Decode
     ...(typeof c?.task === 'string' ? { task: c.task } : {}),
     ...(typeof c?.id === 'string' ? { claimedId: c.id } : {}),
   };
-}
-
-function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
-  return issues
-    .slice(0, 3)
-    .map((i) => `${i.path?.map((p) => String(p.key)).join('.') || '$'}: ${i.message}`)
-    .join('; ');
 }

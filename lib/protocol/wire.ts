@@ -233,6 +233,20 @@ export const ENVELOPE = record({
   continuation: opt('k', CONTINUATION),
 });
 
+/**
+ * A foreign minimal call: `{"task":"add","args":[2,3]}` (+ optional `id`, `parentId`, `rootId`,
+ * `kwargs`, `headers`), as other-language producers send it; the decoder makes it an envelope.
+ */
+export const MINIMAL_CALL = record({
+  task: req('task', taskName),
+  args: opt('args', jsonArray),
+  kwargs: opt('kwargs', jsonObject),
+  id: opt('id', id),
+  parentId: opt('parentId', nullable(id)),
+  rootId: opt('rootId', id),
+  headers: opt('headers', jsonObject),
+});
+
 // ── wire-level compaction (the two defaults that keep workflow messages short) ─────────────────
 
 /** Wire keys the compaction of {@link encodeCompact} and {@link expandTopFrame} reads. */
