@@ -123,15 +123,15 @@ function compileTask(
   const opts = nodeOptions(o);
   const args = s.immutable ? s.args : prepend.length > 0 ? [...prepend, ...s.args] : s.args;
   const node: PlanNode = {
-    t: 'task',
+    kind: 'task',
     id,
     name: s.task,
     args: [...args],
     ...(s.kwargs ? { kwargs: s.kwargs } : {}),
-    ...(s.immutable ? { imm: true as const } : {}),
+    ...(s.immutable ? { immutable: true as const } : {}),
     ...(opts ? { opts } : {}),
     ...(link.length > 0 ? { link } : {}),
-    ...(err.length > 0 ? { err } : {}),
+    ...(err.length > 0 ? { linkError: err } : {}),
   };
   return { index: push(nodes, node, env), handle: { t: 'task', id } };
 }
@@ -215,7 +215,7 @@ function compileChain(
     handle = handle === undefined ? r.handle : withAncestor(r.handle, handle);
   });
   if (indexes.length === 1) return { index: indexes[0] as number, handle: handle as HandleSpec };
-  return { index: push(nodes, { t: 'chain', steps: indexes }, env), handle: handle as HandleSpec };
+  return { index: push(nodes, { kind: 'chain', steps: indexes }, env), handle: handle as HandleSpec };
 }
 
 /**
@@ -272,7 +272,7 @@ function compileGroup(
   });
   const id = checkId(taskId) ?? env.uuid();
   const compiled = members.map((m) => compileNode(m, prepend, nodes, env));
-  const index = push(nodes, { t: 'group', id, members: compiled.map((c) => c.index) }, env);
+  const index = push(nodes, { kind: 'group', id, members: compiled.map((c) => c.index) }, env);
   return { index, handle: { t: 'group', id, children: compiled.map((c) => c.handle) } };
 }
 
@@ -289,14 +289,14 @@ function compileChord(
   const header = compileGroup(c.header, prepend, nodes, env);
   const b = compileNode(body, [], nodes, env);
   const deadline = c.options.chordDeadline;
-  const index = push(nodes, { t: 'chord', header: header.index, body: b.index, ...(deadline !== undefined ? { deadline } : {}) }, env);
+  const index = push(nodes, { kind: 'chord', header: header.index, body: b.index, ...(deadline !== undefined ? { deadline } : {}) }, env);
   return { index, handle: { ...b.handle, parent: header.handle } };
 }
 
 function firstTaskId(nodes: readonly PlanNode[], index: number): string {
   const n = nodes[index];
   if (!n) throw new RangeError(`no node ${index}`);
-  switch (n.t) {
+  switch (n.kind) {
     case 'task':
       return n.id;
     case 'chain':
@@ -305,7 +305,7 @@ function firstTaskId(nodes: readonly PlanNode[], index: number): string {
       return n.members.length > 0 ? firstTaskId(nodes, n.members[0] as number) : n.id;
     case 'chord': {
       const h = nodes[n.header];
-      return h && h.t === 'group' && h.members.length > 0 ? firstTaskId(nodes, n.header) : firstTaskId(nodes, n.body);
+      return h && h.kind === 'group' && h.members.length > 0 ? firstTaskId(nodes, n.header) : firstTaskId(nodes, n.body);
     }
   }
 }

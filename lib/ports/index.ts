@@ -6,7 +6,7 @@
 
 import type { SerializedError } from '../protocol/failure';
 import type { Json, JsonObject } from '../protocol/json';
-import type { Plan } from '../protocol/plan';
+import type { PlanRecord } from '../protocol/plan';
 import type { TaskState } from '../results/states';
 
 // ── Broker ─────────────────────────────────────────────────────────────────────────────────
@@ -174,9 +174,12 @@ export interface ResultStore {
   /** Deletes a record (`forget()`). */
   delete(id: string): Promise<void>;
 
-  /** Stores a workflow plan (idempotent: the same id always holds the same plan). */
-  putPlan(plan: Plan): Promise<void>;
-  getPlan(id: string): Promise<Plan | undefined>;
+  /**
+   * Stores a workflow plan in its stored form (idempotent: the same id always holds the same plan).
+   * The store keeps it as given; readers decode it (`decodePlan`) as untrusted input.
+   */
+  putPlan(plan: PlanRecord): Promise<void>;
+  getPlan(id: string): Promise<PlanRecord | undefined>;
 
   /**
    * Atomically and idempotently adds member `index` to shard `shard` of join `joinId`; returns the

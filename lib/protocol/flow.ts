@@ -9,13 +9,14 @@
  * - the plan is a tree: every child index is in range, every node but the root is referenced
  *   exactly once and reachable from the root (so no cycle, no shared node), a chord's header is
  *   a group, task and group ids are unique;
- * - `at` names a task node of the message's own task, under its own id (or, for a link or
+ * - `node` names a task node of the message's own task, under its own id (or, for a link or
  *   errback call, a node that is a link or errback target, with no frames);
  * - each frame belongs to the node the previous one ended in, innermost first: a chain frame
- *   `{c, i}` names a chain whose step `i - 1` contains the message's task (or the previous
- *   frame's node); a join frame `{j, g, x, n, b?}` names a group `g` whose id is `j`, whose size
- *   is `n` and whose member `x` contains it, with `b` exactly when the group is a chord header
- *   (and then equal to that chord's body); only a chord deadline check carries `d`;
+ *   `{chain, step}` names a chain whose step `step - 1` contains the message's task (or the
+ *   previous frame's node); a join frame `{joinId, group, member, size, body?}` names a group
+ *   node `group` whose id is `joinId`, whose size is `size` and whose member `member` contains
+ *   it, with `body` exactly when the group is a chord header (and then equal to that chord's
+ *   body); only a chord deadline check carries `deadline`;
  * - `groupId` and `groupIndex` come together, and name the first join frame when there is one.
  *
  * So every loop a continuation runs (join shards, deadline scans, chain tails) is sized by the
@@ -23,7 +24,7 @@
  * object (a warm worker caches loaded plans, so a chord's members share it).
  */
 import { CeleriacError, ErrorCodes } from '../errors';
-import type { Frame, Plan, PlanNode } from './plan';
+import type { Frame, JoinFrame, Plan, PlanNode } from './plan';
 
 /** Control task that fails a chord whose header did not finish by its deadline. */
 export const CHORD_DEADLINE_TASK = 'celeriac.chord_deadline';
@@ -33,8 +34,8 @@ export interface FlowMessage {
   readonly id: string;
   readonly task: string;
   readonly headers: { readonly groupId?: string; readonly groupIndex?: number };
-  readonly at?: number;
-  readonly k?: readonly Frame[];
+  readonly node?: number;
+  readonly continuation?: readonly Frame[];
 }
 
 /** How a node is referenced by its parent. */
@@ -58,9 +59,9 @@ function bad(message: string): CeleriacError {
 }
 
 function childrenOf(n: PlanNode): { readonly structural: readonly number[]; readonly linked: readonly number[] } {
-  switch (n.t) {
+  switch (n.kind) {
     case 'task':
-      return { structural: [], linked: [...(n.link ?? []), ...(n.err ?? [])] };
+      return { structural: [], linked: [...(n.link ?? []), ...(n.linkError ?? [])] };
     case 'chain':
       return { structural: n.steps, linked: [] };
     case 'group':
@@ -90,11 +91,12 @@ export function checkPlan(plan: Plan): PlanIndex {
   while (stack.length > 0) {
     const i = stack.pop() as number;
     const n = nodes[i] as PlanNode;
-    if (n.t === 'task' || n.t === 'group') {
+    if (n.kind === 'task' || n.kind === 'group') {
       if (byId.has(n.id)) throw bad(`plan ${plan.id}: id ${JSON.stringify(n.id)} is used by nodes ${byId.get(n.id)} and ${i}`);
       byId.set(n.id, i);
     }
-    if (n.t === 'chord' && nodes[n.header]?.t !== 'group') throw bad(`plan ${plan.id}: chord node ${i} has a header that is not a group`);
+    if (n.kind === 'chord' && nodes[n.header]?.kind !== 'group')
+      throw bad(`plan ${plan.id}: chord node ${i} has a header that is not a group`);
     const { structural, linked } = childrenOf(n);
     for (const kind of [CHILD, LINKED]) {
       for (const c of kind === CHILD ? structural : linked) {
@@ -120,31 +122,31 @@ function contains(ix: PlanIndex, a: number, x: number): boolean {
 }
 
 /**
- * Validates a message's frames, `at` and group headers against its plan (see the module
+ * Validates a message's frames, `node` and group headers against its plan (see the module
  * comment). Throws BAD_WORKFLOW naming the first lie.
  */
 export function validateFlow(plan: Plan, msg: FlowMessage): void {
   const ix = checkPlan(plan);
   const nodes = plan.nodes;
-  const k = msg.k ?? [];
+  const k = msg.continuation ?? [];
   const h = msg.headers;
   if ((h.groupId === undefined) !== (h.groupIndex === undefined)) throw bad('groupId and groupIndex come together or not at all');
   let self: number | undefined;
-  if (msg.at !== undefined) {
-    const n = nodes[msg.at];
-    if (n?.t !== 'task' || n.name !== msg.task) throw bad(`at ${msg.at} is not a "${msg.task}" task node of plan ${plan.id}`);
+  if (msg.node !== undefined) {
+    const n = nodes[msg.node];
+    if (n?.kind !== 'task' || n.name !== msg.task) throw bad(`at ${msg.node} is not a "${msg.task}" task node of plan ${plan.id}`);
     // A link or errback call has a derived id and no frames; any other call is its node's own id.
-    if (n.id !== msg.id && !(ix.via[msg.at] === LINKED && k.length === 0)) {
-      throw bad(`message ${msg.id} is not the call of node ${msg.at} of plan ${plan.id}`);
+    if (n.id !== msg.id && !(ix.via[msg.node] === LINKED && k.length === 0)) {
+      throw bad(`message ${msg.id} is not the call of node ${msg.node} of plan ${plan.id}`);
     }
-    self = msg.at;
+    self = msg.node;
   }
   if (k.length === 0) return;
   let first = 0;
   let ctx: number;
   if (msg.task === CHORD_DEADLINE_TASK) {
     const f = k[0] as Frame;
-    if ('c' in f || f.b === undefined || f.d === undefined || f.x !== 0)
+    if ('chain' in f || f.body === undefined || f.deadline === undefined || f.member !== 0)
       throw bad('a chord deadline check starts with its chord join frame {j, g, x: 0, n, b, d}');
     ctx = checkJoin(plan, ix, f, undefined);
     first = 1;
@@ -152,7 +154,7 @@ export function validateFlow(plan: Plan, msg: FlowMessage): void {
     const i = ix.byId.get(msg.id);
     if (
       i === undefined ||
-      nodes[i]?.t !== 'task' ||
+      nodes[i]?.kind !== 'task' ||
       (nodes[i] as { name: string }).name !== msg.task ||
       (self !== undefined && self !== i)
     ) {
@@ -163,38 +165,42 @@ export function validateFlow(plan: Plan, msg: FlowMessage): void {
   let sawJoin = false;
   for (let at = first; at < k.length; at++) {
     const f = k[at] as Frame;
-    if ('c' in f) {
-      const chain = nodes[f.c];
-      if (chain?.t !== 'chain' || f.i < 1 || f.i >= chain.steps.length)
-        throw bad(`frame ${at} {c: ${f.c}, i: ${f.i}} is not a step of a chain node`);
-      if (!contains(ix, chain.steps[f.i - 1] as number, ctx))
-        throw bad(`frame ${at}: the message is not in step ${f.i - 1} of chain node ${f.c}`);
-      ctx = f.c;
+    if ('chain' in f) {
+      const chain = nodes[f.chain];
+      if (chain?.kind !== 'chain' || f.step < 1 || f.step >= chain.steps.length)
+        throw bad(`frame ${at} {c: ${f.chain}, i: ${f.step}} is not a step of a chain node`);
+      if (!contains(ix, chain.steps[f.step - 1] as number, ctx))
+        throw bad(`frame ${at}: the message is not in step ${f.step - 1} of chain node ${f.chain}`);
+      ctx = f.chain;
       continue;
     }
-    if (f.d !== undefined) throw bad(`frame ${at}: only a chord deadline check carries a deadline`);
+    if (f.deadline !== undefined) throw bad(`frame ${at}: only a chord deadline check carries a deadline`);
     ctx = checkJoin(plan, ix, f, ctx);
-    if (!sawJoin && h.groupId !== undefined && (f.j !== h.groupId || f.x !== h.groupIndex)) {
-      throw bad(`headers say member ${h.groupIndex} of ${h.groupId}, the join frame says member ${f.x} of ${f.j}`);
+    if (!sawJoin && h.groupId !== undefined && (f.joinId !== h.groupId || f.member !== h.groupIndex)) {
+      throw bad(`headers say member ${h.groupIndex} of ${h.groupId}, the join frame says member ${f.member} of ${f.joinId}`);
     }
     sawJoin = true;
   }
 }
 
-/** Checks a join frame against the plan; `ctx` (when given) must be in member `x`. Returns the node the join ends in. */
-function checkJoin(plan: Plan, ix: PlanIndex, f: Extract<Frame, { j: string }>, ctx: number | undefined): number {
-  const group = plan.nodes[f.g];
-  if (group?.t !== 'group' || group.id !== f.j) throw bad(`join frame names ${f.j} at node ${f.g}, which is not that group`);
-  if (f.n !== group.members.length) throw bad(`join frame of ${f.j} says ${f.n} members; the plan has ${group.members.length}`);
-  if (f.x >= f.n) throw bad(`join frame of ${f.j} names member ${f.x} of ${f.n}`);
-  if (ctx !== undefined && !contains(ix, group.members[f.x] as number, ctx)) throw bad(`the message is not member ${f.x} of ${f.j}`);
-  const p = ix.parent[f.g] as number;
+/** Checks a join frame against the plan; `ctx` (when given) must be in member `member`. Returns the node the join ends in. */
+function checkJoin(plan: Plan, ix: PlanIndex, f: JoinFrame, ctx: number | undefined): number {
+  const group = plan.nodes[f.group];
+  if (group?.kind !== 'group' || group.id !== f.joinId)
+    throw bad(`join frame names ${f.joinId} at node ${f.group}, which is not that group`);
+  if (f.size !== group.members.length) throw bad(`join frame of ${f.joinId} says ${f.size} members; the plan has ${group.members.length}`);
+  if (f.member >= f.size) throw bad(`join frame of ${f.joinId} names member ${f.member} of ${f.size}`);
+  if (ctx !== undefined && !contains(ix, group.members[f.member] as number, ctx))
+    throw bad(`the message is not member ${f.member} of ${f.joinId}`);
+  const p = ix.parent[f.group] as number;
   const chord = p === -1 ? undefined : plan.nodes[p];
-  const isHeader = chord?.t === 'chord' && chord.header === f.g;
-  if (isHeader !== (f.b !== undefined) || (isHeader && chord.body !== f.b)) {
+  const isHeader = chord?.kind === 'chord' && chord.header === f.group;
+  if (isHeader !== (f.body !== undefined) || (isHeader && chord.body !== f.body)) {
     throw bad(
-      isHeader ? `join frame of chord ${f.j} does not name its body` : `join frame of group ${f.j} names a chord body it does not have`,
+      isHeader
+        ? `join frame of chord ${f.joinId} does not name its body`
+        : `join frame of group ${f.joinId} names a chord body it does not have`,
     );
   }
-  return isHeader ? p : f.g;
+  return isHeader ? p : f.group;
 }

@@ -1,4 +1,9 @@
-import type { Json, JsonObject } from './json';
+import type { Domain } from './codec';
+import type { JsonObject } from './json';
+import type { CHAIN_FRAME, CHAIN_NODE, CHORD_NODE, GROUP_NODE, JOIN_FRAME, NODE_OPTIONS, PLAN, TASK_NODE, WORKFLOW_REF } from './wire';
+
+// The domain types are read off the wire tables (lib/protocol/wire.ts), where each field's
+// readable name, wire key and rule are written once.
 
 /**
  * The frozen workflow graph. A canvas is compiled into a flat node table once, at dispatch; every
@@ -7,67 +12,17 @@ import type { Json, JsonObject } from './json';
  * and never copied into messages: a message carries either this plan (when small) or a reference
  * to it, plus a short continuation stack of {@link Frame}s.
  */
-export interface Plan {
-  readonly v: 1;
-  /** Id of the stored plan document (the root task id of the workflow). */
-  readonly id: string;
-  readonly root: number;
-  readonly nodes: readonly PlanNode[];
-}
+export type Plan = Domain<typeof PLAN>;
 
 /** Per-call options that travel with a task node. Times are seconds, as in Celery. */
-export interface NodeOptions {
-  readonly queue?: string;
-  readonly countdown?: number;
-  /** ISO-8601. */
-  readonly eta?: string;
-  /** Seconds from dispatch, or ISO-8601 absolute. */
-  readonly expires?: number | string;
-  readonly timeLimit?: number;
-  readonly softTimeLimit?: number;
-  readonly ignoreResult?: boolean;
-  readonly headers?: JsonObject;
-}
+export type NodeOptions = Domain<typeof NODE_OPTIONS>;
 
-export interface TaskNode {
-  readonly t: 'task';
-  readonly id: string;
-  readonly name: string;
-  readonly args: readonly Json[];
-  readonly kwargs?: JsonObject;
-  /** Immutable (`si`): parent results are not prepended. */
-  readonly imm?: true;
-  readonly opts?: NodeOptions;
-  /** Callbacks (`link`), node indexes. */
-  readonly link?: readonly number[];
-  /** Errbacks (`linkError`), node indexes. */
-  readonly err?: readonly number[];
-  /**
-   * Set on the task that took over a replaced task's id (`ctx.replace`): how many replacements
-   * deep it is (Celery's `replaced_task_nesting`). Its message carries it as `headers.replaced`.
-   */
-  readonly rep?: number;
-}
-
-export interface ChainNode {
-  readonly t: 'chain';
-  readonly steps: readonly number[];
-}
-
-export interface GroupNode {
-  readonly t: 'group';
-  readonly id: string;
-  readonly members: readonly number[];
-}
-
+/** A task call: `immutable` (`si`) calls get no parent result; `link` / `linkError` are node indexes. */
+export type TaskNode = Domain<typeof TASK_NODE>;
+export type ChainNode = Domain<typeof CHAIN_NODE>;
+export type GroupNode = Domain<typeof GROUP_NODE>;
 /** `header` is a group node; the chord's own id is the header group's id. */
-export interface ChordNode {
-  readonly t: 'chord';
-  readonly header: number;
-  readonly body: number;
-  /** Seconds after the header starts before the chord fails with CHORD_TIMEOUT. */
-  readonly deadline?: number;
-}
+export type ChordNode = Domain<typeof CHORD_NODE>;
 
 export type PlanNode = TaskNode | ChainNode | GroupNode | ChordNode;
 
@@ -77,32 +32,33 @@ export type PlanNode = TaskNode | ChainNode | GroupNode | ChordNode;
  */
 export type Frame = ChainFrame | JoinFrame;
 
-/** Continue chain node `c` at step `i`. */
-export interface ChainFrame {
-  readonly c: number;
-  readonly i: number;
-}
+/** Continue chain node `chain` at step `step`. */
+export type ChainFrame = Domain<typeof CHAIN_FRAME>;
 
 /**
- * Member `x` of `n` of the fan-in `j` (a group followed by something). When the last member is
- * counted, `b` (a chord body node) is started with the ordered results; without `b` the list is
- * handed to the next frame. `g` is the group node (to list member result ids at the join).
- * `d` is the chord's deadline (epoch ms), on the deadline check's frame only.
+ * Member `member` of `size` of the fan-in `joinId` (a group followed by something). When the
+ * last member is counted, `body` (a chord body node) is started with the ordered results; without
+ * `body` the list is handed to the next frame. `group` is the group node (to list member result
+ * ids at the join). `deadline` is the chord's deadline (epoch ms), on the deadline check's frame only.
  */
-export interface JoinFrame {
-  readonly j: string;
-  readonly g: number;
-  readonly x: number;
-  readonly n: number;
-  readonly b?: number;
-  readonly d?: number;
+export type JoinFrame = Domain<typeof JOIN_FRAME>;
+
+export const isChainFrame = (f: Frame): f is ChainFrame => 'chain' in f;
+export const isJoinFrame = (f: Frame): f is JoinFrame => 'joinId' in f;
+
+/**
+ * A plan in its stored form (compact wire keys), as the result store keeps it: written by
+ * `encodePlan` and read back, as untrusted input, by `decodePlan` (lib/protocol/envelope.ts).
+ */
+export interface PlanRecord {
+  readonly v: 1;
+  readonly id: string;
+  readonly root: number;
+  readonly nodes: readonly JsonObject[];
 }
 
-export const isChainFrame = (f: Frame): f is ChainFrame => 'c' in f;
-export const isJoinFrame = (f: Frame): f is JoinFrame => 'j' in f;
-
 /** Where a message finds its workflow: inline when small, else a stored plan id. */
-export type WorkflowRef = { readonly plan: Plan } | { readonly ref: string };
+export type WorkflowRef = Domain<typeof WORKFLOW_REF>;
 
 export function planNode(plan: Plan, index: number): PlanNode {
   const n = plan.nodes[index];
@@ -113,7 +69,7 @@ export function planNode(plan: Plan, index: number): PlanNode {
 /** The id whose result stands for a node: a chain's last step, a chord's body, a group's id. */
 export function resultIdOf(plan: Plan, index: number): string {
   const n = planNode(plan, index);
-  switch (n.t) {
+  switch (n.kind) {
     case 'task':
       return n.id;
     case 'group':
@@ -131,7 +87,7 @@ export function resultIdOf(plan: Plan, index: number): string {
 /** Every task id under a node, depth first (links and errbacks excluded). */
 export function taskIdsUnder(plan: Plan, index: number, out: string[] = []): string[] {
   const n = planNode(plan, index);
-  switch (n.t) {
+  switch (n.kind) {
     case 'task':
       out.push(n.id);
       break;
@@ -152,7 +108,7 @@ export function taskIdsUnder(plan: Plan, index: number, out: string[] = []): str
 /** The task nodes that run first when a node starts (a chain's first step, every group member…). */
 export function entryTasks(plan: Plan, index: number, out: TaskNode[] = []): TaskNode[] {
   const n = planNode(plan, index);
-  switch (n.t) {
+  switch (n.kind) {
     case 'task':
       out.push(n);
       break;

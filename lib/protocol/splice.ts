@@ -36,9 +36,9 @@ export function spliceTask(plan: Plan, at: number, sub: Plan, id: string, maxNod
     out.push(n);
     if (!inSub) map[i] = slot;
     const kids = (xs: readonly number[]) => xs.map((x) => copy(src, x, inSub));
-    switch (n.t) {
+    switch (n.kind) {
       case 'task':
-        out[slot] = { ...n, ...(n.link ? { link: kids(n.link) } : {}), ...(n.err ? { err: kids(n.err) } : {}) };
+        out[slot] = { ...n, ...(n.link ? { link: kids(n.link) } : {}), ...(n.linkError ? { linkError: kids(n.linkError) } : {}) };
         break;
       case 'chain':
         out[slot] = { ...n, steps: kids(n.steps) };
@@ -67,7 +67,7 @@ export function spliceTask(plan: Plan, at: number, sub: Plan, id: string, maxNod
 /** A continuation stack renumbered by {@link spliceTask}'s `moved` (frames point at kept ancestors). */
 export function movedFrames(k: readonly Frame[], moved: (old: number) => number): Frame[] {
   return k.map((f) => {
-    if (isChainFrame(f)) return { c: moved(f.c), i: f.i };
-    return { ...f, g: moved(f.g), ...(f.b !== undefined ? { b: moved(f.b) } : {}) };
+    if (isChainFrame(f)) return { chain: moved(f.chain), step: f.step };
+    return { ...f, group: moved(f.group), ...(f.body !== undefined ? { body: moved(f.body) } : {}) };
   });
 }

@@ -22,7 +22,7 @@ export function admitFlow(
   env: Envelope,
   resolve: (env: Envelope) => Flow | undefined | Promise<Flow | undefined>,
 ): CeleriacError | undefined | Promise<CeleriacError | undefined> {
-  if (env.wf === undefined) return undefined;
+  if (env.workflow === undefined) return undefined;
   let pending: Flow | undefined | Promise<Flow | undefined>;
   try {
     pending = resolve(env);

@@ -70,7 +70,7 @@ export interface Dispatch {
 /** The workflow a continuation runs in. */
 export interface Flow {
   readonly plan: Plan;
-  readonly wf: WorkflowRef;
+  readonly workflow: WorkflowRef;
   readonly rootId: string;
 }
 
@@ -139,26 +139,26 @@ export async function startNode(
   out: Outbox,
 ): Promise<void> {
   const node = planNode(flow.plan, index);
-  switch (node.t) {
+  switch (node.kind) {
     case 'task':
       out.dispatches.push(taskDispatch(env, flow, index, node, input, k, origin));
       return;
     case 'chain': {
       const first = node.steps[0];
       if (first === undefined) return continueSuccess(env, flow, k, input?.value ?? null, origin.parentId ?? flow.rootId, out);
-      const next: readonly Frame[] = node.steps.length > 1 ? [{ c: index, i: 1 }, ...k] : k;
+      const next: readonly Frame[] = node.steps.length > 1 ? [{ chain: index, step: 1 }, ...k] : k;
       return startNode(env, flow, first, input, next, origin, out);
     }
     case 'group':
       return startGroup(env, flow, index, node, input, k, undefined, origin, out);
     case 'chord': {
       const header = planNode(flow.plan, node.header);
-      if (header.t !== 'group') throw invalidWorkflow('chord header must be a group node');
+      if (header.kind !== 'group') throw invalidWorkflow('chord header must be a group node');
       if (header.members.length === 0) return startNode(env, flow, node.body, { value: [] }, k, origin, out);
       const deadlineS = node.deadline ?? env.chordDeadlineSeconds;
       const d = deadlineS > 0 ? env.clock.now() + deadlineS * 1000 : undefined;
       await startGroup(env, flow, node.header, header, input, k, { body: node.body }, origin, out);
-      if (d !== undefined) out.dispatches.push(deadlineDispatch(env, flow, node.header, header, { b: node.body, d }, k));
+      if (d !== undefined) out.dispatches.push(deadlineDispatch(env, flow, node.header, header, { body: node.body, deadline: d }, k));
       return;
     }
   }
@@ -185,8 +185,13 @@ async function startGroup(
   for (let x = 0; x < n; x++) {
     const member = node.members[x] as number;
     const frames: readonly Frame[] = joins
-      ? // The deadline is not repeated here: only the deadline check's own frame carries `d`.
-        [chord ? { j: node.id, g: index, x, n, b: chord.body } : { j: node.id, g: index, x, n }, ...k]
+      ? // The deadline is not repeated here: only the deadline check's own frame carries `deadline`.
+        [
+          chord
+            ? { joinId: node.id, group: index, member: x, size: n, body: chord.body }
+            : { joinId: node.id, group: index, member: x, size: n },
+          ...k,
+        ]
       : [];
     await startNode(env, flow, member, input, frames, { parentId: origin.parentId, groupId: node.id, groupIndex: x }, out);
   }
@@ -204,7 +209,7 @@ function taskDispatch(
 ): Dispatch {
   const now = env.clock.now();
   const o = node.opts;
-  const args = input !== undefined && !node.imm ? [input.value, ...node.args] : node.args;
+  const args = input !== undefined && !node.immutable ? [input.value, ...node.args] : node.args;
   let etaMs: number | undefined;
   if (o?.countdown !== undefined) etaMs = now + Math.max(0, o.countdown) * 1000;
   else if (o?.eta !== undefined) etaMs = Date.parse(o.eta);
@@ -222,9 +227,9 @@ function taskDispatch(
       : {}),
     ...(o?.ignoreResult ? { ignoreResult: true } : {}),
     ...(o?.headers ? { custom: o.headers } : {}),
-    ...(node.rep !== undefined ? { replaced: node.rep } : {}),
+    ...(node.replaced !== undefined ? { replaced: node.replaced } : {}),
   };
-  const linked = node.link !== undefined || node.err !== undefined;
+  const linked = node.link !== undefined || node.linkError !== undefined;
   const needsFlow = k.length > 0 || linked;
   const envelope: Envelope = {
     v: 1,
@@ -233,9 +238,9 @@ function taskDispatch(
     args: [...args],
     ...(node.kwargs ? { kwargs: node.kwargs } : {}),
     headers,
-    // `at` finds the node's links and errbacks; a node without them needs only its frames.
-    ...(needsFlow ? (linked ? { wf: flow.wf, at: index } : { wf: flow.wf }) : {}),
-    ...(k.length > 0 ? { k } : {}),
+    // `node` finds the node's links and errbacks; a node without them needs only its frames.
+    ...(needsFlow ? (linked ? { workflow: flow.workflow, node: index } : { workflow: flow.workflow }) : {}),
+    ...(k.length > 0 ? { continuation: k } : {}),
   };
   return { envelope, queue, delaySeconds: delayFor(etaMs, now) };
 }
@@ -245,25 +250,32 @@ function deadlineDispatch(
   flow: Flow,
   g: number,
   group: GroupNode,
-  chord: { b: number; d: number },
+  chord: { body: number; deadline: number },
   k: readonly Frame[],
 ): Dispatch {
   const now = env.clock.now();
-  const frame: JoinFrame = { j: group.id, g, x: 0, n: group.members.length, b: chord.b, d: chord.d };
+  const frame: JoinFrame = {
+    joinId: group.id,
+    group: g,
+    member: 0,
+    size: group.members.length,
+    body: chord.body,
+    deadline: chord.deadline,
+  };
   // The check rides on the body's queue: it exists whatever queues the app declares.
-  const body = firstTask(flow.plan, chord.b);
+  const body = firstTask(flow.plan, chord.body);
   const queue = body ? env.queueOf(body.name, body.opts) : env.queueOf(CHORD_DEADLINE_TASK, undefined);
   return {
     queue,
-    delaySeconds: delayFor(chord.d, now),
+    delaySeconds: delayFor(chord.deadline, now),
     envelope: {
       v: 1,
       id: deriveId(group.id, 'deadline'),
       task: CHORD_DEADLINE_TASK,
       args: [],
-      headers: { rootId: flow.rootId, parentId: null, retries: 0, queue, eta: new Date(chord.d).toISOString() },
-      wf: flow.wf,
-      k: [frame, ...k],
+      headers: { rootId: flow.rootId, parentId: null, retries: 0, queue, eta: new Date(chord.deadline).toISOString() },
+      workflow: flow.workflow,
+      continuation: [frame, ...k],
     },
   };
 }
@@ -282,8 +294,8 @@ function expiresAt(expires: number | string, now: number): string {
 // ── continuations ──────────────────────────────────────────────────────────────────────────
 
 function chainOf(flow: Flow, f: ChainFrame): ChainNode {
-  const chain = planNode(flow.plan, f.c);
-  if (chain.t !== 'chain') throw invalidWorkflow('chain frame points at a non-chain node');
+  const chain = planNode(flow.plan, f.chain);
+  if (chain.kind !== 'chain') throw invalidWorkflow('chain frame points at a non-chain node');
   return chain;
 }
 
@@ -303,9 +315,9 @@ export function continueSuccess(
   if (f === undefined) return DONE;
   if (isChainFrame(f)) {
     const chain = chainOf(flow, f);
-    const step = chain.steps[f.i];
+    const step = chain.steps[f.step];
     if (step === undefined) return continueSuccess(env, flow, rest, value, finishedId, out);
-    const next: readonly Frame[] = f.i + 1 < chain.steps.length ? [{ c: f.c, i: f.i + 1 }, ...rest] : rest;
+    const next: readonly Frame[] = f.step + 1 < chain.steps.length ? [{ chain: f.chain, step: f.step + 1 }, ...rest] : rest;
     return startNode(env, flow, step, { value }, next, { parentId: finishedId }, out);
   }
   return join(env, flow, f, rest, false, finishedId, out);
@@ -329,7 +341,7 @@ export async function continueFailure(
   if (isChainFrame(f)) {
     const chain = chainOf(flow, f);
     const ids: string[] = [];
-    for (const step of chain.steps.slice(f.i)) taskIdsUnder(flow.plan, step, ids);
+    for (const step of chain.steps.slice(f.step)) taskIdsUnder(flow.plan, step, ids);
     await markFailed(env, flow, ids, error, failedId);
     return continueFailure(env, flow, rest, error, failedId, out);
   }
@@ -354,7 +366,7 @@ async function markFailed(env: EngineEnv, flow: Flow, ids: readonly string[], er
   const now = env.clock.now();
   const wanted = new Set(ids);
   const names = new Map<string, string>();
-  for (const n of flow.plan.nodes) if (n.t === 'task' && wanted.has(n.id)) names.set(n.id, n.name);
+  for (const n of flow.plan.nodes) if (n.kind === 'task' && wanted.has(n.id)) names.set(n.id, n.name);
   await Promise.all(
     ids.map((id) => {
       const task = names.get(id);
@@ -379,7 +391,7 @@ export function shardSizeFor(n: number): number {
 }
 
 /**
- * Counts member `f.x` of join `f.j` (idempotently: the shard is a set) and, if it completed the
+ * Counts member `f.member` of join `f.joinId` (idempotently: the shard is a set) and, if it completed the
  * join, fires what follows exactly once. One write per member; reads only by shard completers.
  */
 async function join(
@@ -391,23 +403,23 @@ async function join(
   finishedId: string,
   out: Outbox,
 ): Promise<void> {
-  const size = shardSizeFor(f.n);
-  const shard = Math.floor(f.x / size);
-  const shards = Math.ceil(f.n / size);
-  const mine = await env.store.joinAdd(f.j, shard, f.x, failed);
-  const shardMembers = Math.min(size, f.n - shard * size);
+  const size = shardSizeFor(f.size);
+  const shard = Math.floor(f.member / size);
+  const shards = Math.ceil(f.size / size);
+  const mine = await env.store.joinAdd(f.joinId, shard, f.member, failed);
+  const shardMembers = Math.min(size, f.size - shard * size);
   if (mine.count < shardMembers) return;
   let failedIdx: number[] = [...mine.failed];
   if (shards > 1) {
-    const all = await env.store.joinRead(f.j, shards);
+    const all = await env.store.joinRead(f.joinId, shards);
     for (let s = 0; s < shards; s++) {
-      const members = Math.min(size, f.n - s * size);
+      const members = Math.min(size, f.size - s * size);
       const sh = all[s];
       if (!sh || sh.done.length < members) return; // another shard is still running; its completer fires
     }
     failedIdx = all.flatMap((s) => s.failed);
   }
-  const key = joinClaimKey(f.j);
+  const key = joinClaimKey(f.joinId);
   if (!(await claimOnce(env, key, finishedId, out))) return;
   await fireJoin(env, flow, f, rest, failedIdx, finishedId, out);
   out.claims.push(key);
@@ -447,8 +459,8 @@ async function fireJoin(
   finishedId: string,
   out: Outbox,
 ): Promise<void> {
-  const group = planNode(flow.plan, f.g);
-  if (group.t !== 'group') throw invalidWorkflow('join frame points at a non-group node');
+  const group = planNode(flow.plan, f.group);
+  if (group.kind !== 'group') throw invalidWorkflow('join frame points at a non-group node');
   const memberIds = group.members.map((m) => resultIdOf(flow.plan, m));
   let firstFailed = failedIdx.length > 0 ? Math.min(...failedIdx) : -1;
   let records: (ResultRecord | undefined)[] = [];
@@ -459,7 +471,7 @@ async function fireJoin(
   }
   if (firstFailed === -1) {
     const values = records.map((r) => (r?.result === undefined ? null : r.result));
-    if (f.b !== undefined) return startNode(env, flow, f.b, { value: values }, rest, { parentId: finishedId }, out);
+    if (f.body !== undefined) return startNode(env, flow, f.body, { value: values }, rest, { parentId: finishedId }, out);
     return continueSuccess(env, flow, rest, values, finishedId, out);
   }
   const depId = memberIds[firstFailed] as string;
@@ -483,10 +495,10 @@ async function failJoin(
   failedId: string,
   out: Outbox,
 ): Promise<void> {
-  if (f.b !== undefined) {
-    const ids = taskIdsUnder(flow.plan, f.b);
+  if (f.body !== undefined) {
+    const ids = taskIdsUnder(flow.plan, f.body);
     await markFailed(env, flow, ids, error, failedId);
-    const first = firstTask(flow.plan, f.b);
+    const first = firstTask(flow.plan, f.body);
     if (first) {
       await fireErrbacks(
         env,
@@ -504,7 +516,7 @@ async function failJoin(
       );
     }
     // The body's own continuation: if the body is a chain, its tail was marked above; go on outward.
-    return continueFailure(env, flow, rest, error, resultIdOf(flow.plan, f.b), out);
+    return continueFailure(env, flow, rest, error, resultIdOf(flow.plan, f.body), out);
   }
   return continueFailure(env, flow, rest, error, failedId, out);
 }
@@ -514,31 +526,31 @@ export async function chordDeadline(env: EngineEnv, flow: Flow, k: readonly Fram
   const f = k[0];
   const rest = k.slice(1);
   if (f === undefined || isChainFrame(f)) throw invalidWorkflow('a chord deadline message carries its join frame first');
-  const size = shardSizeFor(f.n);
-  const shards = Math.ceil(f.n / size);
-  const all = await env.store.joinRead(f.j, shards);
+  const size = shardSizeFor(f.size);
+  const shards = Math.ceil(f.size / size);
+  const all = await env.store.joinRead(f.joinId, shards);
   const missing: number[] = [];
   for (let s = 0; s < shards; s++) {
     const done = new Set(all[s]?.done ?? []);
-    for (let x = s * size; x < Math.min(f.n, (s + 1) * size); x++) if (!done.has(x)) missing.push(x);
+    for (let x = s * size; x < Math.min(f.size, (s + 1) * size); x++) if (!done.has(x)) missing.push(x);
   }
   if (missing.length === 0) return 'complete';
-  if (!(await claimOnce(env, joinClaimKey(f.j), 'deadline', out))) return 'lost';
-  out.claims.push(joinClaimKey(f.j));
-  const group = planNode(flow.plan, f.g);
-  const ids = group.t === 'group' ? missing.slice(0, 5).map((x) => resultIdOf(flow.plan, group.members[x] as number)) : [];
+  if (!(await claimOnce(env, joinClaimKey(f.joinId), 'deadline', out))) return 'lost';
+  out.claims.push(joinClaimKey(f.joinId));
+  const group = planNode(flow.plan, f.group);
+  const ids = group.kind === 'group' ? missing.slice(0, 5).map((x) => resultIdOf(flow.plan, group.members[x] as number)) : [];
   const err = new ChordError(
-    `chord ${f.j} timed out: ${missing.length} of ${f.n} header members had not finished by the deadline (${new Date(f.d ?? 0).toISOString()}); first missing: ${ids.join(', ')}`,
-    { details: { missing: missing.length, of: f.n } },
+    `chord ${f.joinId} timed out: ${missing.length} of ${f.size} header members had not finished by the deadline (${new Date(f.deadline ?? 0).toISOString()}); first missing: ${ids.join(', ')}`,
+    { details: { missing: missing.length, of: f.size } },
   );
   const error = { ...serializeError(err), code: ErrorCodes.CHORD_TIMEOUT };
-  await failJoin(env, flow, f, rest, error, f.j, out);
+  await failJoin(env, flow, f, rest, error, f.joinId, out);
   return 'fired';
 }
 
 function firstTask(plan: Plan, index: number): TaskNode | undefined {
   const n: PlanNode = planNode(plan, index);
-  switch (n.t) {
+  switch (n.kind) {
     case 'task':
       return n;
     case 'chain':
@@ -556,7 +568,7 @@ function firstTask(plan: Plan, index: number): TaskNode | undefined {
 export async function fireCallbacks(env: EngineEnv, flow: Flow, node: TaskNode, taskId: string, value: Json, out: Outbox): Promise<void> {
   for (const l of node.link ?? []) {
     const cb = planNode(flow.plan, l);
-    if (cb.t === 'task') {
+    if (cb.kind === 'task') {
       const id = deriveId(taskId, `link:${l}`);
       out.dispatches.push(taskDispatch(env, flow, l, cb, { value }, [], { parentId: taskId }, id));
     } else {
@@ -570,9 +582,9 @@ export async function fireCallbacks(env: EngineEnv, flow: Flow, node: TaskNode, 
  * old-style ones are published with the failed task's id as first argument (celery-semantics §6).
  */
 export async function fireErrbacks(env: EngineEnv, flow: Flow, node: TaskNode, failed: FailedTask, out: Outbox): Promise<void> {
-  for (const e of node.err ?? []) {
+  for (const e of node.linkError ?? []) {
     const eb = planNode(flow.plan, e);
-    if (eb.t === 'task') {
+    if (eb.kind === 'task') {
       if (env.isInlineErrback(eb)) {
         // An inline errback has no message to deduplicate: a create-once claim keeps a redelivery
         // of the failed task from calling it again (it is marked done as soon as it returned).

@@ -2,6 +2,7 @@ import { type CompileEnv, compile, DEFAULT_MAX_NODES, type HandleSpec } from '..
 import type { AnySignature, CallOnlyOption, Signature } from '../canvas/signature';
 import { CeleriacError, ErrorCodes } from '../errors';
 import type { Backend, CallClaim } from '../ports';
+import { encodePlan } from '../protocol/envelope';
 import { entryTasks, type Plan, type TaskNode, type WorkflowRef } from '../protocol/plan';
 import { checkArity } from '../task/arity';
 import { addCalledChild, maybeCurrentTask } from '../task/context';
@@ -131,7 +132,7 @@ async function start(
   publishing?: (messages: number) => void,
 ): Promise<void> {
   const wf = await workflowRef(app, backend, plan);
-  const flow: Flow = { plan, wf, rootId: parent?.rootId ?? plan.id };
+  const flow: Flow = { plan, workflow: wf, rootId: parent?.rootId ?? plan.id };
   const out = new Outbox();
   await startNode(engineFor(app, backend), flow, plan.root, undefined, [], { parentId: parent?.id ?? null }, out);
   publishing?.(out.dispatches.length);
@@ -170,15 +171,17 @@ async function workflowRef(app: RuntimeApp, backend: Backend, plan: Plan): Promi
   let linked = false;
   let other = false;
   for (const n of plan.nodes) {
-    if (n.t === 'group') groups++;
-    else if (n.t === 'task') linked ||= n.link !== undefined || n.err !== undefined;
-    else if (n.t === 'chord') other = true;
+    if (n.kind === 'group') groups++;
+    else if (n.kind === 'task') linked ||= n.link !== undefined || n.linkError !== undefined;
+    else if (n.kind === 'chord') other = true;
   }
   // A flat group of link-free tasks: no message refers back to the plan, so nothing is stored.
-  if (groups === 1 && !linked && !other && !plan.nodes.some((n) => n.t === 'chain')) return { plan };
+  if (groups === 1 && !linked && !other && !plan.nodes.some((n) => n.kind === 'chain')) return { plan };
   const plain = groups === 0 && !other;
-  if (plain && JSON.stringify(plan).length <= app.settings.inlinePlanBytes) return { plan };
-  await backend.store.putPlan(plan);
+  // Measured in its wire form, which is what a message carries (encoded once per plan).
+  const stored = encodePlan(plan);
+  if (plain && JSON.stringify(stored).length <= app.settings.inlinePlanBytes) return { plan };
+  await backend.store.putPlan(stored);
   return { ref: plan.id };
 }
 
@@ -204,7 +207,7 @@ export async function validateEntries(app: RuntimeApp, plan: Plan, from: number 
     }
   }
   for (const n of plan.nodes) {
-    if (n.t !== 'chord') continue;
+    if (n.kind !== 'chord') continue;
     // The header's entry tasks are its members' first tasks, in one pass.
     for (const t of entryTasks(plan, n.header)) {
       if (t.opts?.ignoreResult || app.getTask(t.name)?.options.ignoreResult) {

@@ -23,7 +23,7 @@ export interface Replacement {
   /** The replacement's root node in {@link plan}. */
   readonly start: number;
   /** The replaced task's continuation, renumbered for {@link plan}: what runs after the replacement. */
-  readonly k: readonly Frame[];
+  readonly continuation: readonly Frame[];
 }
 
 /** Limits a replacement is compiled under (the producer's, so one canvas has one set of limits). */
@@ -62,7 +62,7 @@ export function compileReplacement(
   const member = flow ? ownIndex(flow.plan, env) : undefined;
   const linked = flow ? linkSource(flow.plan, env, member) : undefined;
   const links = (linked?.link ?? []).map((i) => canvasOf(flow?.plan as Plan, i, host));
-  const errbacks = (linked?.err ?? []).map((i) => canvasOf(flow?.plan as Plan, i, host));
+  const errbacks = (linked?.linkError ?? []).map((i) => canvasOf(flow?.plan as Plan, i, host));
   let n = 0;
   const { plan: compiled } = compile(
     withId(withAccumulate(canvas, host), env.id, host),
@@ -72,9 +72,9 @@ export function compileReplacement(
   );
   let frozen = false;
   const nodes: PlanNode[] = compiled.nodes.map((node) => {
-    if (node.t !== 'task' || node.id !== env.id) return node;
+    if (node.kind !== 'task' || node.id !== env.id) return node;
     frozen = true;
-    return { ...node, rep: nesting };
+    return { ...node, replaced: nesting };
   });
   if (!frozen) {
     throw new CeleriacError(
@@ -86,23 +86,23 @@ export function compileReplacement(
   // The plan id is this delivery's own: a racing copy whose body built another replacement stores
   // its plan beside this one, never over it (the guard record names the winner's).
   const id = deriveId(env.id, `replace:${nesting}:${delivery}`);
-  if (flow === undefined || member === undefined) return { plan: { ...sub, id }, start: sub.root, k: [] };
+  if (flow === undefined || member === undefined) return { plan: { ...sub, id }, start: sub.root, continuation: [] };
   const spliced = spliceTask(flow.plan, member, sub, id, limits.maxNodes);
-  return { plan: spliced.plan, start: spliced.start, k: movedFrames(env.k ?? [], spliced.moved) };
+  return { plan: spliced.plan, start: spliced.start, continuation: movedFrames(env.continuation ?? [], spliced.moved) };
 }
 
 /** The node of the call in its plan, when it is a member of it (not a link or errback call). */
 function ownIndex(plan: Plan, env: Envelope): number | undefined {
   const i = checkPlan(plan).byId.get(env.id);
   const n = i === undefined ? undefined : planNode(plan, i);
-  return n?.t === 'task' && n.name === env.task ? i : undefined;
+  return n?.kind === 'task' && n.name === env.task ? i : undefined;
 }
 
 /** The task node whose links and errbacks the call has: its own, or the link target it was called as. */
 function linkSource(plan: Plan, env: Envelope, member: number | undefined): TaskNode | undefined {
-  const i = env.at ?? member;
+  const i = env.node ?? member;
   const n = i === undefined ? undefined : planNode(plan, i);
-  return n?.t === 'task' ? n : undefined;
+  return n?.kind === 'task' ? n : undefined;
 }
 
 /** A group, or a chain ending in one, with Celery's accumulate step after it. */
@@ -132,15 +132,15 @@ function withId(c: AnySignature, id: string, host: CanvasHost): AnySignature {
 /** The canvas a plan node was compiled from (for a link or errback the replacement inherits). */
 function canvasOf(plan: Plan, i: number, host: CanvasHost): AnySignature {
   const n = planNode(plan, i);
-  switch (n.t) {
+  switch (n.kind) {
     case 'task':
       return new Signature(host, n.name, n.args, {
         ...(n.kwargs ? { kwargs: n.kwargs } : {}),
-        immutable: n.imm === true,
+        immutable: n.immutable === true,
         options: {
           ...(n.opts ?? {}),
           ...(n.link ? { link: n.link.map((x) => canvasOf(plan, x, host)) } : {}),
-          ...(n.err ? { linkError: n.err.map((x) => canvasOf(plan, x, host)) } : {}),
+          ...(n.linkError ? { linkError: n.linkError.map((x) => canvasOf(plan, x, host)) } : {}),
         },
       });
     case 'chain':

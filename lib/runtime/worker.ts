@@ -20,7 +20,7 @@ import {
   TimeLimitExceededError,
 } from '../errors';
 import type { Backend, Clock, Lease, ResultRecord, WriteResult } from '../ports';
-import { decodeEnvelope, decodePlan, type Envelope } from '../protocol/envelope';
+import { decodeContinuation, decodeEnvelope, decodePlan, type Envelope, encodeContinuation, encodePlan } from '../protocol/envelope';
 import { deserializeError, type SerializedError, serializeError } from '../protocol/failure';
 import { replacedKey, safeId } from '../protocol/ids';
 import { type Json, toJson } from '../protocol/json';
@@ -162,11 +162,11 @@ export class WorkerRuntime {
   }
 
   flowOf(env: Envelope): Flow | undefined | Promise<Flow | undefined> {
-    const wf = env.wf;
+    const wf = env.workflow;
     if (!wf) return undefined;
-    if ('plan' in wf) return { plan: wf.plan, wf, rootId: env.headers.rootId };
+    if ('plan' in wf) return { plan: wf.plan, workflow: wf, rootId: env.headers.rootId };
     const loaded = this.#loaded.get(wf.ref);
-    if (loaded) return { plan: loaded, wf, rootId: env.headers.rootId };
+    if (loaded) return { plan: loaded, workflow: wf, rootId: env.headers.rootId };
     let plan = this.#plans.get(wf.ref);
     if (!plan) {
       // One load per plan even when a whole batch asks at once.
@@ -182,7 +182,7 @@ export class WorkerRuntime {
         if (this.#plans.get(wf.ref) === loading) this.#plans.delete(wf.ref);
       });
     }
-    return plan.then((p) => ({ plan: p, wf, rootId: env.headers.rootId }));
+    return plan.then((p) => ({ plan: p, workflow: wf, rootId: env.headers.rootId }));
   }
 
   async #loadPlan(ref: string): Promise<Plan> {
@@ -719,7 +719,7 @@ type Outcome =
       readonly kind: 'replaced';
       readonly ref: string;
       readonly start: number;
-      readonly k: readonly Frame[];
+      readonly continuation: readonly Frame[];
       readonly plan?: Plan;
     };
 
@@ -734,8 +734,8 @@ function failureOf(error: unknown): Outcome {
 function outcomeOf(rec: ResultRecord, a: Attempt): Outcome {
   if (rec.id !== a.env.id && rec.id === replacedKey(a.env.id, nestingOf(a.env) + 1)) {
     // Our own guard record (a reserved key no message can name), written by replacedRecordOf.
-    const r = rec.result as unknown as { ref: string; start: number; k: Frame[] };
-    return { kind: 'replaced', ref: r.ref, start: r.start, k: r.k };
+    const r = rec.result as unknown as { ref: string; start: number; k: unknown };
+    return { kind: 'replaced', ref: r.ref, start: r.start, continuation: decodeContinuation(r.k) };
   }
   if (rec.state === States.SUCCESS) return { kind: 'success', value: rec.result ?? null };
   if (rec.state === States.REVOKED) {
@@ -766,8 +766,8 @@ function routeOf(rt: WorkerRuntime, a: Attempt, outcome: Outcome): Route {
   // `replace` raises Ignore: no task-succeeded for it), the replacement's last task does.
   if (outcome.kind === 'replaced') return { continues: true, replayable: false, events: false };
   const node = nodeOf(a.flow, a.env);
-  const k = a.env.k;
-  const own = outcome.kind === 'success' ? node?.link?.length : outcome.kind === 'failure' ? node?.err?.length : 0;
+  const k = a.env.continuation;
+  const own = outcome.kind === 'success' ? node?.link?.length : outcome.kind === 'failure' ? node?.linkError?.length : 0;
   const continues = (k?.length ?? 0) > 0 || (own ?? 0) > 0;
   // A revoked record is always finished by a done mark: resume() is what completes it.
   const replayable = continues && outcome.kind !== 'revoked' && (own ?? 0) === 0 && joinOnly(k);
@@ -859,7 +859,7 @@ async function continueOutcome(rt: WorkerRuntime, a: Attempt, flow: Flow | undef
   if (outcome.kind === 'replaced') return startReplacement(rt, a, outcome, out);
   if (flow === undefined) return;
   const { env } = a;
-  const k = env.k ?? [];
+  const k = env.continuation ?? [];
   const node = nodeOf(flow, env);
   switch (outcome.kind) {
     case 'success':
@@ -925,7 +925,7 @@ function recordOf(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationMs: n
  */
 function replacedRecordOf(rt: WorkerRuntime, a: Attempt, outcome: Replaced): ResultRecord {
   const h = a.env.headers;
-  const at: Json = { ref: outcome.ref, start: outcome.start, k: outcome.k as unknown as Json };
+  const at: Json = { ref: outcome.ref, start: outcome.start, k: encodeContinuation(outcome.continuation) };
   return {
     id: replacedKey(a.env.id, nestingOf(a.env) + 1),
     state: States.SUCCESS,
@@ -1014,9 +1014,9 @@ async function replaceTask(rt: WorkerRuntime, a: Attempt, canvas: AnySignature, 
   const { env } = a;
   let plan: Plan;
   let start: number;
-  let k: readonly Frame[];
+  let continuation: readonly Frame[];
   try {
-    ({ plan, start, k } = compileReplacement(
+    ({ plan, start, continuation } = compileReplacement(
       canvas,
       env,
       a.flow,
@@ -1032,7 +1032,7 @@ async function replaceTask(rt: WorkerRuntime, a: Attempt, canvas: AnySignature, 
     return;
   }
   const { store } = rt.backend;
-  await store.putPlan(plan);
+  await store.putPlan(encodePlan(plan));
   // The mark comes before the guard write: a redelivery that finds it reads the guard; one that
   // finds no guard (this delivery died in between) runs the body again, nothing having been sent.
   // Retries 0: the replacement's calls start their own count, and must not look stale against it.
@@ -1047,7 +1047,7 @@ async function replaceTask(rt: WorkerRuntime, a: Attempt, canvas: AnySignature, 
     await finishRevoked(rt, a, mark.current);
     return;
   }
-  if (!(await settle(rt, a, { kind: 'replaced', ref: plan.id, start, k, plan }, durationMs))) return;
+  if (!(await settle(rt, a, { kind: 'replaced', ref: plan.id, start, continuation, plan }, durationMs))) return;
   await postrun(rt, a, undefined, 'IGNORED', durationMs);
 }
 
@@ -1055,10 +1055,10 @@ async function replaceTask(rt: WorkerRuntime, a: Attempt, canvas: AnySignature, 
 async function startReplacement(rt: WorkerRuntime, a: Attempt, outcome: Replaced, out: Outbox): Promise<void> {
   const h = a.env.headers;
   const wf = { ref: outcome.ref };
-  const plan = outcome.plan ?? (await rt.flowOf({ ...a.env, wf }))?.plan;
+  const plan = outcome.plan ?? (await rt.flowOf({ ...a.env, workflow: wf }))?.plan;
   if (plan === undefined) throw new CeleriacError(ErrorCodes.WORKFLOW_NOT_FOUND, `replacement plan ${outcome.ref} is not in the store`);
   const origin = { parentId: h.parentId, ...(h.groupId !== undefined ? { groupId: h.groupId, groupIndex: h.groupIndex as number } : {}) };
-  await startNode(rt.engine, { plan, wf, rootId: h.rootId }, outcome.start, undefined, outcome.k, origin, out);
+  await startNode(rt.engine, { plan, workflow: wf, rootId: h.rootId }, outcome.start, undefined, outcome.continuation, origin, out);
 }
 
 async function retry(
@@ -1116,13 +1116,13 @@ function replayable(rt: WorkerRuntime, a: Attempt, rec: ResultRecord): boolean {
  * between); then the join runs again, firing the body if this member completes it.
  */
 async function replay(rt: WorkerRuntime, a: Attempt, rec: ResultRecord): Promise<Disposition> {
-  const f = a.env.k?.[0];
+  const f = a.env.continuation?.[0];
   if (!a.flow || !f || isChainFrame(f)) return 'ack';
   const outcome = outcomeOf(rec, a);
   const route = routeOf(rt, a, outcome);
-  const shard = Math.floor(f.x / shardSizeFor(f.n));
-  const shards = await rt.backend.store.joinRead(f.j, shard + 1);
-  const counted = shards[shard]?.done.includes(f.x) ?? false;
+  const shard = Math.floor(f.member / shardSizeFor(f.size));
+  const shards = await rt.backend.store.joinRead(f.joinId, shard + 1);
+  const counted = shards[shard]?.done.includes(f.member) ?? false;
   if (!counted && route.events) {
     // Not counted yet: the first delivery may be publishing the event right now. Only the holder
     // of the record's lease publishes it — the first delivery, or one that took over after its
@@ -1200,19 +1200,19 @@ async function emit(
 // ── helpers ────────────────────────────────────────────────────────────────────────────────
 
 function nodeOf(flow: Flow | undefined, env: Envelope): TaskNode | undefined {
-  if (!flow || env.at === undefined) return undefined;
-  const n = planNode(flow.plan, env.at);
-  return n.t === 'task' ? n : undefined;
+  if (!flow || env.node === undefined) return undefined;
+  const n = planNode(flow.plan, env.node);
+  return n.kind === 'task' ? n : undefined;
 }
 
 /** Ids a success will cause (Celery's children), known before the guard write. */
 function staticChildren(flow: Flow | undefined, env: Envelope, node: TaskNode | undefined): string[] {
   const out: string[] = [];
   for (const l of node?.link ?? []) out.push(deriveId(env.id, `link:${l}`));
-  const f = env.k?.[0];
+  const f = env.continuation?.[0];
   if (flow && f && isChainFrame(f)) {
-    const chain = planNode(flow.plan, f.c);
-    const step = chain.t === 'chain' ? chain.steps[f.i] : undefined;
+    const chain = planNode(flow.plan, f.chain);
+    const step = chain.kind === 'chain' ? chain.steps[f.step] : undefined;
     if (step !== undefined) for (const t of entryTasks(flow.plan, step)) out.push(t.id);
   }
   return out;
@@ -1250,15 +1250,15 @@ async function publishOutbox(rt: WorkerRuntime, out: Outbox): Promise<void> {
 }
 
 async function joinFired(rt: WorkerRuntime, env: Envelope): Promise<boolean> {
-  const f = env.k?.[0];
+  const f = env.continuation?.[0];
   if (!f || isChainFrame(f)) return false;
-  return (await rt.backend.store.get(joinClaimKey(f.j))) !== undefined;
+  return (await rt.backend.store.get(joinClaimKey(f.joinId))) !== undefined;
 }
 
 async function handleChordDeadline(rt: WorkerRuntime, env: Envelope, flow: Flow | undefined, lease: Lease): Promise<Disposition> {
   if (!flow) throw new CeleriacError(ErrorCodes.BAD_ENVELOPE, 'chord deadline message without a workflow');
   const out = new Outbox(lease);
-  const r = await chordDeadline(rt.engine, flow, env.k ?? [], out);
+  const r = await chordDeadline(rt.engine, flow, env.continuation ?? [], out);
   if (r === 'fired') {
     await publishOutbox(rt, out);
     rt.app.logger.warn('chord deadline passed; chord failed with CHORD_TIMEOUT', { rootId: env.headers.rootId });

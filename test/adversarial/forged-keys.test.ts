@@ -11,7 +11,7 @@ import { type Emulator, ensureTable, startDynalite } from '../../lib/local/emula
 import type { ResultStore } from '../../lib/ports';
 import { decodeEnvelope } from '../../lib/protocol/envelope';
 import { errbackClaimKey, isId, joinClaimKey } from '../../lib/protocol/ids';
-import type { Plan } from '../../lib/protocol/plan';
+import type { PlanRecord } from '../../lib/protocol/plan';
 import { clientConfig, testConfig } from '../contracts/aws-helpers';
 import { javaAvailable, startDynamoDbLocal } from '../helpers/dynamodb-local';
 
@@ -33,7 +33,7 @@ async function dynamoOn(started: Promise<Emulator>): Promise<Started> {
   return { store: backend.store, stop: () => emu.stop() };
 }
 
-const plan = (id: string): Plan => ({ v: 1, id, root: 0, nodes: [{ t: 'task', id, name: 'add', args: [] }] });
+const plan = (id: string): PlanRecord => ({ v: 1, id, root: 0, nodes: [{ t: 'task', id, name: 'add', args: [] }] });
 
 describe.each(stores)('store namespaces on %s', (_name, start) => {
   let s: Started;

@@ -14,7 +14,8 @@ import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll } from 'vitest';
 import { type App, type AsyncResult, chord, group } from '../../lib/index';
 import { type LocalBusEvent, type LocalMode, type LocalRuntime, type StartLocalOptions, startFauxqs, startLocal } from '../../lib/local';
-import { decodeEnvelope, type Envelope } from '../../lib/protocol/envelope';
+import { decodeEnvelope } from '../../lib/protocol/envelope';
+import { expandTopFrame } from '../../lib/protocol/wire';
 import { REFUSED_TASK } from '../../lib/runtime/worker';
 import { javaAvailable, startDynamoDbLocal } from '../helpers/dynamodb-local';
 
@@ -140,12 +141,23 @@ export function chordTasks(app: App) {
   return { runs, gates, add, hold, collect };
 }
 
+/**
+ * A member message in its wire form (compact keys, the top frame restored in full): what a
+ * forger starts from.
+ */
+export interface WireMember {
+  readonly headers: { readonly rootId: string; readonly groupId?: string; readonly groupIndex?: number } & Record<string, unknown>;
+  readonly k?: readonly Record<string, unknown>[];
+  readonly wf?: unknown;
+  readonly [key: string]: unknown;
+}
+
 /** A chord held live, one of its member messages as delivered, and the value its body must give. */
 export interface LiveChord {
   readonly tag: number;
   readonly g: ReturnType<typeof gate>;
   readonly r: AsyncResult<number>;
-  readonly member: Envelope;
+  readonly member: WireMember;
   readonly expected: number;
 }
 
@@ -158,14 +170,16 @@ export async function liveChord(run: Running, t: ReturnType<typeof chordTasks>, 
   await until(() => t.runs.filter((x) => x.startsWith(`add(${tag},`)).length === SIZE - 1, 30_000, 'the chord members');
   const memberOf = () =>
     run.deliveries
-      .map((d) => decodeEnvelope(d.body, { messageId: d.messageId }))
-      .find((d) => d.ok && d.envelope.task === 'add' && d.envelope.args[0] === tag && d.envelope.k !== undefined);
+      .map((d) => ({ body: d.body, decoded: decodeEnvelope(d.body, { messageId: d.messageId }) }))
+      .find(({ decoded: d }) => d.ok && d.envelope.task === 'add' && d.envelope.args[0] === tag && d.envelope.continuation !== undefined);
   // A delivery is recorded once its batch returned, a moment after the body ran.
   await until(() => memberOf() !== undefined, 30_000, 'a member message');
   const seen = memberOf();
-  if (!seen?.ok) throw new Error('no member message seen');
+  if (!seen?.decoded.ok) throw new Error('no member message seen');
+  const member = JSON.parse(seen.body) as Record<string, unknown>;
+  expandTopFrame(member);
   const expected = Array.from({ length: SIZE - 1 }, (_, i) => tag + i).reduce((a, b) => a + b, 0);
-  return { tag, g, r: r as AsyncResult<number>, member: seen.envelope, expected };
+  return { tag, g, r: r as AsyncResult<number>, member: member as WireMember, expected };
 }
 
 /**

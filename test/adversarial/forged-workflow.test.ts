@@ -8,10 +8,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../lib/errors';
 import { createApp } from '../../lib/index';
-import type { Envelope } from '../../lib/protocol/envelope';
 import { safeId } from '../../lib/protocol/ids';
-import type { Plan } from '../../lib/protocol/plan';
-import { chordTasks, forgedTargets, type LiveChord, liveChord, SIZE, until, useTarget } from './forged-support';
+import type { PlanRecord } from '../../lib/protocol/plan';
+import { chordTasks, forgedTargets, type LiveChord, liveChord, SIZE, until, useTarget, type WireMember } from './forged-support';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -40,7 +39,7 @@ describe.each(forgedTargets())('forged workflow messages on %s', (target) => {
   }
 
   /** A hand-built inline-plan message for `add(tag, 1)` continuing at chain step 1. */
-  function chainMessage(tag: number, plan: (taskId: string, planId: string) => Plan['nodes'], k: Envelope['k']): string {
+  function chainMessage(tag: number, plan: (taskId: string, planId: string) => PlanRecord['nodes'], k: WireMember['k']): string {
     const taskId = `t-${target}-${tag}`;
     const planId = `p-${target}-${tag}`;
     const env = {

@@ -15,13 +15,13 @@ import type { Plan } from '../../lib/protocol/plan';
 import { createWorker } from '../../lib/worker';
 import { sqsEvent } from '../helpers/harness';
 
-const env = (id: string, task: string, extra: Partial<Envelope['headers']> = {}, wf?: Envelope['wf']): Envelope => ({
+const env = (id: string, task: string, extra: Partial<Envelope['headers']> = {}, wf?: Envelope['workflow']): Envelope => ({
   v: 1,
   id,
   task,
   args: [],
   headers: { rootId: id, parentId: null, retries: 0, ...extra },
-  ...(wf === undefined ? {} : { wf }),
+  ...(wf === undefined ? {} : { workflow: wf }),
 });
 
 describe('TaskFeed', () => {
@@ -135,7 +135,7 @@ describe('workflowGraph', () => {
     const rows = [
       { id: 'root', task: 'start', state: 'SUCCESS', rootId: 'root', parentId: null, retries: 0, updatedAt: 1 },
       ...plan.nodes.flatMap((n) =>
-        n.t === 'task' ? [{ id: n.id, task: n.name, state: 'STARTED', rootId: 'root', parentId: 'root', retries: 0, updatedAt: 2 }] : [],
+        n.kind === 'task' ? [{ id: n.id, task: n.name, state: 'STARTED', rootId: 'root', parentId: 'root', retries: 0, updatedAt: 2 }] : [],
       ),
     ];
     const g = workflowGraph('root', [plan], rows);

@@ -5,7 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ResultRecord, ResultStore } from '../../lib/ports';
-import type { Plan } from '../../lib/protocol/plan';
+import type { PlanRecord } from '../../lib/protocol/plan';
 
 const id = (): string => randomUUID();
 
@@ -28,7 +28,7 @@ const started = (taskId: string, retries = 0): ResultRecord => ({
   startedAt: 1_700_000_000_000,
 });
 
-function plan(planId: string, nodes = 3, argBytes = 8): Plan {
+function plan(planId: string, nodes = 3, argBytes = 8): PlanRecord {
   return {
     v: 1,
     id: planId,

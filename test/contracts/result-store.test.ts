@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { awsBackend, DynamoResultStore } from '../../lib/adapters/aws';
 import { fakeClock, MemoryResultStore } from '../../lib/adapters/memory';
 import { type Emulator, ensureTable, startDynalite } from '../../lib/local/emulators';
-import type { Plan } from '../../lib/protocol/plan';
+import type { PlanRecord } from '../../lib/protocol/plan';
 import { clientConfig, fastRetry, sdkError, stubClient, testConfig } from './aws-helpers';
 import { resultStoreContract } from './result-store.contract';
 
@@ -84,7 +84,7 @@ describe('DynamoDB (dynalite)', () => {
 
     it('gzips a large plan, and splits one over ~350 KB gzipped into chunk items', async () => {
       const s = store();
-      const mid: Plan = {
+      const mid: PlanRecord = {
         v: 1,
         id: randomUUID(),
         root: 0,
@@ -92,7 +92,7 @@ describe('DynamoDB (dynalite)', () => {
       };
       await s.putPlan(mid);
       expect((await item(`p#${mid.id}`))?.planGz?.B).toBeInstanceOf(Uint8Array);
-      const huge: Plan = {
+      const huge: PlanRecord = {
         v: 1,
         id: randomUUID(),
         root: 0,

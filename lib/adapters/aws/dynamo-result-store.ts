@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CeleriacError, ErrorCodes } from '../../errors';
 import type { CallClaim, Clock, JoinCount, JoinShard, Lease, ResultRecord, ResultStore, WriteResult } from '../../ports';
-import type { Plan } from '../../protocol/plan';
+import type { PlanRecord } from '../../protocol/plan';
 import { isReady, States } from '../../results/states';
 import { DYNAMO_MAX_ITEM_BYTES, resultTooLarge, utf8Bytes } from '../limits';
 import { systemClock } from '../system';
@@ -185,7 +185,7 @@ export class DynamoResultStore implements ResultStore {
     }
   }
 
-  async putPlan(plan: Plan): Promise<void> {
+  async putPlan(plan: PlanRecord): Promise<void> {
     const json = JSON.stringify(plan);
     const head: Item = { pk: { S: planKey(plan.id) }, ...this.ttl() };
     const bytes = utf8Bytes(json);
@@ -220,7 +220,7 @@ export class DynamoResultStore implements ResultStore {
     await this.put(head, 'PutItem (plan)');
   }
 
-  async getPlan(id: string): Promise<Plan | undefined> {
+  async getPlan(id: string): Promise<PlanRecord | undefined> {
     const head = await this.getItem(planKey(id), 'GetItem (plan)');
     if (head === undefined) return undefined;
     let json: string;
@@ -243,7 +243,7 @@ export class DynamoResultStore implements ResultStore {
       );
       json = (await gunzipAsync(Buffer.concat(parts))).toString('utf8');
     }
-    return JSON.parse(json) as Plan;
+    return JSON.parse(json) as PlanRecord;
   }
 
   async joinAdd(joinId: string, shard: number, index: number, failed: boolean): Promise<JoinCount> {

@@ -1,6 +1,6 @@
 import { CeleriacError, ErrorCodes } from '../../errors';
 import type { CallClaim, JoinCount, JoinShard, Lease, ResultRecord, ResultStore, WriteResult } from '../../ports';
-import type { Plan } from '../../protocol/plan';
+import type { PlanRecord } from '../../protocol/plan';
 import { isReady } from '../../results/states';
 import { DYNAMO_MAX_ITEM_BYTES, resultTooLarge, utf8Bytes } from '../limits';
 
@@ -43,7 +43,7 @@ const ITEM_OVERHEAD_BYTES = 256;
 export class MemoryResultStore implements ResultStore {
   private readonly records = new Map<string, Entry>();
   /** Frozen private copies: a reader can neither change the stored plan nor see a caller's later edits. */
-  private readonly plans = new Map<string, Plan>();
+  private readonly plans = new Map<string, PlanRecord>();
   /** Join id → its shards by index (undefined: nothing added yet). */
   private readonly joins = new Map<string, (Shard | undefined)[]>();
   private readonly claims = new Set<string>();
@@ -101,12 +101,12 @@ export class MemoryResultStore implements ResultStore {
     this.records.delete(id);
   }
 
-  async putPlan(plan: Plan): Promise<void> {
+  async putPlan(plan: PlanRecord): Promise<void> {
     // A plan is immutable once stored: one frozen copy is cheaper than a JSON copy per read.
-    this.plans.set(plan.id, frozenCopy(plan) as Plan);
+    this.plans.set(plan.id, frozenCopy(plan) as PlanRecord);
   }
 
-  async getPlan(id: string): Promise<Plan | undefined> {
+  async getPlan(id: string): Promise<PlanRecord | undefined> {
     return this.plans.get(id);
   }
 

@@ -140,10 +140,10 @@ export class TaskFeed {
       return;
     }
     const h = envelope.headers;
-    if (envelope.wf !== undefined) {
-      if ('plan' in envelope.wf) this.addPlan(envelope.wf.plan, h.rootId);
-      else if (!this.#plans.has(envelope.wf.ref) && !this.#planRefs.has(envelope.wf.ref)) {
-        this.#planRefs.set(envelope.wf.ref, h.rootId);
+    if (envelope.workflow !== undefined) {
+      if ('plan' in envelope.workflow) this.addPlan(envelope.workflow.plan, h.rootId);
+      else if (!this.#plans.has(envelope.workflow.ref) && !this.#planRefs.has(envelope.workflow.ref)) {
+        this.#planRefs.set(envelope.workflow.ref, h.rootId);
         while (this.#planRefs.size > this.#planCapacity) this.#planRefs.delete(this.#planRefs.keys().next().value as string);
       }
     }

@@ -87,12 +87,12 @@ export function workflowGraph(
       const n = plan.nodes[index];
       if (n === undefined || walked.has(index)) return { entries: [], exits: [] };
       walked.add(index);
-      switch (n.t) {
+      switch (n.kind) {
         case 'task': {
           addNode(n.id, n.name);
           for (const [list, kind] of [
             [n.link, 'link'],
-            [n.err, 'errback'],
+            [n.linkError, 'errback'],
           ] as const) {
             for (const l of list ?? []) for (const e of walk(l).entries) addEdge(n.id, e, kind);
           }

@@ -13,10 +13,10 @@ const member: Envelope = {
   task: 'add',
   args: [1, 2],
   headers: { rootId: 'root-1', parentId: null, retries: 0, queue: 'default', groupId: GROUP, groupIndex: 7 },
-  wf: { ref: 'root-1' },
-  k: [
-    { j: GROUP, g: 3, x: 7, n: 10, b: 14 },
-    { c: 1, i: 2 },
+  workflow: { ref: 'root-1' },
+  continuation: [
+    { joinId: GROUP, group: 3, member: 7, size: 10, body: 14 },
+    { chain: 1, step: 2 },
   ],
 };
 const decode = (body: string) => decodeEnvelope(body, { messageId: 'm-1' });
@@ -34,7 +34,7 @@ describe('envelope v1: the top join frame on the wire', () => {
   });
 
   it('keeps the frame whole when it belongs to another join than the headers name', () => {
-    const other: Envelope = { ...member, k: [{ j: 'another-join', g: 3, x: 7, n: 10 }] };
+    const other: Envelope = { ...member, continuation: [{ joinId: 'another-join', group: 3, member: 7, size: 10 }] };
     const body = encodeEnvelope(other);
 
     expect(JSON.parse(body).k).toEqual([{ j: 'another-join', g: 3, x: 7, n: 10 }]);
@@ -44,12 +44,12 @@ describe('envelope v1: the top join frame on the wire', () => {
   it('keeps the frame whole when the index differs, and never shortens frames below the top', () => {
     const deeper: Envelope = {
       ...member,
-      k: [
-        { c: 0, i: 1 },
-        { j: GROUP, g: 3, x: 7, n: 10 },
+      continuation: [
+        { chain: 0, step: 1 },
+        { joinId: GROUP, group: 3, member: 7, size: 10 },
       ],
     };
-    const moved: Envelope = { ...member, k: [{ j: GROUP, g: 3, x: 8, n: 10 }] };
+    const moved: Envelope = { ...member, continuation: [{ joinId: GROUP, group: 3, member: 8, size: 10 }] };
 
     expect(JSON.parse(encodeEnvelope(deeper)).k[1]).toEqual({ j: GROUP, g: 3, x: 7, n: 10 });
     expect(JSON.parse(encodeEnvelope(moved)).k[0]).toEqual({ j: GROUP, g: 3, x: 8, n: 10 });
@@ -57,20 +57,24 @@ describe('envelope v1: the top join frame on the wire', () => {
   });
 
   it('leaves out the reference to the plan stored under the root id, and only that one', () => {
-    const chainStep: Envelope = { ...member, headers: { rootId: 'root-1', parentId: 'p', retries: 0 }, k: [{ c: 0, i: 1 }] };
-    const elsewhere: Envelope = { ...chainStep, wf: { ref: 'another-plan' } };
+    const chainStep: Envelope = {
+      ...member,
+      headers: { rootId: 'root-1', parentId: 'p', retries: 0 },
+      continuation: [{ chain: 0, step: 1 }],
+    };
+    const elsewhere: Envelope = { ...chainStep, workflow: { ref: 'another-plan' } };
     // chain(a, add): the message is the chain's first step, continuing at step 1.
     const inline: Envelope = {
       ...chainStep,
-      wf: {
+      workflow: {
         plan: {
           v: 1,
           id: 'root-1',
           root: 0,
           nodes: [
-            { t: 'chain', steps: [1, 2] },
-            { t: 'task', id: member.id, name: 'add', args: [] },
-            { t: 'task', id: 'root-1', name: 'add', args: [] },
+            { kind: 'chain', steps: [1, 2] },
+            { kind: 'task', id: member.id, name: 'add', args: [] },
+            { kind: 'task', id: 'root-1', name: 'add', args: [] },
           ],
         },
       },
@@ -78,7 +82,18 @@ describe('envelope v1: the top join frame on the wire', () => {
 
     expect(JSON.parse(encodeEnvelope(chainStep)).wf).toBeUndefined();
     expect(JSON.parse(encodeEnvelope(elsewhere)).wf).toEqual({ ref: 'another-plan' });
-    expect(JSON.parse(encodeEnvelope(inline)).wf).toEqual(inline.wf);
+    expect(JSON.parse(encodeEnvelope(inline)).wf).toEqual({
+      plan: {
+        v: 1,
+        id: 'root-1',
+        root: 0,
+        nodes: [
+          { t: 'chain', steps: [1, 2] },
+          { t: 'task', id: member.id, name: 'add', args: [] },
+          { t: 'task', id: 'root-1', name: 'add', args: [] },
+        ],
+      },
+    });
     for (const e of [chainStep, elsewhere, inline]) expect(decode(encodeEnvelope(e))).toEqual({ ok: true, foreign: false, envelope: e });
   });
 
@@ -89,7 +104,11 @@ describe('envelope v1: the top join frame on the wire', () => {
   });
 
   it('refuses a short top frame on a message without groupId / groupIndex headers (BAD_ENVELOPE)', () => {
-    const body = JSON.stringify({ ...member, headers: { rootId: 'root-1', parentId: null, retries: 0 }, k: [{ g: 3, n: 10 }] });
+    const body = JSON.stringify({
+      ...JSON.parse(encodeEnvelope(member)),
+      headers: { rootId: 'root-1', parentId: null, retries: 0 },
+      k: [{ g: 3, n: 10 }],
+    });
     const r = decode(body);
 
     expect(r.ok).toBe(false);
