@@ -14,6 +14,8 @@ import { LOCAL_ACCOUNT, QueuePoller } from '../local/poller';
 import { type AssemblyStack, functionAssetDir, readAssembly } from './assembly';
 import { LocalEvents, type LocalRule, ruleFromTemplate } from './events';
 import { type FunctionSpec, type InvokeOutcome, LocalFunction } from './functions';
+import { startGateway } from './gateway';
+import { type IamRequest, RolePolicy, rolePolicies } from './iam';
 import { type LocalEnv, localIds, physicalName } from './identity';
 import { createQueue, createTable, queueAttributes, setQueueAttributes, sweepExpired, tableInput } from './provision';
 import { resolveTemplate } from './resolve';
@@ -182,7 +184,44 @@ async function bringUp(
   const functions = new Map<string, LocalFunction>();
   const functionsByArn = new Map<string, LocalFunction>();
   for (const id of resourcesOfType(template, 'AWS::Lambda::Function')) {
-    const fn = new LocalFunction(functionSpec(stack, env, id, props(id), arnOf(id), endpoints), { log });
+    let spec = functionSpec(stack, env, id, props(id), arnOf(id), endpoints);
+    const role = spec.roleLogicalId;
+    if (role === undefined) {
+      log(`up: ${spec.name}: its role is not a resource of this stack, so its calls are not checked against IAM`);
+    } else {
+      // Every SDK call of the function goes through its gateway, which checks it against the role.
+      const { policies, managedArns } = rolePolicies(resolved, role, physicalName(env, role, template));
+      if (managedArns.length > 0)
+        log(
+          `up: ${spec.name}: managed policies are not evaluated (${managedArns.join(', ')}); only the template's own statements allow calls`,
+        );
+      const gateway = await started(
+        startGateway({
+          ...env,
+          functionName: spec.name,
+          roleArn: arnOf(role),
+          policy: new RolePolicy(policies),
+          upstream: {
+            sqs: sqs.endpoint,
+            dynamodb: dynamodb.endpoint,
+            events: eventbridge.endpoint,
+            scheduler: endpoints.AWS_ENDPOINT_URL_SCHEDULER as string,
+          },
+          onDenied: (d) => log(iamDeniedLine(spec.name, role, d)),
+        }),
+      );
+      spec = {
+        ...spec,
+        environment: {
+          ...spec.environment,
+          AWS_ENDPOINT_URL_SQS: gateway.endpoint,
+          AWS_ENDPOINT_URL_DYNAMODB: gateway.endpoint,
+          AWS_ENDPOINT_URL_EVENTBRIDGE: gateway.endpoint,
+          AWS_ENDPOINT_URL_SCHEDULER: gateway.endpoint,
+        },
+      };
+    }
+    const fn = new LocalFunction(spec, { log });
     functions.set(id, fn);
     functionsByArn.set(fn.spec.arn, fn);
     functionsByArn.set(fn.spec.name, fn);
@@ -258,6 +297,12 @@ async function bringUp(
     const reports = Array.isArray(p.FunctionResponseTypes) && p.FunctionResponseTypes.includes('ReportBatchItemFailures');
     const consumer = new SqsBroker({ client: sqsClient, queueUrls: { [queue.name]: queue.url } });
     const visibility = Number(props(queueIds.find((q) => urls.get(q) === queue.url) as string).VisibilityTimeout ?? 30);
+    if (visibility < fn.spec.timeoutSeconds) {
+      throw new TemplateError(
+        id,
+        `the visibility timeout of queue ${queue.name} (${visibility} s) is less than the timeout of function ${fn.spec.name} (${fn.spec.timeoutSeconds} s); CloudFormation refuses this mapping`,
+      );
+    }
     const poller = new QueuePoller({
       queue: queue.name,
       consumer,
@@ -343,4 +388,13 @@ function functionSpec(
       TZ: ':UTC',
     },
   };
+}
+
+/**
+ * The line `up` prints when IAM refuses a function's call: the action, the resource, the role, and
+ * the statement its policy lacks.
+ */
+export function iamDeniedLine(functionName: string, roleLogicalId: string, denied: IamRequest): string {
+  const statement = JSON.stringify({ Effect: 'Allow', Action: denied.action, Resource: denied.resource });
+  return `up: IAM: AccessDenied: ${functionName} called ${denied.action} on ${denied.resource}, which no statement of role ${roleLogicalId}'s policies allows; the deployed function would fail the same way. Missing statement: ${statement}`;
 }

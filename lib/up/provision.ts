@@ -29,7 +29,7 @@ export function queueAttributes(props: Readonly<Record<string, unknown>>): Recor
   for (const [prop, attr] of Object.entries(copy)) if (props[prop] !== undefined) out[attr] = String(props[prop]);
   if (props.RedrivePolicy !== undefined) {
     const rp = props.RedrivePolicy as { deadLetterTargetArn?: unknown; maxReceiveCount?: unknown };
-    out.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: rp.deadLetterTargetArn, maxReceiveCount: String(rp.maxReceiveCount) });
+    out.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: rp.deadLetterTargetArn, maxReceiveCount: Number(rp.maxReceiveCount) });
   }
   return out;
 }
