@@ -39,6 +39,8 @@ export interface Deployment {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Client settings (credentials, region) that do not come from `env`. */
   readonly clientConfig: AwsClientConfig;
+  /** The outputs file the suite read. */
+  readonly outputsFile: string;
   /** `celeriac up`'s recent output, to explain a failure (empty for a real deployment). */
   logs(): string;
   /** Stops `celeriac up` (a real deployment is left alone). */
@@ -72,6 +74,7 @@ function deployed(file: string, env: Readonly<Record<string, string | undefined>
       ...fromOutputs,
     },
     clientConfig,
+    outputsFile: file,
     logs: () => '',
     close: async () => {},
   };
@@ -120,6 +123,7 @@ export async function up(assembly: string): Promise<Deployment> {
     label: `the synthesized example stack under celeriac up (${assembly})`,
     env: envFromOutputs(outputsFile),
     clientConfig: EMULATOR_CLIENT_CONFIG,
+    outputsFile,
     logs: () => output,
     close,
   };
