@@ -5,10 +5,15 @@
  * bundle in its own execution environments, event source mappings as pollers, rules and schedules
  * delivering to their targets as synthesized. {@link startStack} composes the pieces of this folder.
  */
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { EMULATOR_CLIENT_CONFIG } from '../adapters/aws/provision';
-import { SqsBroker } from '../adapters/aws/sqs-broker';
+import {
+  createQueueNamed,
+  createTableFrom,
+  EMULATOR_CLIENT_CONFIG,
+  emulatorSqs,
+  setQueueAttributes,
+  sweepExpired,
+} from '../adapters/aws/provision';
 import { type Emulator, type EventBridgeEndpoint, startDynalite, startEventBridgeEndpoint, startFauxqs } from '../local/emulators';
 import { LOCAL_ACCOUNT, QueuePoller } from '../local/poller';
 import { type AssemblyStack, functionAssetDir, readAssembly } from './assembly';
@@ -17,7 +22,7 @@ import { type FunctionSpec, type InvokeOutcome, LocalFunction } from './function
 import { startGateway } from './gateway';
 import { type IamRequest, RolePolicy, rolePolicies } from './iam';
 import { type LocalEnv, localIds, physicalName } from './identity';
-import { createQueue, createTable, queueAttributes, setQueueAttributes, sweepExpired, tableInput } from './provision';
+import { queueAttributes, tableInput } from './provision';
 import { resolveTemplate } from './resolve';
 import { startSchedulerEndpoint } from './scheduler-endpoint';
 import { type LocalSchedule, LocalScheduler, scheduleFromTemplate } from './schedules';
@@ -130,7 +135,7 @@ async function bringUp(
   await Promise.all(
     queueIds.map(async (id) => {
       const name = physicalName(env, id, template);
-      urls.set(id, await createQueue(sqs.endpoint, name, template.Resources[id]?.Properties?.FifoQueue === true));
+      urls.set(id, await createQueueNamed(sqs.endpoint, name, template.Resources[id]?.Properties?.FifoQueue === true));
     }),
   );
   const ids = localIds(env, template, urls);
@@ -142,10 +147,10 @@ async function bringUp(
   for (const id of resourcesOfType(template, 'AWS::DynamoDB::Table')) {
     const name = physicalName(env, id, template);
     const input = tableInput(id, name, props(id));
-    await createTable(dynamodb.endpoint, input);
+    await createTableFrom(dynamodb.endpoint, input);
     const ttl = props(id).TimeToLiveSpecification as { AttributeName?: string; Enabled?: boolean } | undefined;
     if (ttl?.Enabled === true && ttl.AttributeName !== undefined) {
-      const key = (input.KeySchema ?? []).map((k) => k.AttributeName as string);
+      const key = input.KeySchema.map((k) => k.AttributeName);
       const attr = ttl.AttributeName;
       const timer = setInterval(() => {
         sweepExpired(dynamodb.endpoint, name, key, attr, Math.floor(Date.now() / 1000)).catch((e: unknown) =>
@@ -158,26 +163,14 @@ async function bringUp(
   }
 
   // Queues by ARN, for targets, DLQs and event source mappings.
-  const sqsClient = new SQSClient({ ...EMULATOR_CLIENT_CONFIG, endpoint: sqs.endpoint });
+  const sqsClient = emulatorSqs(sqs.endpoint);
   stops.push(() => sqsClient.destroy());
   const queues = new Map<string, { name: string; url: string }>();
   for (const id of queueIds) queues.set(arnOf(id), { name: physicalName(env, id, template), url: urls.get(id) as string });
   const sendWith = async (arn: string, body: string, attributes?: Record<string, string>): Promise<void> => {
     const q = queues.get(arn);
     if (q === undefined) throw new Error(`no queue ${arn} in this stack`);
-    await sqsClient.send(
-      new SendMessageCommand({
-        QueueUrl: q.url,
-        MessageBody: body,
-        ...(attributes === undefined
-          ? {}
-          : {
-              MessageAttributes: Object.fromEntries(
-                Object.entries(attributes).map(([k, v]) => [k, { DataType: 'String', StringValue: v }]),
-              ),
-            }),
-      }),
-    );
+    await sqsClient.send(q.url, body, attributes);
   };
 
   // Functions.
@@ -295,7 +288,7 @@ async function bringUp(
     const fn = functionsByArn.get(String(p.FunctionName));
     if (fn === undefined) throw new TemplateError(id, `function ${String(p.FunctionName)} is not a function of this stack`);
     const reports = Array.isArray(p.FunctionResponseTypes) && p.FunctionResponseTypes.includes('ReportBatchItemFailures');
-    const consumer = new SqsBroker({ client: sqsClient, queueUrls: { [queue.name]: queue.url } });
+    const consumer = sqsClient.broker({ [queue.name]: queue.url });
     const visibility = Number(props(queueIds.find((q) => urls.get(q) === queue.url) as string).VisibilityTimeout ?? 30);
     if (visibility < fn.spec.timeoutSeconds) {
       throw new TemplateError(
