@@ -68,7 +68,13 @@ export function ruleFromTemplate(
   }
   const busProp = props.EventBusName;
   const bus = typeof busProp === 'string' ? busName(busProp) : 'default';
-  const targets = ((props.Targets as Record<string, unknown>[] | undefined) ?? []).map((t): RuleTarget => {
+  const targets = ruleTargets(props.Targets);
+  return { logicalId, name, arn, bus, matches, targets };
+}
+
+/** The targets of a rule (`Targets` of the template, or of a PutTargets request). */
+export function ruleTargets(targets: unknown): RuleTarget[] {
+  return ((targets as Record<string, unknown>[] | undefined) ?? []).map((t): RuleTarget => {
     const it = t.InputTransformer as { InputPathsMap?: Record<string, string>; InputTemplate?: string } | undefined;
     const retry = t.RetryPolicy as { MaximumRetryAttempts?: number } | undefined;
     const dlq = (t.DeadLetterConfig as { Arn?: string } | undefined)?.Arn;
@@ -84,7 +90,6 @@ export function ruleFromTemplate(
       ...(dlq === undefined ? {} : { dlqArn: dlq }),
     };
   });
-  return { logicalId, name, arn, bus, matches, targets };
 }
 
 /** A bus name from a name or an event bus ARN. */
@@ -136,7 +141,7 @@ export interface TargetPorts {
 
 /** The rules of the stack's buses; `ingest` is the PutEvents endpoint's `onEvents`. */
 export class LocalEvents {
-  readonly #rules: readonly LocalRule[];
+  readonly #rules: LocalRule[];
   readonly #ports: TargetPorts;
   readonly #region: string;
   readonly #pending = new Set<Promise<void>>();
@@ -146,7 +151,7 @@ export class LocalEvents {
   readonly retryDelayMs: number;
 
   constructor(rules: readonly LocalRule[], ports: TargetPorts, region: string, retryDelayMs = 100) {
-    this.#rules = rules;
+    this.#rules = [...rules];
     this.#ports = ports;
     this.#region = region;
     this.retryDelayMs = retryDelayMs;
@@ -172,6 +177,25 @@ export class LocalEvents {
         }
       }
     }
+  }
+
+  /** The rule `name` on `bus`, if there is one. */
+  rule(bus: string, name: string): LocalRule | undefined {
+    return this.#rules.find((r) => r.bus === bus && r.name === name);
+  }
+
+  /** Adds or replaces a rule (PutRule and PutTargets at run time). */
+  put(rule: LocalRule): void {
+    this.remove(rule.bus, rule.name);
+    this.#rules.push(rule);
+  }
+
+  /** Removes a rule; false when there was none. */
+  remove(bus: string, name: string): boolean {
+    const i = this.#rules.findIndex((r) => r.bus === bus && r.name === name);
+    if (i < 0) return false;
+    this.#rules.splice(i, 1);
+    return true;
   }
 
   /** Resolves when no delivery is in flight. */

@@ -18,6 +18,7 @@ import { type Emulator, type EventBridgeEndpoint, startDynalite, startEventBridg
 import { LOCAL_ACCOUNT, QueuePoller } from '../local/poller';
 import { type AssemblyStack, functionAssetDir, readAssembly } from './assembly';
 import { LocalEvents, type LocalRule, ruleFromTemplate } from './events';
+import { startEventsEndpoint } from './events-endpoint';
 import { type FunctionSpec, type InvokeOutcome, LocalFunction } from './functions';
 import { startGateway } from './gateway';
 import { type IamRequest, RolePolicy, rolePolicies } from './iam';
@@ -100,10 +101,14 @@ async function bringUp(
     started(startDynalite()),
     started(startEventBridgeEndpoint({ onEvents: (es) => events?.ingest(es) })) as Promise<EventBridgeEndpoint>,
   ]);
+  // Clients reach EventBridge through the rule-aware endpoint; it passes PutEvents on to the capture endpoint.
+  const eventsFront = await started(
+    startEventsEndpoint({ events: () => events, capture: eventbridge.endpoint, region: REGION, account: LOCAL_ACCOUNT }),
+  );
   const endpoints: Record<string, string> = {
     AWS_ENDPOINT_URL_SQS: sqs.endpoint,
     AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
-    AWS_ENDPOINT_URL_EVENTBRIDGE: eventbridge.endpoint,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: eventsFront.endpoint,
     AWS_REGION: REGION,
   };
   // Schedules (the template's, and those functions create) deliver through `deliver`, defined below.
@@ -168,7 +173,10 @@ async function bringUp(
   const queues = new Map<string, { name: string; url: string }>();
   for (const id of queueIds) queues.set(arnOf(id), { name: physicalName(env, id, template), url: urls.get(id) as string });
   const sendWith = async (arn: string, body: string, attributes?: Record<string, string>): Promise<void> => {
-    const q = queues.get(arn);
+    // A queue made at run time (a client's subscription, as `events --follow` makes) is found by name.
+    const runtime = /^arn:aws:sqs:[^:]+:\d+:(.+)$/.exec(arn)?.[1];
+    const q =
+      queues.get(arn) ?? (runtime === undefined ? undefined : { name: runtime, url: `${sqs.endpoint}/${LOCAL_ACCOUNT}/${runtime}` });
     if (q === undefined) throw new Error(`no queue ${arn} in this stack`);
     await sqsClient.send(q.url, body, attributes);
   };
@@ -252,7 +260,7 @@ async function bringUp(
   };
   sendTo = (arn, body) => sendWith(arn, body);
   deliver = async (arn: string, body: string): Promise<void> => {
-    if (queues.has(arn)) return sendWith(arn, body);
+    if (arn.startsWith('arn:aws:sqs:')) return sendWith(arn, body);
     const fn = functionsByArn.get(arn);
     if (fn !== undefined) return invokeAsync(fn, body);
     throw new Error(`target ${arn} is not a queue or function of this stack`);

@@ -2,7 +2,7 @@
  * `celeriac up` from the command line: the example stack runs, its outputs file drives the other
  * commands (`--outputs FILE`) with no AWS settings, and a template it cannot run gets one line.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Deployment, up } from '../deployed/deployment';
 import { ensureShopAssembly } from '../deployed/shop-assembly';
-import { writeAssembly } from './assembly-fixture';
+import { eventually, writeAssembly } from './assembly-fixture';
 
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL('../../bin/celeriac.mjs', import.meta.url));
@@ -55,6 +55,37 @@ describe('celeriac up (the command)', () => {
       },
     );
     expect(stdout.trim()).toBe('5');
+  }, 60_000);
+
+  it('serves `celeriac events --follow --outputs FILE`: its own rule on the bus delivers the next task event', async () => {
+    const follow = spawn(
+      process.execPath,
+      [CLI, 'events', '--follow', '--max', '1', '--timeout', '30', '--json', '--target', 'aws', '--outputs', deployment.outputsFile],
+      {
+        cwd: ROOT,
+        env: bareEnv(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    follow.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    follow.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const exited = new Promise<number | null>((r) => follow.once('exit', r));
+    await eventually(() => (stderr.includes('following events') ? true : undefined), 20_000);
+    await run(process.execPath, [CLI, 'call', 'add', '20', '22', '--target', 'aws', '--outputs', deployment.outputsFile], {
+      cwd: ROOT,
+      env: bareEnv(),
+      timeout: 30_000,
+    });
+    expect(await exited).toBe(0);
+    const event = JSON.parse(stdout.trim().split('\n')[0] as string) as { source: string };
+    expect(event.source).toBe('celeriac.shop');
+    expect(JSON.stringify(event)).toContain('"task":"add"');
   }, 60_000);
 
   it('names the resource of a template it cannot run, in one line, and exits non-zero', async () => {
