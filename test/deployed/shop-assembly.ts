@@ -4,7 +4,7 @@
  * from (the app, the infra, lib/, cdk/) is newer than the assembly.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,8 +29,32 @@ export function assemblyIsStale(): boolean {
   return SOURCES.some((s) => existsSync(join(ROOT, s)) && newest(join(ROOT, s)) > built);
 }
 
-/** Synthesizes the example stack when its assembly is stale; returns the assembly directory. */
+/** Held while one test process synthesizes: suites run in parallel processes and share cdk.out. */
+const LOCK = join(ROOT, 'examples/shop/.synth-lock');
+/** A lock older than this was left by a process that died while synthesizing. */
+const LOCK_STALE_MS = 300_000;
+
+/**
+ * Synthesizes the example stack when its assembly is stale; returns the assembly directory. One
+ * process synthesizes at a time; the others wait for it and then find the assembly fresh.
+ */
 export function ensureShopAssembly(): string {
-  if (assemblyIsStale()) execFileSync('npm', ['run', '-s', 'synth'], { cwd: ROOT, stdio: 'pipe', timeout: 180_000 });
-  return SHOP_ASSEMBLY;
+  const until = Date.now() + LOCK_STALE_MS;
+  for (;;) {
+    if (!assemblyIsStale()) return SHOP_ASSEMBLY;
+    try {
+      mkdirSync(LOCK);
+    } catch {
+      if (existsSync(LOCK) && Date.now() - statSync(LOCK).mtimeMs > LOCK_STALE_MS) rmSync(LOCK, { recursive: true, force: true });
+      if (Date.now() > until) throw new Error(`another process has held ${LOCK} for over ${LOCK_STALE_MS} ms`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
+      continue;
+    }
+    try {
+      if (assemblyIsStale()) execFileSync('npm', ['run', '-s', 'synth'], { cwd: ROOT, stdio: 'pipe', timeout: 180_000 });
+      return SHOP_ASSEMBLY;
+    } finally {
+      rmSync(LOCK, { recursive: true, force: true });
+    }
+  }
 }
