@@ -236,6 +236,17 @@ const WORKLOADS: Workload[] = [
     sfnNote: '1 Task state (Lambda invoke)',
   },
   {
+    // One conditional PutItem per call (README, "Call once: idempotency keys"): the difference to
+    // "plain task" is what a key costs.
+    name: 'plain task, keyed',
+    n: 1000,
+    tasks: 1,
+    send: (_app, t, i) => t.add.applyAsync([i, i], { idempotencyKey: `order-${i}` }),
+    expect: (i) => 2 * i,
+    sfnTransitions: 1,
+    sfnNote: '1 Task state (Lambda invoke); an execution name is free',
+  },
+  {
     name: '3-step chain',
     n: 300,
     tasks: 3,

@@ -1,6 +1,10 @@
 /**
  * celeriac/cdk: the construct library. `TaskRunner` deploys an app's topology into a stack of
- * yours; `CeleriacStack` is a stack holding one TaskRunner and the outputs the CLI reads.
+ * yours; `CeleriacStack` is a stack holding one TaskRunner and the outputs the CLI reads. The
+ * TaskRunner composes smaller constructs, usable on their own: `TaskQueue` (queue, DLQ, worker,
+ * event source), `StaticRoutes` (the topology's EventBridge rules), `PeriodicSchedules` (with
+ * `createSchedulerAccess`, the schedule group and role of long delays) and
+ * `TaskRunnerMonitoring` (alarms and dashboard).
  *
  * @example
  * ```ts
@@ -11,7 +15,27 @@
  * new CeleriacStack(new App(), 'celeriac-shop', { topology: app.topology(), runner: { workerEntry: 'src/worker.ts' } });
  * ```
  */
+
+export type { FunctionCodeSource } from './function-defaults';
+export { type MonitoredTaskQueue, TaskRunnerMonitoring, type TaskRunnerMonitoringProps } from './monitoring';
+export {
+  allowSchedulerToSend,
+  createSchedulerAccess,
+  grantLongDelays,
+  PeriodicSchedules,
+  type PeriodicSchedulesProps,
+  type SchedulerAccess,
+} from './schedules';
 export { CeleriacStack, type CeleriacStackProps } from './stack';
+export { type DeliveryRetry, StaticRoutes, type StaticRoutesProps } from './static-routes';
+export {
+  DEFAULT_MAX_CONCURRENCY,
+  type TaskDeadLetterQueueProps,
+  TaskQueue,
+  type TaskQueueProps,
+  type TaskQueueQueueProps,
+  type WorkerFunctionProps,
+} from './task-queue';
 export {
   findLockFile,
   LOCK_FILES,

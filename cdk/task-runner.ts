@@ -1,50 +1,49 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { Duration, Lazy, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as logs from 'aws-cdk-lib/aws-logs';
-import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEFAULT_RESULT_TTL_SECONDS, ENV } from '../lib/config';
+import { type AppTopologyInput, buildTopology, type QueueInfo, type Topology } from '../lib/routing';
+import { celeriacFunctionProps, codeProps, type FunctionCodeSource } from './function-defaults';
+import { checkOldestMessageAgeThreshold, TaskRunnerMonitoring } from './monitoring';
+import { consolidateProps } from './props';
 import {
-  type AppTopologyInput,
-  buildTopology,
-  type EventPattern,
-  type InputTransformer,
-  type QueueInfo,
-  type Topology,
-} from '../lib/routing';
+  acknowledgeKeyActionWildcards,
+  allowSchedulerToSend,
+  createSchedulerAccess,
+  grantLongDelays,
+  PeriodicSchedules,
+  type SchedulerAccess,
+} from './schedules';
+import { deliveryRetry, StaticRoutes } from './static-routes';
+import { MAX_MESSAGE_BYTES, TaskQueue, type TaskQueueQueueProps, type WorkerFunctionProps } from './task-queue';
+
+export { MAX_TARGETS_PER_RULE } from './static-routes';
+export { DEFAULT_MAX_CONCURRENCY, MAX_MESSAGE_BYTES } from './task-queue';
 
 /** The lock files esbuild's bundling accepts, in the order they are looked for. */
 export const LOCK_FILES = ['package-lock.json', 'yarn.lock', 'pnpm-lock.yaml', 'bun.lockb', 'bun.lock'] as const;
 
-/** SQS's maximum message size; set explicitly because older queues default to 256 KiB. */
-export const MAX_MESSAGE_BYTES = 1_048_576;
-/** EventBridge refuses a rule with more targets than this. */
-export const MAX_TARGETS_PER_RULE = 5;
 /** Lambda refuses a function whose environment variables total more than this many bytes. */
 const LAMBDA_ENV_LIMIT_BYTES = 4_096;
 /** Upper estimate of a generated SQS queue URL's length (the token is unresolved at synth time). */
 const QUEUE_URL_ESTIMATE = 130;
 
 /**
- * MaximumConcurrency of a worker's event source mapping when the queue sets none. Without a cap,
- * the SQS poller scales past the concurrency Lambda can give the function; the throttled batches
- * still count as receives, and messages reach the DLQ without ever running (an AWS pitfall).
- * Keep a queue's cap at or below the function's reserved (or the account's free) concurrency.
+ * Per-queue settings that override the app's topology and the app-wide pass-through props, in
+ * CDK types. The more specific setting wins: a named setting here (`functionTimeout`,
+ * `memorySize`) over this queue's `workerFunctionProps`, over the TaskRunner's
+ * `workerFunctionProps`, over the topology.
  */
-export const DEFAULT_MAX_CONCURRENCY = 10;
-
-/** Per-queue settings that override the app's topology, in CDK types. */
 export interface QueueOverrides {
   readonly batchSize?: number;
   readonly maxBatchingWindow?: Duration;
@@ -56,6 +55,12 @@ export interface QueueOverrides {
   /** Receives before a message moves to the queue's DLQ. */
   readonly maxReceiveCount?: number;
   readonly memorySize?: number;
+  /** This queue's worker function props, merged over the TaskRunner's `workerFunctionProps` (environment key by key). */
+  readonly workerFunctionProps?: WorkerFunctionProps;
+  /** This queue's SQS props (a `queueName`, its own KMS key…), merged over the TaskRunner's `queueProps`. */
+  readonly queueProps?: TaskQueueQueueProps;
+  /** This queue's DLQ props, merged over the TaskRunner's `deadLetterQueueProps`. */
+  readonly deadLetterQueueProps?: TaskQueueQueueProps;
 }
 
 /** Properties of a {@link TaskRunner}. */
@@ -64,6 +69,24 @@ export interface TaskRunnerProps {
   readonly topology: AppTopologyInput;
   /** Overrides of queue settings, by logical queue name. @default - the topology's settings */
   readonly queueOverrides?: Readonly<Record<string, QueueOverrides>>;
+  /**
+   * Props of every worker function, passed through to its NodejsFunction over celeriac's
+   * defaults (see {@link TaskQueue}): `vpc`, `vpcSubnets`, `securityGroups`, `tracing` (X-Ray),
+   * `layers` (the ADOT layer, say), `environment` (merged over `environment`; the CELERIAC_* keys
+   * stay celeriac's), `memorySize`, `timeout`… `timeout` and `memorySize` win over the
+   * topology's queue settings and lose to `queueOverrides`; the visibility-timeout rule checks
+   * the result. @default - celeriac's defaults
+   */
+  readonly workerFunctionProps?: WorkerFunctionProps;
+  /**
+   * Props of every task queue, passed through to its sqs.Queue (see {@link TaskQueue}): e.g.
+   * `encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: key`. The grants celeriac makes
+   * (workers, producers, EventBridge rule targets, the scheduler role) then include the key.
+   * @default - SQS-managed SSE
+   */
+  readonly queueProps?: Omit<TaskQueueQueueProps, 'queueName'>;
+  /** Props of every task queue's DLQ, passed through to its sqs.Queue. @default - SQS-managed SSE, 14 days' retention */
+  readonly deadLetterQueueProps?: Omit<TaskQueueQueueProps, 'queueName'>;
   /**
    * Your project's directory: it holds package.json, the lock file and the entries, which are
    * resolved against it. @default process.cwd() - the directory `cdk synth` runs in
@@ -89,7 +112,7 @@ export interface TaskRunnerProps {
   readonly subscriberCode?: Readonly<Record<string, lambda.Code>>;
   /** Existing functions to use as subscribers, by subscriber name. @default - functions built from the subscribers' entries */
   readonly existingSubscriberFunctions?: Readonly<Record<string, lambda.IFunction>>;
-  /** esbuild options, merged over the defaults (ESM, minified, source maps, SDK bundled). */
+  /** esbuild options of every function (workers and subscribers), merged over the defaults (ESM, minified, source maps, SDK bundled). */
   readonly bundling?: nodejs.BundlingOptions;
   /** An existing results table (partition key `pk` string, TTL attribute `ttl`). @default - a new table */
   readonly existingTable?: dynamodb.ITable;
@@ -117,9 +140,14 @@ export interface TaskRunnerProps {
   readonly oldestMessageAgeThreshold?: Duration;
   /** Create a CloudWatch dashboard. @default true */
   readonly dashboard?: boolean;
+  /**
+   * CloudWatch namespace of the workers' task metrics (EMF lines, no API call; the dashboard
+   * graphs them), or `false` for none. @default `celeriac/<app>`
+   */
+  readonly metricsNamespace?: string | false;
 }
 
-/** The resources of one logical queue. */
+/** The resources of one logical queue (a {@link TaskQueue} is one). */
 export interface TaskQueueResources {
   readonly settings: QueueInfo;
   readonly queue: sqs.Queue;
@@ -128,10 +156,11 @@ export interface TaskQueueResources {
 }
 
 /**
- * Runs a celeriac app on AWS: per logical queue an SQS queue with its DLQ and a worker Lambda fed
- * by an SQS event source; one DynamoDB table for results and workflow state; one EventBridge bus
- * for lifecycle events, with a rule per static link, error link and subscriber; an EventBridge
- * Scheduler group with one schedule per periodic task; alarms and a dashboard.
+ * Runs a celeriac app on AWS: per logical queue a {@link TaskQueue} (an SQS queue with its DLQ
+ * and a worker Lambda fed by an SQS event source); one DynamoDB table for results and workflow
+ * state; one EventBridge bus for lifecycle events, with {@link StaticRoutes} (a rule per static
+ * link, error link and subscriber); an EventBridge Scheduler group for long delays and
+ * {@link PeriodicSchedules}; {@link TaskRunnerMonitoring} (alarms and a dashboard).
  *
  * Everything is derived from the app's topology through `lib/routing`, the same description
  * local mode runs, so the rules deployed are the rules tested.
@@ -145,6 +174,8 @@ export interface TaskQueueResources {
  *   topology: app.topology(),
  *   workerEntry: 'src/worker.ts', // relative to projectRoot: by default where `cdk synth` runs
  *   queueOverrides: { default: { functionTimeout: Duration.seconds(60), maxConcurrency: 20 } },
+ *   workerFunctionProps: { vpc, tracing: lambda.Tracing.ACTIVE },
+ *   queueProps: { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: key },
  *   removalPolicy: RemovalPolicy.DESTROY,
  *   alarmActions: [new cloudwatchActions.SnsAction(opsTopic)],
  * });
@@ -161,263 +192,103 @@ export class TaskRunner extends Construct {
   readonly schedulerRole: iam.Role;
   /** Events EventBridge or Scheduler could not deliver, and subscriber invocations that kept failing. */
   readonly eventsDeadLetterQueue: sqs.Queue;
+  /** The topology's EventBridge rules. */
+  readonly routes: StaticRoutes;
+  /** The schedules of the periodic tasks. */
+  readonly periodicSchedules: PeriodicSchedules;
+  /** The alarms and the dashboard. */
+  readonly monitoring: TaskRunnerMonitoring;
   readonly alarms: readonly cloudwatch.Alarm[];
   readonly dashboard: cloudwatch.Dashboard | undefined;
+  /** Where the workers' task metrics go (`metricsNamespace`), if anywhere. */
+  readonly metricsNamespace: string | undefined;
   /** The environment every function gets (the CELERIAC_* keys of lib/config plus `environment`). */
   readonly environment: Readonly<Record<string, string>>;
 
-  readonly #queues = new Map<string, TaskQueueResources>();
-  readonly #rules = new Map<string, { rule: events.Rule; targets: number }>();
+  readonly #queues = new Map<string, TaskQueue>();
   readonly #subscribers = new Map<string, lambda.IFunction>();
-  readonly #schedules = new Map<string, scheduler.Schedule>();
+  readonly #access: SchedulerAccess;
 
   constructor(scope: Construct, id: string, props: TaskRunnerProps) {
     super(scope, id);
     validateProps(props);
-    this.topology = buildTopology(withOverrides(props.topology, props.queueOverrides ?? {}));
-    const topology = this.topology;
-    validateSubscriberSources(topology, props);
-
+    this.topology = buildTopology(withOverrides(props.topology, props));
+    validateSubscriberSources(this.topology, props);
     const stateful = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    // Never a default inside this package: entries and lock file are the user's project's.
-    const projectRoot = path.resolve(props.projectRoot ?? process.cwd());
-    const bundles =
-      !props.workerCode ||
-      topology.subscribers.some((s) => !props.subscriberCode?.[s.name] && !props.existingSubscriberFunctions?.[s.name]);
-    const depsLockFilePath = bundles ? resolveLockFile(projectRoot, props.depsLockFilePath) : undefined;
-    const deliveryRetry = {
-      retryAttempts: props.deliveryRetryAttempts ?? 8,
-      maxEventAge: props.deliveryMaxEventAge ?? Duration.hours(24),
-    };
+    const delivery = deliveryRetry({ retryAttempts: props.deliveryRetryAttempts, maxEventAge: props.deliveryMaxEventAge });
 
-    // ── storage and bus ──────────────────────────────────────────────────────────────────
-    this.table =
-      props.existingTable ??
-      new dynamodb.Table(this, 'Table', {
-        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-        removalPolicy: stateful,
-        ...props.tableProps,
-        partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-        timeToLiveAttribute: 'ttl',
-      });
+    this.table = props.existingTable ?? createTable(this, props, stateful);
     this.bus = props.existingBus ?? new events.EventBus(this, 'Bus', props.busProps);
+    this.eventsDeadLetterQueue = createEventsDeadLetterQueue(this);
+    this.#access = createSchedulerAccess(this, { app: this.topology.app, removalPolicy: stateful });
+    this.scheduleGroup = this.#access.scheduleGroup;
+    this.schedulerRole = this.#access.schedulerRole;
+    this.metricsNamespace = props.metricsNamespace === false ? undefined : (props.metricsNamespace ?? `celeriac/${this.topology.app}`);
+    this.environment = this.#environment(props);
 
-    this.eventsDeadLetterQueue = new sqs.Queue(this, 'EventsDlq', {
-      ...secureQueueProps(),
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.eventsDeadLetterQueue).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-SQS3',
-      reason:
-        'This queue is itself a dead-letter queue: of EventBridge rule targets, EventBridge Scheduler targets and subscriber async invocations. cdk-nag only recognises DLQs named in SQS redrive policies or Lambda DeadLetterConfig.',
-    });
-
-    // ── queues ───────────────────────────────────────────────────────────────────────────
+    const sources = codeSources(this.topology, props);
     const queuesScope = new Construct(this, 'Queues');
-    const pending = new Map<string, Omit<TaskQueueResources, 'worker'>>();
-    for (const q of topology.queues) {
-      const scope = new Construct(queuesScope, q.name);
-      const deadLetterQueue = new sqs.Queue(scope, 'Dlq', { ...secureQueueProps(), retentionPeriod: Duration.days(14) });
-      const queue = new sqs.Queue(scope, 'Queue', {
-        ...secureQueueProps(),
-        visibilityTimeout: Duration.seconds(q.visibilityTimeoutSeconds),
-        deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: q.maxReceiveCount },
-      });
-      pending.set(q.name, { settings: q, queue, deadLetterQueue });
-    }
-
-    // ── scheduler ────────────────────────────────────────────────────────────────────────
-    this.scheduleGroup = new scheduler.ScheduleGroup(this, 'Schedules', { removalPolicy: stateful });
-    this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
-      description: `EventBridge Scheduler sends to the SQS queues of celeriac app ${topology.app}`,
-      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
-        // Confused-deputy guard: only schedules of this account's group may use the role.
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': Stack.of(this).account, 'aws:SourceArn': this.scheduleGroup.scheduleGroupArn },
-        },
-      }),
-    });
-    for (const { queue } of pending.values()) queue.grant(this.schedulerRole, 'sqs:SendMessage');
-
-    // ── environment ──────────────────────────────────────────────────────────────────────
-    const stack = Stack.of(this);
-    const urls = (pick: (r: Omit<TaskQueueResources, 'worker'>) => sqs.IQueue): string =>
-      stack.toJsonString(Object.fromEntries([...pending].map(([name, r]) => [name, pick(r).queueUrl])));
-    this.environment = {
-      ...props.environment,
-      [ENV.app]: topology.app,
-      [ENV.table]: this.table.tableName,
-      [ENV.bus]: this.bus.eventBusName,
-      [ENV.queueUrls]: urls((r) => r.queue),
-      [ENV.dlqUrls]: urls((r) => r.deadLetterQueue),
-      [ENV.events]: topology.eventsEnabled ? 'on' : 'off',
-      [ENV.resultTtl]: String((props.resultTtl ?? Duration.seconds(DEFAULT_RESULT_TTL_SECONDS)).toSeconds()),
-      [ENV.schedulerGroup]: this.scheduleGroup.scheduleGroupName,
-      [ENV.schedulerRoleArn]: this.schedulerRole.roleArn,
-      // Stack traces point into the TypeScript sources (the bundle ships its source map).
-      NODE_OPTIONS: '--enable-source-maps',
-    };
-    checkEnvironmentSize(this.environment, topology.queues.length);
-
-    const functionDefaults = (
-      name: string,
-      scope: Construct,
-    ): Pick<
-      nodejs.NodejsFunctionProps,
-      'runtime' | 'architecture' | 'role' | 'logGroup' | 'environment' | 'projectRoot' | 'depsLockFilePath' | 'bundling'
-    > => {
-      const role = new iam.Role(scope, 'Role', {
-        description: `celeriac ${topology.app}: ${name}`,
-        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      });
-      const logGroup = new logs.LogGroup(scope, 'Logs', {
-        retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-        removalPolicy: stateful,
-      });
-      // Instead of the AWSLambdaBasicExecutionRole managed policy: write to this group only.
-      logGroup.grantWrite(role);
-      return {
-        // nodejs24.x: the newest Node runtime this CDK knows, pinned (not NODEJS_LATEST) so a CDK
-        // upgrade never changes the runtime of a deployed worker unannounced.
-        runtime: lambda.Runtime.NODEJS_24_X,
-        architecture: lambda.Architecture.ARM_64,
-        role,
-        logGroup,
-        environment: { ...this.environment },
-        projectRoot,
-        ...(depsLockFilePath ? { depsLockFilePath } : {}),
-        bundling: {
-          // ESM, as the sources are ("type": "module", import.meta); preferring dependencies' ESM
-          // builds lets esbuild tree-shake them.
-          format: nodejs.OutputFormat.ESM,
-          mainFields: ['module', 'main'],
-          // An ES module has no `require`, but bundled CommonJS dependencies still call it.
-          banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-          minify: true,
-          sourceMap: true,
-          // SDK choice: bundle the AWS SDK v3 clients rather than use the runtime's copy. The
-          // runtime's SDK version moves with Lambda's releases, not our lockfile, so tests and
-          // production would run different clients (endpoint and checksum defaults have changed
-          // between minor versions); minified and tree-shaken, the three clients add little to
-          // cold start.
-          bundleAwsSDK: true,
-          ...props.bundling,
-        },
-      };
-    };
-
-    // ── workers ──────────────────────────────────────────────────────────────────────────
-    const workerEntry = props.workerEntry === undefined ? undefined : resolveEntry(projectRoot, props.workerEntry, 'workerEntry');
-    for (const [name, r] of pending) {
-      const q = r.settings;
-      const scope = r.queue.node.scope as Construct;
-      const worker = new nodejs.NodejsFunction(scope, 'Worker', {
-        ...functionDefaults(`worker of queue ${name}`, scope),
-        description: `celeriac ${topology.app}: worker of queue ${name}`,
-        ...(props.workerCode ? { code: props.workerCode, handler: 'index.handler' } : { entry: workerEntry as string, handler: 'handler' }),
-        timeout: Duration.seconds(q.functionTimeoutSeconds),
-        memorySize: q.memoryMb,
-      });
-      worker.addEventSource(
-        new SqsEventSource(r.queue, {
-          batchSize: q.batchSize,
-          maxBatchingWindow: Duration.seconds(q.maxBatchingWindowSeconds),
-          reportBatchItemFailures: true,
-          maxConcurrency: q.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
-        }),
-      );
-      this.#queues.set(name, { ...r, worker });
-    }
-
+    for (const q of this.topology.queues) this.#queues.set(q.name, this.#taskQueue(queuesScope, q, sources.worker, props));
+    for (const { queue } of this.#queues.values()) allowSchedulerToSend(this.schedulerRole, queue);
     for (const { worker } of this.#queues.values()) this.#grantRuntime(worker);
+    this.#createSubscribers(sources.subscribers, props);
 
-    // ── subscribers ──────────────────────────────────────────────────────────────────────
-    const subscribersScope = new Construct(this, 'Subscribers');
-    for (const s of topology.subscribers) {
-      const existing = props.existingSubscriberFunctions?.[s.name];
-      if (existing) {
-        this.#subscribers.set(s.name, existing);
-        continue;
-      }
-      const scope = new Construct(subscribersScope, s.name);
-      const code = props.subscriberCode?.[s.name];
-      const fn = new nodejs.NodejsFunction(scope, 'Function', {
-        ...functionDefaults(`subscriber ${s.name}`, scope),
-        description: `celeriac ${topology.app}: subscriber ${s.name}`,
-        ...(code
-          ? { code, handler: 'index.handler' }
-          : { entry: resolveEntry(projectRoot, s.entry as string, `the entry of subscriber "${s.name}"`), handler: 'handler' }),
-        timeout: Duration.seconds(30),
-        // EventBridge invokes asynchronously: after Lambda's own retries, keep the event.
-        retryAttempts: 2,
-        deadLetterQueue: this.eventsDeadLetterQueue,
-      });
-      this.#subscribers.set(s.name, fn);
-    }
-
-    // ── rules: static links, error links, subscribers ────────────────────────────────────
-    const rulesScope = new Construct(this, 'Rules');
-    for (const r of topology.rules) {
-      const rule = new events.Rule(rulesScope, r.name, {
-        eventBus: this.bus,
-        description: r.description,
-        eventPattern: toCdkEventPattern(r.eventPattern),
-      });
-      const target =
-        r.target.kind === 'queue'
-          ? new eventTargets.SqsQueue(this.queue(r.target.queue), {
-              ...(r.inputTransformer ? { message: new TransformerInput(r.inputTransformer) } : {}),
-              deadLetterQueue: this.eventsDeadLetterQueue,
-              ...deliveryRetry,
-            })
-          : new eventTargets.LambdaFunction(this.subscriberFunction(r.target.subscriber), {
-              deadLetterQueue: this.eventsDeadLetterQueue,
-              ...deliveryRetry,
-            });
-      rule.addTarget(target);
-      this.#rules.set(r.name, { rule, targets: 1 });
-    }
-
-    // ── periodic tasks ───────────────────────────────────────────────────────────────────
-    const schedulesScope = new Construct(this, 'Periodic');
-    for (const p of topology.periodic) {
-      const schedule = new scheduler.Schedule(schedulesScope, p.name, {
-        description: `celeriac ${topology.app}: periodic task ${p.name} calls ${p.task}`,
-        scheduleGroup: this.scheduleGroup,
-        schedule: scheduler.ScheduleExpression.expression(p.schedule),
-        target: new schedulerTargets.SqsSendMessage(this.queue(p.queue), {
-          role: this.schedulerRole,
-          input: scheduler.ScheduleTargetInput.fromText(p.input),
-          deadLetterQueue: this.eventsDeadLetterQueue,
-          ...deliveryRetry,
-        }),
-      });
-      this.#schedules.set(p.name, schedule);
-    }
-
-    // ── alarms and dashboard ─────────────────────────────────────────────────────────────
-    this.alarms = this.#createAlarms(props);
-    this.dashboard = props.dashboard === false ? undefined : this.#createDashboard();
+    const queues = new Map([...this.#queues].map(([name, r]) => [name, r.queue]));
+    const common = { deadLetterQueue: this.eventsDeadLetterQueue, queues, ...delivery };
+    this.routes = new StaticRoutes(this, 'Rules', {
+      ...common,
+      rules: this.topology.rules,
+      bus: this.bus,
+      subscribers: this.#subscribers,
+      errorPrefix: 'TaskRunner',
+    });
+    this.periodicSchedules = new PeriodicSchedules(this, 'Periodic', {
+      ...common,
+      app: this.topology.app,
+      periodic: this.topology.periodic,
+      access: this.#access,
+    });
+    // Id `Default`: CloudFormation logical IDs skip it, so the alarms and the dashboard keep the
+    // IDs (and the generated names) they had before they moved into their own construct.
+    this.monitoring = new TaskRunnerMonitoring(this, 'Default', {
+      app: this.topology.app,
+      queues: [...this.#queues.values()],
+      eventsDeadLetterQueue: this.eventsDeadLetterQueue,
+      subscribers: this.#subscribers,
+      ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),
+      ...(props.oldestMessageAgeThreshold ? { oldestMessageAgeThreshold: props.oldestMessageAgeThreshold } : {}),
+      ...(props.dashboard !== undefined ? { dashboard: props.dashboard } : {}),
+      ...(this.metricsNamespace !== undefined ? { metricsNamespace: this.metricsNamespace } : {}),
+      errorPrefix: 'TaskRunner',
+    });
+    this.alarms = this.monitoring.alarms;
+    this.dashboard = this.monitoring.dashboard;
   }
 
   /** The SQS queue of a logical queue. */
   queue(name: string): sqs.Queue {
-    return this.#resources(name).queue;
+    return this.taskQueue(name).queue;
   }
 
   /** The DLQ of a logical queue. */
   deadLetterQueue(name: string): sqs.Queue {
-    return this.#resources(name).deadLetterQueue;
+    return this.taskQueue(name).deadLetterQueue;
   }
 
   /** The worker function consuming a logical queue. */
   worker(name: string): nodejs.NodejsFunction {
-    return this.#resources(name).worker;
+    return this.taskQueue(name).worker;
+  }
+
+  /** The {@link TaskQueue} of a logical queue: its queue, DLQ, worker and event source. */
+  taskQueue(name: string): TaskQueue {
+    const r = this.#queues.get(name);
+    if (!r) throw new Error(`TaskRunner: no queue "${name}" (queues: ${[...this.#queues.keys()].join(', ')})`);
+    return r;
   }
 
   /** All queues' resources, by logical queue name. */
-  get queues(): ReadonlyMap<string, TaskQueueResources> {
+  get queues(): ReadonlyMap<string, TaskQueue> {
     return this.#queues;
   }
 
@@ -430,14 +301,12 @@ export class TaskRunner extends Construct {
 
   /** The EventBridge rule of a topology rule (see `topology.rules`). */
   rule(name: string): events.Rule {
-    const r = this.#rules.get(name);
-    if (!r) throw new Error(`TaskRunner: no rule "${name}" (rules: ${[...this.#rules.keys()].join(', ') || 'none'})`);
-    return r.rule;
+    return this.routes.rule(name);
   }
 
   /** The schedule of a periodic task. */
   schedule(name: string): scheduler.Schedule {
-    const s = this.#schedules.get(name);
+    const s = this.periodicSchedules.schedules.get(name);
     if (!s) throw new Error(`TaskRunner: no periodic task "${name}"`);
     return s;
   }
@@ -447,15 +316,7 @@ export class TaskRunner extends Construct {
    * sixth: EventBridge allows 5 targets per rule.
    */
   addRuleTarget(ruleName: string, target: events.IRuleTarget): void {
-    const entry = this.#rules.get(ruleName);
-    if (!entry) throw new Error(`TaskRunner: no rule "${ruleName}" (rules: ${[...this.#rules.keys()].join(', ') || 'none'})`);
-    if (entry.targets >= MAX_TARGETS_PER_RULE) {
-      throw new Error(
-        `TaskRunner: rule "${ruleName}" already has ${entry.targets} targets; EventBridge allows at most ${MAX_TARGETS_PER_RULE} per rule`,
-      );
-    }
-    entry.rule.addTarget(target);
-    entry.targets += 1;
+    this.routes.addTarget(ruleName, target);
   }
 
   /**
@@ -464,9 +325,12 @@ export class TaskRunner extends Construct {
    * and create delayed calls in the schedule group.
    */
   grantProducer(grantee: iam.IGrantable): void {
-    for (const { queue } of this.#queues.values()) queue.grantSendMessages(grantee);
+    for (const { queue } of this.#queues.values()) {
+      queue.grantSendMessages(grantee);
+      if (queue.encryptionMasterKey) acknowledgeKeyActionWildcards(grantee.grantPrincipal, ['kms:GenerateDataKey*', 'kms:ReEncrypt*']);
+    }
     this.table.grantReadWriteData(grantee);
-    this.#grantScheduling(grantee);
+    grantLongDelays(grantee, this.#access);
   }
 
   #grantRuntime(worker: lambda.Function): void {
@@ -474,159 +338,141 @@ export class TaskRunner extends Construct {
     if (this.topology.eventsEnabled) this.bus.grantPutEventsTo(worker);
   }
 
-  #grantScheduling(grantee: iam.IGrantable): void {
-    // Countdowns past SQS's 15-minute delay become one-time schedules in this group.
-    this.scheduleGroup.grantWriteSchedules(grantee);
-    this.schedulerRole.grantPassRole(grantee.grantPrincipal);
-    const principal = grantee.grantPrincipal;
-    if (Construct.isConstruct(principal)) {
-      const group = Stack.of(this).resolve(this.scheduleGroup.scheduleGroupName) as unknown;
-      Validations.of(principal).acknowledge({
-        id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${typeof group === 'string' ? group : JSON.stringify(group)}/*]`,
-        reason:
-          "Delayed calls (countdown over 15 minutes) are one-time schedules with generated names, created at run time; the wildcard is scoped to this app's schedule group.",
+  #environment(props: TaskRunnerProps): Readonly<Record<string, string>> {
+    const stack = Stack.of(this);
+    // Lazy: the queues are created after the environment their workers carry.
+    const urls = (pick: (r: TaskQueue) => sqs.IQueue): string =>
+      Lazy.string({
+        produce: () => stack.toJsonString(Object.fromEntries([...this.#queues].map(([name, r]) => [name, pick(r).queueUrl]))),
       });
-    }
-  }
-
-  #resources(name: string): TaskQueueResources {
-    const r = this.#queues.get(name);
-    if (!r) throw new Error(`TaskRunner: no queue "${name}" (queues: ${[...this.#queues.keys()].join(', ')})`);
-    return r;
-  }
-
-  #createAlarms(props: TaskRunnerProps): cloudwatch.Alarm[] {
-    const alarms: cloudwatch.Alarm[] = [];
-    const ageThreshold = (props.oldestMessageAgeThreshold ?? Duration.minutes(15)).toSeconds();
-    const add = (scope: Construct, id: string, metric: cloudwatch.IMetric, threshold: number, description: string): void => {
-      const alarm = new cloudwatch.Alarm(scope, id, {
-        metric,
-        threshold,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `celeriac ${this.topology.app}: ${description}`,
-      });
-      for (const action of props.alarmActions ?? []) alarm.addAlarmAction(action);
-      alarms.push(alarm);
+    const environment = {
+      ...props.environment,
+      [ENV.app]: this.topology.app,
+      [ENV.table]: this.table.tableName,
+      [ENV.bus]: this.bus.eventBusName,
+      [ENV.queueUrls]: urls((r) => r.queue),
+      [ENV.dlqUrls]: urls((r) => r.deadLetterQueue),
+      [ENV.events]: this.topology.eventsEnabled ? 'on' : 'off',
+      [ENV.resultTtl]: String((props.resultTtl ?? Duration.seconds(DEFAULT_RESULT_TTL_SECONDS)).toSeconds()),
+      [ENV.schedulerGroup]: this.scheduleGroup.scheduleGroupName,
+      [ENV.schedulerRoleArn]: this.schedulerRole.roleArn,
+      ...(this.metricsNamespace !== undefined ? { [ENV.metricsNamespace]: this.metricsNamespace } : {}),
+      // Stack traces point into the TypeScript sources (the bundle ships its source map).
+      NODE_OPTIONS: '--enable-source-maps',
     };
-    const minute = { period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM };
-    const fiveMinutesSum = { period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM };
-    for (const [name, r] of this.#queues) {
-      const scope = r.queue.node.scope as Construct;
-      add(
-        scope,
-        'DlqNotEmptyAlarm',
-        r.deadLetterQueue.metricApproximateNumberOfMessagesVisible(minute),
-        1,
-        `messages in the DLQ of queue ${name}`,
-      );
-      add(
-        scope,
-        'OldestMessageAlarm',
-        r.queue.metricApproximateAgeOfOldestMessage(minute),
-        ageThreshold,
-        `the oldest message in queue ${name} is ${ageThreshold} s old or more`,
-      );
-      add(
-        scope,
-        'WorkerErrorsAlarm',
-        r.worker.metricErrors(fiveMinutesSum),
-        1,
-        `the worker of queue ${name} failed (a whole batch errored)`,
-      );
-      add(scope, 'WorkerThrottlesAlarm', r.worker.metricThrottles(fiveMinutesSum), 1, `the worker of queue ${name} was throttled`);
+    for (const q of this.topology.queues) {
+      checkEnvironmentSize({ ...workerFunctionProps(props, q.name).environment, ...environment }, this.topology.queues.length);
     }
-    add(
-      this,
-      'EventsDlqNotEmptyAlarm',
-      this.eventsDeadLetterQueue.metricApproximateNumberOfMessagesVisible(minute),
-      1,
-      'undelivered link / subscriber / periodic events in the events DLQ',
-    );
-    for (const [name, fn] of this.#subscribers) {
-      if (!(fn instanceof lambda.Function)) continue;
-      add(fn.node.scope as Construct, 'ErrorsAlarm', fn.metricErrors(fiveMinutesSum), 1, `subscriber ${name} failed`);
-    }
-    return alarms;
+    return environment;
   }
 
-  #createDashboard(): cloudwatch.Dashboard {
-    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard');
-    const fiveMinutes = Duration.minutes(5);
-    for (const [name, r] of this.#queues) {
-      dashboard.addWidgets(
-        new cloudwatch.TextWidget({
-          markdown: `## Queue \`${name}\` (${r.settings.tasks.join(', ') || 'no static tasks'})`,
-          width: 24,
-          height: 1,
+  #taskQueue(scope: Construct, q: QueueInfo, code: FunctionCodeSource, props: TaskRunnerProps): TaskQueue {
+    const o = props.queueOverrides?.[q.name];
+    const fn = workerFunctionProps(props, q.name);
+    const queueProps = consolidateProps<TaskQueueQueueProps>({}, props.queueProps, o?.queueProps ?? {});
+    const deadLetterQueueProps = consolidateProps<TaskQueueQueueProps>({}, props.deadLetterQueueProps, o?.deadLetterQueueProps ?? {});
+    return new TaskQueue(scope, q.name, {
+      settings: q,
+      app: this.topology.app,
+      code,
+      // The worker's own variables over the app's; the CELERIAC_* keys were refused from both.
+      environment: { ...this.environment, ...fn.environment },
+      workerFunctionProps: fn,
+      queueProps,
+      deadLetterQueueProps,
+      ...(props.bundling ? { bundling: props.bundling } : {}),
+      ...(props.logRetention ? { logRetention: props.logRetention } : {}),
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+  }
+
+  #createSubscribers(sources: ReadonlyMap<string, FunctionCodeSource>, props: TaskRunnerProps): void {
+    const subscribersScope = new Construct(this, 'Subscribers');
+    for (const s of this.topology.subscribers) {
+      const existing = props.existingSubscriberFunctions?.[s.name];
+      if (existing) {
+        this.#subscribers.set(s.name, existing);
+        continue;
+      }
+      const scope = new Construct(subscribersScope, s.name);
+      const fn = new nodejs.NodejsFunction(scope, 'Function', {
+        ...celeriacFunctionProps(scope, {
+          description: `celeriac ${this.topology.app}: subscriber ${s.name}`,
+          environment: this.environment,
+          ...(props.bundling ? { bundling: props.bundling } : {}),
+          ...(props.logRetention ? { logRetention: props.logRetention } : {}),
+          removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
         }),
-        new cloudwatch.GraphWidget({
-          title: `${name}: messages`,
-          left: [
-            r.queue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes }),
-            r.queue.metricApproximateNumberOfMessagesNotVisible({ period: fiveMinutes }),
-            r.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, label: 'DLQ visible' }),
-          ],
-          width: 8,
-        }),
-        new cloudwatch.GraphWidget({
-          title: `${name}: age of oldest message (s)`,
-          left: [r.queue.metricApproximateAgeOfOldestMessage({ period: fiveMinutes })],
-          width: 8,
-        }),
-        new cloudwatch.GraphWidget({
-          title: `${name}: worker`,
-          left: [
-            r.worker.metricInvocations({ period: fiveMinutes }),
-            r.worker.metricErrors({ period: fiveMinutes }),
-            r.worker.metricThrottles({ period: fiveMinutes }),
-          ],
-          right: [r.worker.metricDuration({ period: fiveMinutes, statistic: cloudwatch.Stats.p(99) })],
-          width: 8,
-        }),
-      );
+        ...codeProps(sources.get(s.name) as FunctionCodeSource),
+        timeout: Duration.seconds(30),
+        // EventBridge invokes asynchronously: after Lambda's own retries, keep the event.
+        retryAttempts: 2,
+        deadLetterQueue: this.eventsDeadLetterQueue,
+      });
+      this.#subscribers.set(s.name, fn);
     }
-    dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'events DLQ',
-        left: [this.eventsDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes })],
-        width: 8,
-      }),
-      new cloudwatch.AlarmStatusWidget({ title: 'alarms', alarms: [...this.alarms], width: 16 }),
-    );
-    return dashboard;
   }
 }
 
-/** A topology rule's input transformer, passed to CloudFormation exactly as lib/routing wrote it. */
-class TransformerInput extends events.RuleTargetInput {
-  readonly #transformer: InputTransformer;
-
-  constructor(transformer: InputTransformer) {
-    super();
-    this.#transformer = transformer;
-  }
-
-  override bind(_rule: events.IRule): events.RuleTargetInputProperties {
-    return { inputPathsMap: { ...this.#transformer.inputPathsMap }, inputTemplate: this.#transformer.inputTemplate };
-  }
+function createTable(scope: Construct, props: TaskRunnerProps, removalPolicy: RemovalPolicy): dynamodb.Table {
+  return new dynamodb.Table(scope, 'Table', {
+    billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    removalPolicy,
+    ...props.tableProps,
+    partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+    timeToLiveAttribute: 'ttl',
+  });
 }
 
-function toCdkEventPattern(p: EventPattern): events.EventPattern {
-  return {
-    source: [...p.source],
-    detailType: [...p['detail-type']],
-    ...(p.detail ? { detail: { task: [...p.detail.task] } } : {}),
-  };
-}
-
-function secureQueueProps(): sqs.QueueProps {
-  return {
+function createEventsDeadLetterQueue(scope: Construct): sqs.Queue {
+  const queue = new sqs.Queue(scope, 'EventsDlq', {
     encryption: sqs.QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
     maxMessageSizeBytes: MAX_MESSAGE_BYTES,
-  };
+    retentionPeriod: Duration.days(14),
+  });
+  Validations.of(queue).acknowledge({
+    id: 'AwsSolutions::AwsSolutions-SQS3',
+    reason:
+      'This queue is itself a dead-letter queue: of EventBridge rule targets, EventBridge Scheduler targets and subscriber async invocations. cdk-nag only recognises DLQs named in SQS redrive policies or Lambda DeadLetterConfig.',
+  });
+  return queue;
+}
+
+/** The worker function props of a queue: the app-wide ones, this queue's over them (environment merged). */
+function workerFunctionProps(props: TaskRunnerProps, queue: string): WorkerFunctionProps {
+  return consolidateProps<WorkerFunctionProps>({}, props.workerFunctionProps, props.queueOverrides?.[queue]?.workerFunctionProps ?? {});
+}
+
+/**
+ * Where the worker's and each built subscriber's code come from, entries resolved against the
+ * user's project (never this package) and the lock file found only when something is bundled.
+ */
+function codeSources(
+  topology: Topology,
+  props: TaskRunnerProps,
+): { worker: FunctionCodeSource; subscribers: Map<string, FunctionCodeSource> } {
+  const projectRoot = path.resolve(props.projectRoot ?? process.cwd());
+  const bundles =
+    !props.workerCode || topology.subscribers.some((s) => !props.subscriberCode?.[s.name] && !props.existingSubscriberFunctions?.[s.name]);
+  const depsLockFilePath = bundles ? resolveLockFile(projectRoot, props.depsLockFilePath) : undefined;
+  const bundled = (entry: string): FunctionCodeSource => ({ entry, projectRoot, ...(depsLockFilePath ? { depsLockFilePath } : {}) });
+  const worker = props.workerCode
+    ? { code: props.workerCode }
+    : bundled(resolveEntry(projectRoot, props.workerEntry as string, 'workerEntry'));
+  const subscribers = new Map<string, FunctionCodeSource>();
+  for (const s of topology.subscribers) {
+    if (props.existingSubscriberFunctions?.[s.name]) continue;
+    const code = props.subscriberCode?.[s.name];
+    subscribers.set(s.name, code ? { code } : bundled(resolveEntry(projectRoot, s.entry as string, `the entry of subscriber "${s.name}"`)));
+  }
+  return { worker, subscribers };
+}
+
+/** Environment keys the construct sets, refused from the user. */
+function reservedKeys(env: Readonly<Record<string, string>> | undefined): string[] {
+  return Object.keys(env ?? {}).filter((k) => k.startsWith('CELERIAC_') || k === 'NODE_OPTIONS');
 }
 
 function validateProps(props: TaskRunnerProps): void {
@@ -636,9 +482,19 @@ function validateProps(props: TaskRunnerProps): void {
   if (props.existingBus && props.busProps) {
     throw new Error('TaskRunner: pass either existingBus or busProps, not both (busProps configure a bus this construct creates)');
   }
-  const reserved = Object.keys(props.environment ?? {}).filter((k) => k.startsWith('CELERIAC_') || k === 'NODE_OPTIONS');
-  if (reserved.length > 0) {
-    throw new Error(`TaskRunner: environment must not set ${reserved.join(', ')}: the construct sets them from the topology`);
+  const environments: [string, Readonly<Record<string, string>> | undefined][] = [
+    ['environment', props.environment],
+    ['workerFunctionProps.environment', props.workerFunctionProps?.environment],
+    ...Object.entries(props.queueOverrides ?? {}).map(([q, o]): [string, Readonly<Record<string, string>> | undefined] => [
+      `queueOverrides.${q}.workerFunctionProps.environment`,
+      o.workerFunctionProps?.environment,
+    ]),
+  ];
+  for (const [what, env] of environments) {
+    const reserved = reservedKeys(env);
+    if (reserved.length > 0) {
+      throw new Error(`TaskRunner: ${what} must not set ${reserved.join(', ')}: the construct sets them from the topology`);
+    }
   }
   if (props.workerEntry === undefined && props.workerCode === undefined) {
     throw new Error(
@@ -648,8 +504,7 @@ function validateProps(props: TaskRunnerProps): void {
   if (props.workerEntry !== undefined && props.workerCode !== undefined) {
     throw new Error('TaskRunner: pass either workerEntry or workerCode, not both');
   }
-  const age = props.oldestMessageAgeThreshold?.toSeconds();
-  if (age !== undefined && age < 1) throw new Error('TaskRunner: oldestMessageAgeThreshold must be at least 1 second');
+  checkOldestMessageAgeThreshold(props.oldestMessageAgeThreshold, 'TaskRunner');
 }
 
 function validateSubscriberSources(topology: Topology, props: TaskRunnerProps): void {
@@ -708,8 +563,12 @@ function resolveLockFile(projectRoot: string, given: string | undefined): string
   return found;
 }
 
-/** Applies CDK-typed queue overrides to the topology, so `buildTopology` validates the result once. */
-function withOverrides(input: AppTopologyInput, overrides: Readonly<Record<string, QueueOverrides>>): AppTopologyInput {
+/**
+ * Applies the CDK-typed queue settings to the topology (`queueOverrides`, and the timeout and
+ * memory of `workerFunctionProps`), so `buildTopology` validates the result once.
+ */
+function withOverrides(input: AppTopologyInput, props: TaskRunnerProps): AppTopologyInput {
+  const overrides = props.queueOverrides ?? {};
   const known = new Set([...(input.queues ?? []).map((q) => q.name), ...(input.tasks ?? []).map((t) => t.queue)]);
   const unknown = Object.keys(overrides).filter((q) => !known.has(q));
   if (unknown.length > 0) {
@@ -722,8 +581,8 @@ function withOverrides(input: AppTopologyInput, overrides: Readonly<Record<strin
   return {
     ...input,
     queues: queues.map((q) => {
-      const o = overrides[q.name];
-      if (!o) return q;
+      const fn = workerFunctionProps(props, q.name);
+      const o: QueueOverrides = { functionTimeout: fn.timeout, memorySize: fn.memorySize, ...withoutUndefined(overrides[q.name]) };
       return {
         ...q,
         ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
@@ -736,6 +595,10 @@ function withOverrides(input: AppTopologyInput, overrides: Readonly<Record<strin
       };
     }),
   };
+}
+
+function withoutUndefined<T extends object>(o: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** Refuses, at synth time, an environment Lambda would refuse at deploy time (4 KB in total). */

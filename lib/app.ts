@@ -14,6 +14,8 @@ import { applyCanvas } from './runtime/producer';
 import { createSignals, type Signals } from './signals';
 import type { Outcome } from './signals/events';
 import { maybeCurrentTask, runWithContext } from './task/context';
+import { checkConcurrency, startIntervalMs } from './task/flow';
+import { ACCUMULATE_TASK } from './task/replace';
 import type { CallOptions, TaskContext, TaskOptions } from './task/types';
 import { type LogLevel, powertoolsLogger, withTaskFields } from './telemetry/logger';
 
@@ -157,6 +159,9 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
     if (this.#tasks.has(name))
       throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `task "${name}" is already registered in app "${this.name}"`);
     if (typeof fn !== 'function') throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `task "${name}" needs a function body`);
+    // Flow-control options fail here, at start-up, rather than in a worker.
+    if (options.rateLimit !== undefined) startIntervalMs(name, options.rateLimit);
+    if (options.concurrency !== undefined) checkConcurrency(name, options.concurrency as number);
     this.#tasks.set(name, { name, fn, options });
     this.#owners = undefined;
     return this.#makeTask<A, Awaited<R>>(name, options);
@@ -212,6 +217,7 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
       },
       options: { events: false },
     });
+    this.#tasks.set(ACCUMULATE_TASK, { name: ACCUMULATE_TASK, fn: (values: unknown[]) => values, options: {} });
   }
 
   /**
@@ -444,6 +450,11 @@ function directContext(name: string, args: readonly unknown[]): TaskContext {
     retry(options) {
       // Celery: called directly, retry() re-raises the error instead of retrying.
       throw options?.error ?? new CeleriacError(ErrorCodes.TASK_ERROR, `${name}.retry() called outside a worker`);
+    },
+    replace() {
+      // Celery applies the replacement eagerly and returns its value; a direct call here is
+      // synchronous to the caller, which cannot wait for a workflow, so it is refused instead.
+      throw new CeleriacError(ErrorCodes.TASK_ERROR, `${name}.replace() called outside a worker`);
     },
     async updateState() {},
   };

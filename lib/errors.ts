@@ -17,6 +17,12 @@ export const ErrorCodes = {
   INVALID_UNICODE: 'INVALID_UNICODE',
   MESSAGE_TOO_LARGE: 'MESSAGE_TOO_LARGE',
   RESULT_TOO_LARGE: 'RESULT_TOO_LARGE',
+  /** A payload reference points outside the app's payload store prefix. */
+  PAYLOAD_FOREIGN: 'PAYLOAD_FOREIGN',
+  /** A payload reference points to nothing (deleted, expired, or never written). */
+  PAYLOAD_NOT_FOUND: 'PAYLOAD_NOT_FOUND',
+  /** A stored payload's size or digest is not the one its reference names. */
+  PAYLOAD_CORRUPT: 'PAYLOAD_CORRUPT',
   TASK_NOT_REGISTERED: 'TASK_NOT_REGISTERED',
   INVALID_ARGS: 'INVALID_ARGS',
   FOREIGN_MESSAGE_UNROUTABLE: 'FOREIGN_MESSAGE_UNROUTABLE',
@@ -41,6 +47,8 @@ export const ErrorCodes = {
   NOT_CONFIGURED: 'NOT_CONFIGURED',
   INVALID_OPTIONS: 'INVALID_OPTIONS',
   SYNC_SUBTASK: 'SYNC_SUBTASK',
+  /** An idempotency key is held by a call of another shape (other options or canvas). */
+  IDEMPOTENCY_CONFLICT: 'IDEMPOTENCY_CONFLICT',
   // infrastructure
   BACKEND_UNAVAILABLE: 'BACKEND_UNAVAILABLE',
   LEASE_HELD: 'LEASE_HELD',

@@ -63,6 +63,7 @@ export { Signal, type Signals } from './signals';
 export { DetailTypes, eventSource, type Outcome, type TaskEventDetail } from './signals/events';
 export { onTaskEvents, type TaskEvent } from './subscriber';
 export { currentTask } from './task/context';
+export { ACCUMULATE_TASK, Replace } from './task/replace';
 export type { CallOptions, ErrorMatcher, RetryPolicy, StandardSchemaV1, TaskContext, TaskOptions } from './task/types';
 export {
   consoleLogger,

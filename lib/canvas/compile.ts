@@ -2,7 +2,7 @@ import { CeleriacError, ErrorCodes } from '../errors';
 import { ID_RULE, isId } from '../protocol/ids';
 import { type Json, type JsonObject, toJson } from '../protocol/json';
 import type { NodeOptions, Plan, PlanNode } from '../protocol/plan';
-import type { CallOptions } from './signature';
+import type { CallOnlyOption, CallOptions } from './signature';
 import { type AnySignature, Chain, Chord, Group, Signature } from './signature';
 
 /** The shape of the handle `applyAsync()` returns, built by the app from real result classes. */
@@ -36,7 +36,7 @@ export const DEFAULT_MAX_NODES = 250_000;
 export function compile(
   canvas: AnySignature,
   callArgs: readonly unknown[],
-  callOptions: CallOptions,
+  callOptions: Omit<CallOptions, CallOnlyOption>,
   env: CompileEnv,
 ): { plan: Plan; handle: HandleSpec } {
   const nodes: PlanNode[] = [];
@@ -48,7 +48,7 @@ export function compile(
 }
 
 /** Merges call options into the top canvas, as Celery's apply_async does for each primitive. */
-function applyCallOptions(canvas: AnySignature, options: CallOptions): AnySignature {
+function applyCallOptions(canvas: AnySignature, options: Omit<CallOptions, CallOnlyOption>): AnySignature {
   const { link, linkError, taskId, ...rest } = options;
   let c = canvas.clone();
   const links = toList(link, 'link');
@@ -193,6 +193,10 @@ function compileChain(
   if (steps.length === 0) {
     throw new CeleriacError(ErrorCodes.INVALID_CANVAS, 'chain has no steps after removing empty groups');
   }
+  // A chain's taskId names its last step, whose result is the chain's (CHAIN-18), at any depth.
+  if (c.options.taskId !== undefined) {
+    steps = [...steps.slice(0, -1), (steps[steps.length - 1] as AnySignature).clone().set({ taskId: c.options.taskId })];
+  }
   const links = c.options.link ?? [];
   const errbacks = c.options.linkError ?? [];
   if (links.length > 0 || errbacks.length > 0) {
@@ -278,7 +282,8 @@ function compileChord(
   nodes: PlanNode[],
   env: CompileEnv,
 ): { index: number; handle: HandleSpec } {
-  let body = c.body.clone();
+  // A chord's taskId names its body (the task, or the body's own last step, standing for the result).
+  let body = c.options.taskId !== undefined ? c.body.clone().set({ taskId: c.options.taskId }) : c.body.clone();
   for (const l of c.options.link ?? []) body = body.link(l);
   for (const e of c.options.linkError ?? []) body = body.linkError(e);
   const header = compileGroup(c.header, prepend, nodes, env);

@@ -29,7 +29,18 @@ export interface CallOptions {
    * `add_to_parent`). Default true.
    */
   readonly addToParent?: boolean;
+  /**
+   * Call once: the first call with this key (per app, and per task name or canvas kind) within
+   * `idempotencyTtl` publishes; a later one gets the first call's handle and publishes nothing.
+   * Decided by one conditional write. README, "Call once: idempotency keys".
+   */
+  readonly idempotencyKey?: string;
+  /** Seconds the idempotency key holds (default 86,400: 24 hours). */
+  readonly idempotencyTtl?: number;
 }
+
+/** Options that belong to one call, never to a signature: they are not `set()` on a canvas. */
+export type CallOnlyOption = 'idempotencyKey' | 'idempotencyTtl';
 
 /** What a canvas needs from its app to be applied. Implemented by the App. */
 export interface CanvasHost {
@@ -40,7 +51,7 @@ export interface CanvasHost {
 type LinkList = readonly AnySignature[];
 
 /** Options a canvas carries (Celery's `options`), plus its links. */
-export interface CanvasOptions extends Omit<CallOptions, 'link' | 'linkError'> {
+export interface CanvasOptions extends Omit<CallOptions, 'link' | 'linkError' | CallOnlyOption> {
   readonly link?: LinkList;
   readonly linkError?: LinkList;
 }
@@ -66,7 +77,7 @@ export abstract class Canvas<In extends readonly unknown[], Out, H> {
   }
 
   /** Merges options in place and returns this signature (Celery's `set`). */
-  set(options: Omit<CallOptions, 'link' | 'linkError'>): this {
+  set(options: Omit<CallOptions, 'link' | 'linkError' | CallOnlyOption>): this {
     this.options = { ...this.options, ...options };
     return this;
   }

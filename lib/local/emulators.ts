@@ -12,7 +12,14 @@ import type { AddressInfo } from 'node:net';
 import { CeleriacError, ErrorCodes } from '../errors';
 
 // Provisioning goes through the AWS adapter (the only code that imports the SDK).
-export { EMULATOR_CLIENT_CONFIG, type EnsureQueueOptions, ensureQueue, ensureTable } from '../adapters/aws/provision';
+export {
+  EMULATOR_CLIENT_CONFIG,
+  type EnsureQueueOptions,
+  emulatorS3Config,
+  ensureBucket,
+  ensureQueue,
+  ensureTable,
+} from '../adapters/aws/provision';
 
 /** A running emulator. */
 export interface Emulator {

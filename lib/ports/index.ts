@@ -109,7 +109,7 @@ export interface ResultRecord {
   readonly cont?: 'pending' | 'done';
   readonly lease?: Lease;
   /** Set when REVOKED was written by `revoke()` (vs. expiry at the worker). */
-  readonly revokedBy?: 'client' | 'expired' | 'chord';
+  readonly revokedBy?: 'client' | 'expired' | 'chord' | 'duplicate';
 }
 
 /**
@@ -119,6 +119,19 @@ export interface ResultRecord {
 export interface Lease {
   readonly owner: string;
   readonly until: number;
+}
+
+/**
+ * What an idempotency key stands for (README, "Call once: idempotency keys"): the call that
+ * claimed it first, until `expiresAt`.
+ */
+export interface CallClaim {
+  /** The id of the first call's handle (a task id, a chain's last task, a group's or chord body's id). */
+  readonly id: string;
+  /** The seed the first producer derived its ids from, so a later one rebuilds the same handle (absent: claimed by a queue message). */
+  readonly seed?: string;
+  /** Epoch ms after which the key is free again. */
+  readonly expiresAt: number;
 }
 
 /** The outcome of a conditional write. */
@@ -175,6 +188,15 @@ export interface ResultStore {
   joinRead(joinId: string, count: number): Promise<JoinShard[]>;
   /** Creates marker `key` once: true for the one caller that created it. */
   claim(key: string): Promise<boolean>;
+  /**
+   * Claims idempotency key `key` for `claim`, in one conditional write: it is written when no
+   * claim holds the key or the one that does expired (`expiresAt <= now`). Returns undefined when
+   * this claim was written, else the unexpired claim that holds the key. Of racing callers exactly
+   * one writes.
+   */
+  claimCall(key: string, claim: CallClaim, now: number): Promise<CallClaim | undefined>;
+  /** Frees `key` if it is still held by a claim for `id` (its call could not be published). */
+  releaseCall(key: string, id: string): Promise<void>;
 }
 
 // ── Events ─────────────────────────────────────────────────────────────────────────────────
@@ -192,6 +214,68 @@ export interface BusEvent {
 export interface EventPublisher {
   /** Publishes events (adapters batch ≤ 10 per call and retry failed entries). */
   publish(events: readonly BusEvent[]): Promise<void>;
+}
+
+// ── Flow control: rate limits and concurrency per key, across every worker ──────────────────
+
+/** What {@link FlowControl.reserveStart} decided: start at `startAt`, or come back in `retryInMs`. */
+export type StartDecision = { readonly ok: true; readonly startAt: number } | { readonly ok: false; readonly retryInMs: number };
+
+/** What {@link FlowControl.acquireSlot} decided. */
+export type SlotDecision = { readonly ok: true; readonly slot: number } | { readonly ok: false; readonly retryInMs: number };
+
+/**
+ * Shared counters that keep tasks under a rate and a concurrency, whichever worker runs them.
+ * Every decision is one conditional write (or a few, for slots), so concurrent workers never
+ * both pass a limit; a crashed holder's slot frees itself when its lease ends.
+ */
+export interface FlowControl {
+  /**
+   * Reserves the next start of `key`, starts being at least `intervalMs` apart (GCRA without
+   * burst: Celery's token bucket of capacity 1, shared by all workers). The start is at `startAt`
+   * (now, or the next free time within `horizonMs`): the caller waits until then, and no other
+   * caller gets that time. A key booked past the horizon refuses: try again in `retryInMs`.
+   */
+  reserveStart(key: string, intervalMs: number, now: number, horizonMs: number): Promise<StartDecision>;
+  /** One of `limit` slots of `key`, held by `owner` until `until` (epoch ms) unless released. */
+  acquireSlot(key: string, limit: number, owner: string, until: number, now: number): Promise<SlotDecision>;
+  /** Frees a slot `owner` holds (a slot since taken over by another owner is left alone). */
+  releaseSlot(key: string, slot: number, owner: string): Promise<void>;
+}
+
+// ── Payloads stored by reference (claim check) ────────────────────────────────────────────
+
+/**
+ * A payload kept in a {@link PayloadStore}, as it travels in messages and records instead of the
+ * value: its key, size and digest. Plain JSON.
+ */
+export interface PayloadRef {
+  /** The object's key: `<prefix>/<path>`, the prefix being the app's. */
+  readonly key: string;
+  /** UTF-8 bytes of the stored text. */
+  readonly bytes: number;
+  /** SHA-256 of the stored text, base64url: a payload that changed under its key is refused. */
+  readonly sha256: string;
+}
+
+/**
+ * Where payloads too big for a message or an item are kept (S3 on AWS), each under a key the
+ * caller chooses deterministically, so a redelivered put writes the same object again.
+ * Expiry is the store's own (an S3 lifecycle rule matching the results' TTL).
+ */
+export interface PayloadStore {
+  /** The prefix every key of this store starts with (the app's): a reference outside it is foreign. */
+  readonly prefix: string;
+  /** Stores `text` under `<prefix>/<path>` (overwriting) and returns its reference. */
+  put(path: string, text: string): Promise<PayloadRef>;
+  /**
+   * The text `ref` points to.
+   * @throws CeleriacError PAYLOAD_FOREIGN (not under this store's prefix), PAYLOAD_NOT_FOUND (gone
+   *   or never written), PAYLOAD_CORRUPT (its digest or size differ): none of them retryable.
+   */
+  get(ref: PayloadRef): Promise<string>;
+  /** Deletes the objects (absent ones are fine); keys outside the prefix are refused (PAYLOAD_FOREIGN). */
+  delete(keys: readonly string[]): Promise<void>;
 }
 
 // ── Clock and ids ──────────────────────────────────────────────────────────────────────────
@@ -222,4 +306,6 @@ export interface Backend {
   readonly queueAliases?: ReadonlyMap<string, string>;
   /** Long delays (countdown / eta past the broker's limit), when the deployment has a scheduler. */
   readonly delayed?: DelayedSender;
+  /** Rate limits and concurrency limits shared by every worker (a task with neither never touches it). */
+  readonly flow?: FlowControl;
 }

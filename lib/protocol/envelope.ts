@@ -30,6 +30,17 @@ export interface EnvelopeHeaders {
   readonly queue?: string;
   /** User headers (`applyAsync({ headers })`), preserved across retries. */
   readonly custom?: JsonObject;
+  /**
+   * Replacement nesting of a call that took over a replaced task's id (Celery's
+   * `replaced_task_nesting`); absent = 0. Tells the replaced call's own redelivery (which reads
+   * the replace guard of nesting + 1) from the replacement's call under the same id.
+   */
+  readonly replaced?: number;
+  /**
+   * Call once (README, "Call once: idempotency keys"): the worker claims this key for the message's
+   * id before running it; a message whose key another id holds is stored REVOKED as its duplicate.
+   */
+  readonly idempotencyKey?: string;
 }
 
 /**
@@ -87,6 +98,8 @@ const dateString = v.pipe(
   v.string(),
   v.check((s: string) => !Number.isNaN(Date.parse(s)), 'expected a date'),
 );
+/** An idempotency key: 1-256 characters (lib/runtime/idempotency.ts scopes and stores it). */
+const idempotencyKey = v.pipe(v.string(), v.minLength(1), v.maxLength(256));
 /** Logical queue names travel in headers and plans; the app maps them to SQS queues. */
 const queueName = v.pipe(v.string(), v.minLength(1), v.maxLength(256));
 
@@ -112,6 +125,7 @@ const planNodeSchema = v.variant('t', [
     opts: v.optional(nodeOptions),
     link: v.optional(v.array(nat)),
     err: v.optional(v.array(nat)),
+    rep: v.optional(nat),
   }),
   v.object({ t: v.literal('chain'), steps: v.array(nat) }),
   v.object({ t: v.literal('group'), id, members: v.array(nat) }),
@@ -169,6 +183,8 @@ export const envelopeSchema = v.object({
     ignoreResult: v.optional(v.boolean()),
     queue: v.optional(queueName),
     custom: v.optional(jsonObject),
+    replaced: v.optional(nat),
+    idempotencyKey: v.optional(idempotencyKey),
   }),
   // `{ref}` first: it is what workflows with groups or chords carry, and a failed union branch is costly.
   wf: v.optional(v.union([refSchema, v.object({ plan: planSchema })])),
@@ -176,7 +192,7 @@ export const envelopeSchema = v.object({
   k: v.optional(v.pipe(v.array(frameSchema), v.maxLength(64))),
 });
 
-/** A foreign minimal call: `{"task":"add","args":[2,3]}` (+ optional `id`, `parentId`, `rootId`, `kwargs`, `headers`). */
+/** A foreign minimal call: `{"task":"add","args":[2,3]}` (+ optional `id`, `parentId`, `rootId`, `kwargs`, `headers`, `idempotencyKey`). */
 const minimalCallSchema = v.object({
   task: v.pipe(v.string(), v.minLength(1), v.maxLength(256)),
   args: v.optional(v.array(json)),
@@ -185,6 +201,7 @@ const minimalCallSchema = v.object({
   parentId: v.optional(v.nullable(id)),
   rootId: v.optional(id),
   headers: v.optional(jsonObject),
+  idempotencyKey: v.optional(idempotencyKey),
 });
 
 // ── fast paths ──────────────────────────────────────────────────────────────────────────────
@@ -364,6 +381,7 @@ export function decodeEnvelope(body: string, ctx: DecodeContext): Decoded {
           retries: 0,
           ...(ctx.queue ? { queue: ctx.queue } : {}),
           ...(m.headers ? { custom: m.headers } : {}),
+          ...(m.idempotencyKey !== undefined ? { idempotencyKey: m.idempotencyKey } : {}),
         },
       },
     };

@@ -8,8 +8,9 @@
  *   rewrite the call a static link sends;
  * - not in a reserved namespace ({@link RESERVED_ID_PREFIXES}): the runtime keeps its own
  *   create-once claims (a chord's fire claim, an inline errback's claim) as records beside the
- *   results, so a sender-chosen id in `join:…`, `errback:…` or `ignored:…` (the guard record of a
- *   result nobody keeps) could otherwise stand on one.
+ *   results, so a sender-chosen id in `join:…`, `errback:…`, `ignored:…` (the guard record of a
+ *   result nobody keeps) or `replaced:…` (the guard record of a replaced task) could otherwise
+ *   stand on one.
  *
  * Lone surrogates are refused by the JSON checks (INVALID_UNICODE) before ids are looked at.
  */
@@ -19,7 +20,7 @@ import { createHash } from 'node:crypto';
 export const ID_MAX_LENGTH = 256;
 
 /** Record-id prefixes only the runtime writes (see lib/adapters/aws/KEYS.md, "namespaces"). */
-export const RESERVED_ID_PREFIXES: readonly string[] = ['join:', 'errback:', 'ignored:'];
+export const RESERVED_ID_PREFIXES: readonly string[] = ['join:', 'errback:', 'ignored:', 'replaced:'];
 
 /** Allowed characters and length of an id (the reserved prefixes are checked by {@link isId}). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to refuse control characters in ids
@@ -27,7 +28,7 @@ export const TASK_ID_PATTERN = /^[^"\\\u0000-\u001f]{1,256}$/;
 
 /** What an id must be, in words (error messages name it). */
 export const ID_RULE =
-  'an id is 1-256 characters without quotes, backslashes or control characters, not starting with "join:", "errback:" or "ignored:"';
+  'an id is 1-256 characters without quotes, backslashes or control characters, not starting with "join:", "errback:", "ignored:" or "replaced:"';
 
 /** True when `x` is an id by the rules above. */
 export function isId(x: unknown): x is string {
@@ -37,7 +38,8 @@ export function isId(x: unknown): x is string {
   return !(
     (c === 106 /* j */ && x.startsWith('join:')) ||
     (c === 101 /* e */ && x.startsWith('errback:')) ||
-    (c === 105 /* i */ && x.startsWith('ignored:'))
+    (c === 105 /* i */ && x.startsWith('ignored:')) ||
+    (c === 114 /* r */ && x.startsWith('replaced:'))
   );
 }
 
@@ -57,3 +59,10 @@ export const errbackClaimKey = (failedId: string, errback: number): string => `e
 
 /** The record id of the guard record of a success whose result is ignored (reserved namespace). */
 export const ignoredResultKey = (taskId: string): string => `ignored:${taskId}`;
+
+/**
+ * The record id of the guard record of a task that replaced itself (`ctx.replace`), for the call
+ * of replacement nesting `nesting - 1` (reserved namespace): it holds where the replacement
+ * starts, so a redelivery of the replaced call finishes publishing it instead of running again.
+ */
+export const replacedKey = (taskId: string, nesting: number): string => `replaced:${taskId}:${nesting}`;

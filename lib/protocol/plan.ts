@@ -42,6 +42,11 @@ export interface TaskNode {
   readonly link?: readonly number[];
   /** Errbacks (`linkError`), node indexes. */
   readonly err?: readonly number[];
+  /**
+   * Set on the task that took over a replaced task's id (`ctx.replace`): how many replacements
+   * deep it is (Celery's `replaced_task_nesting`). Its message carries it as `headers.replaced`.
+   */
+  readonly rep?: number;
 }
 
 export interface ChainNode {

@@ -9,6 +9,11 @@ export const States = {
   SUCCESS: 'SUCCESS',
   FAILURE: 'FAILURE',
   REVOKED: 'REVOKED',
+  /**
+   * celeriac only: the task replaced itself (`ctx.replace`) and its replacement, which took its
+   * id, has not stored an outcome yet. Not ready (Celery leaves PENDING or STARTED here).
+   */
+  REPLACED: 'REPLACED',
 } as const;
 
 /** A built-in state, or a custom one written by `ctx.updateState()` (e.g. `PROGRESS`). */

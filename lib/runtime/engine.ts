@@ -222,6 +222,7 @@ function taskDispatch(
       : {}),
     ...(o?.ignoreResult ? { ignoreResult: true } : {}),
     ...(o?.headers ? { custom: o.headers } : {}),
+    ...(node.rep !== undefined ? { replaced: node.rep } : {}),
   };
   const linked = node.link !== undefined || node.err !== undefined;
   const needsFlow = k.length > 0 || linked;

@@ -1,13 +1,15 @@
 import { type CompileEnv, compile, DEFAULT_MAX_NODES, type HandleSpec } from '../canvas/compile';
-import type { AnySignature } from '../canvas/signature';
+import type { AnySignature, CallOnlyOption, Signature } from '../canvas/signature';
 import { CeleriacError, ErrorCodes } from '../errors';
-import type { Backend } from '../ports';
+import type { Backend, CallClaim } from '../ports';
 import { entryTasks, type Plan, type TaskNode, type WorkflowRef } from '../protocol/plan';
 import { checkArity } from '../task/arity';
 import { addCalledChild, maybeCurrentTask } from '../task/context';
 import type { CallOptions } from '../task/types';
 import type { RuntimeApp } from './app-port';
 import { type EngineEnv, type Flow, Outbox, startNode } from './engine';
+import { type CallScope, callKeyOf, checkIdempotencyKey, claimCallKey, idempotencyTtlMs } from './idempotency';
+import { deriveId } from './ids';
 import { publish } from './publish';
 
 /**
@@ -21,17 +23,130 @@ export async function applyCanvas(
   options: CallOptions,
 ): Promise<HandleSpec> {
   const backend = await app.backend();
-  const env: CompileEnv = { uuid: () => backend.ids.uuid(), maxGroupSize: app.settings.maxGroupSize, maxNodes: DEFAULT_MAX_NODES };
-  const { plan, handle } = compile(canvas, args, options, env);
-  await validateEntries(app, plan);
+  const { idempotencyKey, idempotencyTtl, ...callOptions } = options;
   const parent = maybeCurrentTask();
+  let handle: HandleSpec;
+  if (idempotencyKey !== undefined) {
+    handle = await applyOnce(app, backend, canvas, args, callOptions, parent, idempotencyKey, idempotencyTtl);
+  } else {
+    const compiled = compile(
+      canvas,
+      args,
+      callOptions,
+      compileEnv(app, () => backend.ids.uuid()),
+    );
+    await validateEntries(app, compiled.plan);
+    await start(app, backend, compiled.plan, parent);
+    handle = compiled.handle;
+  }
+  if (parent !== undefined && !parent.calledDirectly && options.addToParent !== false) addCalledChild(parent, handle.id);
+  return handle;
+}
+
+/**
+ * A keyed call (README, "Call once: idempotency keys"). Its ids are derived from a fresh seed, so
+ * the claim can name the handle before anything is sent, and a later caller, given the seed by
+ * the claim, rebuilds the very same handle. The claim is ONE conditional write, made after the
+ * call is validated and BEFORE publishing: of racing producers exactly one publishes.
+ *
+ * A publish that fails with nothing sent frees the key again (the caller's retry may take it);
+ * one that got part of the call out keeps it (see {@link sentPartly}). A producer that
+ * dies between its claim and its publish leaves a key whose task never runs: later callers get
+ * its handle (PENDING) until the key expires. Publishing again from a later caller would close
+ * that gap, but it cannot tell a dead first producer from one still publishing, so every keyed
+ * call would publish: a duplicate delivery of the same id is settled once, but its body may run
+ * twice when both arrive together.
+ */
+async function applyOnce(
+  app: RuntimeApp,
+  backend: Backend,
+  canvas: AnySignature,
+  args: readonly unknown[],
+  options: Omit<CallOptions, CallOnlyOption>,
+  parent: ReturnType<typeof maybeCurrentTask>,
+  idempotencyKey: string,
+  idempotencyTtl: number | undefined,
+): Promise<HandleSpec> {
+  checkIdempotencyKey(idempotencyKey);
+  const ttlMs = idempotencyTtlMs(idempotencyTtl);
+  const seed = backend.ids.uuid();
+  const { plan, handle } = compile(canvas, args, options, seededEnv(app, seed));
+  await validateEntries(app, plan);
+  const scope: CallScope =
+    canvas.kind === 'task' ? { kind: 'task', task: (canvas as Signature<unknown[], unknown>).task } : { kind: canvas.kind };
+  const key = callKeyOf(app.name, scope, idempotencyKey);
+  const held = await claimCallKey(backend.store, key, { id: handle.id, seed }, backend.clock.now(), ttlMs);
+  const result = held === undefined ? handle : handleOf(app, canvas, args, options, held, idempotencyKey);
+  if (held === undefined) {
+    let dispatched = 0;
+    try {
+      await start(app, backend, plan, parent, (n) => {
+        dispatched = n;
+      });
+    } catch (e) {
+      if (!sentPartly(e, dispatched)) await backend.store.releaseCall(key, handle.id);
+      throw e;
+    }
+  }
+  return result;
+}
+
+/** The handle of the call that holds the key: rebuilt from its seed, or (a queue message's claim) its id. */
+function handleOf(
+  app: RuntimeApp,
+  canvas: AnySignature,
+  args: readonly unknown[],
+  options: Omit<CallOptions, CallOnlyOption>,
+  held: CallClaim,
+  idempotencyKey: string,
+): HandleSpec {
+  const rebuilt =
+    held.seed !== undefined ? compile(canvas, args, options, seededEnv(app, held.seed)).handle : ({ t: 'task', id: held.id } as const);
+  if (rebuilt.id !== held.id || (held.seed === undefined && canvas.kind !== 'task')) {
+    throw new CeleriacError(
+      ErrorCodes.IDEMPOTENCY_CONFLICT,
+      `idempotency key ${JSON.stringify(idempotencyKey)} is held by ${held.id}, a call of another shape (other options or canvas); use another key`,
+      { details: { idempotencyKey, heldBy: held.id } },
+    );
+  }
+  return rebuilt;
+}
+
+function compileEnv(app: RuntimeApp, uuid: () => string): CompileEnv {
+  return { uuid, maxGroupSize: app.settings.maxGroupSize, maxNodes: DEFAULT_MAX_NODES };
+}
+
+/** Ids derived from `seed` in compile order: the same canvas and seed give the same plan and handle. */
+function seededEnv(app: RuntimeApp, seed: string): CompileEnv {
+  let n = 0;
+  return compileEnv(app, () => deriveId(seed, n++));
+}
+
+/** Stores the plan if it does not travel inline, and publishes its first messages. */
+async function start(
+  app: RuntimeApp,
+  backend: Backend,
+  plan: Plan,
+  parent: ReturnType<typeof maybeCurrentTask>,
+  publishing?: (messages: number) => void,
+): Promise<void> {
   const wf = await workflowRef(app, backend, plan);
   const flow: Flow = { plan, wf, rootId: parent?.rootId ?? plan.id };
   const out = new Outbox();
   await startNode(engineFor(app, backend), flow, plan.root, undefined, [], { parentId: parent?.id ?? null }, out);
+  publishing?.(out.dispatches.length);
   await publish(app, backend, out.dispatches);
-  if (parent !== undefined && !parent.calledDirectly && options.addToParent !== false) addCalledChild(parent, handle.id);
-  return handle;
+}
+
+/**
+ * Whether a failed publish of `dispatched` messages got some of them out: the broker's
+ * PUBLISH_FAILED names the ones it did not accept. Then the key is kept — freeing it would let a
+ * retry publish the whole call again under new ids, running what was sent twice.
+ */
+function sentPartly(e: unknown, dispatched: number): boolean {
+  if (!(e instanceof CeleriacError) || e.code !== ErrorCodes.PUBLISH_FAILED) return false;
+  const failed = e.details?.failed;
+  return Array.isArray(failed) && failed.length < dispatched;
 }
 
 function engineFor(app: RuntimeApp, backend: Backend): EngineEnv {
@@ -67,9 +182,12 @@ async function workflowRef(app: RuntimeApp, backend: Backend, plan: Plan): Promi
   return { ref: plan.id };
 }
 
-/** Checks entry calls against their tasks (arity, schema) and chord headers, before anything is sent. */
-async function validateEntries(app: RuntimeApp, plan: Plan): Promise<void> {
-  for (const node of entryTasks(plan, plan.root)) {
+/**
+ * Checks entry calls against their tasks (arity, schema) and chord headers, before anything is
+ * sent. `from` is the node that starts (the root; for a replacement, the replacement's node).
+ */
+export async function validateEntries(app: RuntimeApp, plan: Plan, from: number = plan.root): Promise<void> {
+  for (const node of entryTasks(plan, from)) {
     const def = app.getTask(node.name);
     if (!def) continue; // sendTask to a task this process does not know: the worker decides
     const args = callArgs(node);

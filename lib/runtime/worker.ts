@@ -4,6 +4,9 @@
  * over ports: the Lambda handler in lib/worker.ts and the local pollers both call
  * {@link processMessage}.
  */
+
+import { DEFAULT_MAX_NODES } from '../canvas/compile';
+import type { AnySignature } from '../canvas/signature';
 import {
   CeleriacError,
   ErrorCodes,
@@ -19,14 +22,15 @@ import {
 import type { Backend, Clock, Lease, ResultRecord, WriteResult } from '../ports';
 import { decodeEnvelope, decodePlan, type Envelope } from '../protocol/envelope';
 import { deserializeError, type SerializedError, serializeError } from '../protocol/failure';
-import { safeId } from '../protocol/ids';
+import { replacedKey, safeId } from '../protocol/ids';
 import { type Json, toJson } from '../protocol/json';
-import { entryTasks, isChainFrame, type Plan, planNode, type TaskNode } from '../protocol/plan';
+import { entryTasks, type Frame, isChainFrame, type Plan, planNode, type TaskNode } from '../protocol/plan';
 import { isReady, States } from '../results/states';
 import type { PostrunPayload, RequestInfo } from '../signals';
 import { type DetailType, DetailTypes, eventSource, type TaskEventDetail } from '../signals/events';
 import { checkArity } from '../task/arity';
 import { calledChildren, runWithContext } from '../task/context';
+import { Replace } from '../task/replace';
 import { maxRetries, retryCountdown, shouldAutoRetry } from '../task/retry';
 import type { TaskContext } from '../task/types';
 import { admitFlow } from './admit';
@@ -49,9 +53,14 @@ import {
   LeaseHeldError,
   Outbox,
   shardSizeFor,
+  startNode,
 } from './engine';
+import { callKeyOf, claimCallKey, DEFAULT_IDEMPOTENCY_TTL_SECONDS } from './idempotency';
 import { deriveId } from './ids';
+import { validateEntries } from './producer';
 import { publish } from './publish';
+import { compileReplacement, nestingOf } from './replace';
+import { isThrottled, throttle } from './throttle';
 
 /** One received message, transport-neutral. */
 export interface IncomingMessage {
@@ -297,6 +306,7 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
     await revoke(rt, attempt(), { kind: 'revoked', error: serializeError(error), reason: 'expired' });
     return 'ack';
   }
+  if (env.headers.idempotencyKey !== undefined && !(await admitKey(rt, attempt(), now))) return 'ack';
 
   if (!def) {
     const err = new CeleriacError(
@@ -309,7 +319,44 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
     await settle(rt, attempt(), failureOf(err), 0);
     return 'ack';
   }
-  return execute(rt, { ...attempt(), def }, inv);
+  if (!isThrottled(def)) return execute(rt, { ...attempt(), def }, inv);
+  // A rate or concurrency limit: the call waits its turn (see lib/runtime/throttle.ts) before it runs.
+  const args = callArgs(env);
+  const gate = await throttle(backend, app.logger, app.name, def, env, args, inv.deadline);
+  if (gate.kind === 'refused') {
+    await settle(rt, attempt(), failureOf(gate.error), 0);
+    return 'ack';
+  }
+  if (gate.kind === 'wait') {
+    // The same message, later: not a retry (retries and the receive count stay as they are).
+    app.logger.debug(`${gate.why}: the call waits on its queue`, { task: env.task, id: env.id, delaySeconds: gate.delaySeconds });
+    await publish(app, backend, [{ envelope: env, queue: msg.queue ?? app.queueOf(env.task), delaySeconds: gate.delaySeconds }]);
+    return 'ack';
+  }
+  try {
+    return await execute(rt, { ...attempt(), def }, inv);
+  } finally {
+    await gate.release();
+  }
+}
+
+/**
+ * Admits a message that carries an idempotency key (README, "Call once: idempotency keys"): it
+ * claims the key for the message's id (one conditional write). A redelivery or retry of the same id
+ * finds its own claim and runs on. A message whose key another id holds is stored REVOKED
+ * (`revokedBy: duplicate`, the first id in the error's `details.duplicateOf`) and never runs.
+ */
+async function admitKey(rt: WorkerRuntime, a: Attempt, now: number): Promise<boolean> {
+  const key = a.env.headers.idempotencyKey as string;
+  const scoped = callKeyOf(rt.app.name, { kind: 'task', task: a.env.task }, key);
+  const first = await claimCallKey(rt.backend.store, scoped, { id: a.env.id }, now, DEFAULT_IDEMPOTENCY_TTL_SECONDS * 1000);
+  if (first === undefined || first.id === a.env.id) return true;
+  const error = new TaskRevokedError(
+    `task ${a.env.task}[${a.env.id}] was not run: it duplicates ${first.id}, which holds idempotency key ${JSON.stringify(key)}`,
+    { details: { duplicateOf: first.id, idempotencyKey: key } },
+  );
+  await revoke(rt, a, { kind: 'revoked', error: serializeError(error), reason: 'duplicate' });
+  return false;
 }
 
 /** A message's workflow, admitted, or the reason it is refused. */
@@ -340,10 +387,23 @@ async function admit(rt: WorkerRuntime, env: Envelope): Promise<Admission> {
  * keeps) its guard record — whichever is ready, so a failure stored under the task's id counts too.
  */
 async function readGuard(rt: WorkerRuntime, a: Attempt): Promise<ResultRecord | undefined> {
+  const own = await ownGuard(rt, a);
+  if (own === undefined || isReady(own.state)) return own;
+  // A task that replaced itself stores no outcome under its id (it reads REPLACED, then whatever
+  // its replacement, which took the id, writes): its guard is the replace record of this nesting.
+  return (await rt.backend.store.get(replacedKey(a.env.id, nestingOf(a.env) + 1))) ?? own;
+}
+
+async function ownGuard(rt: WorkerRuntime, a: Attempt): Promise<ResultRecord | undefined> {
   const id = a.env.id;
   if (!ignoresResult(a, routeOf(rt, a, { kind: 'success', value: null }))) return rt.backend.store.get(id);
   const [own, guard] = await rt.backend.store.getMany([id, ignoredResultKey(id)]);
   return own && isReady(own.state) ? own : (guard ?? own);
+}
+
+/** The arguments the body is called with: the args, then the kwargs object when there is one. */
+function callArgs(env: Envelope): readonly unknown[] {
+  return env.kwargs && Object.keys(env.kwargs).length > 0 ? [...env.args, env.kwargs] : env.args;
 }
 
 function requestOf(env: Envelope): RequestInfo {
@@ -384,7 +444,7 @@ async function execute(rt: WorkerRuntime, base: Attempt & { readonly def: TaskDe
     return 'retry';
   }
   const controller = new AbortController();
-  const args = env.kwargs && Object.keys(env.kwargs).length > 0 ? [...env.args, env.kwargs] : env.args;
+  const args = callArgs(env);
 
   const ctx: TaskContext = {
     ...request,
@@ -394,6 +454,9 @@ async function execute(rt: WorkerRuntime, base: Attempt & { readonly def: TaskDe
     calledDirectly: false,
     retry(options?: RetryRequestOptions): never {
       throw new Retry(options);
+    },
+    replace(sig: AnySignature): never {
+      throw new Replace(sig);
     },
     async updateState(state: string, meta?: unknown) {
       await backend.store.writeProgress({
@@ -454,6 +517,10 @@ async function execute(rt: WorkerRuntime, base: Attempt & { readonly def: TaskDe
     // fresh invocation. Nothing was settled, so nothing is lost or doubled.
     app.logger.warn('task cut by the invocation deadline; returned for redelivery', { task: env.task, id: env.id, durationMs: duration });
     return 'retry';
+  }
+  if (error instanceof Replace) {
+    await replaceTask(rt, attempt, error.canvas, duration);
+    return 'ack';
   }
   if (error instanceof Ignore) {
     await postrun(rt, attempt, undefined, 'IGNORED', duration);
@@ -642,16 +709,34 @@ interface Attempt {
 type Outcome =
   | { readonly kind: 'success'; readonly value: Json }
   | { readonly kind: 'failure'; readonly error: SerializedError; readonly traceback: string | undefined }
-  | { readonly kind: 'revoked'; readonly error: SerializedError; readonly reason: NonNullable<ResultRecord['revokedBy']> };
+  | { readonly kind: 'revoked'; readonly error: SerializedError; readonly reason: NonNullable<ResultRecord['revokedBy']> }
+  /**
+   * The task replaced itself (`ctx.replace`): its continuation is to start node `start` of the
+   * stored plan `ref` (its workflow with the replacement in its place) with frames `k`. `plan` is
+   * that plan when this delivery compiled it (a resuming one reads it by `ref`).
+   */
+  | {
+      readonly kind: 'replaced';
+      readonly ref: string;
+      readonly start: number;
+      readonly k: readonly Frame[];
+      readonly plan?: Plan;
+    };
 
 type Revoked = Extract<Outcome, { kind: 'revoked' }>;
+type Replaced = Extract<Outcome, { kind: 'replaced' }>;
 
 function failureOf(error: unknown): Outcome {
   return { kind: 'failure', error: serializeError(error), traceback: error instanceof Error ? error.stack : undefined };
 }
 
 /** The outcome a stored ready record holds (for a delivery that finishes another's work). */
-function outcomeOf(rec: ResultRecord): Outcome {
+function outcomeOf(rec: ResultRecord, a: Attempt): Outcome {
+  if (rec.id !== a.env.id && rec.id === replacedKey(a.env.id, nestingOf(a.env) + 1)) {
+    // Our own guard record (a reserved key no message can name), written by replacedRecordOf.
+    const r = rec.result as unknown as { ref: string; start: number; k: Frame[] };
+    return { kind: 'replaced', ref: r.ref, start: r.start, k: r.k };
+  }
   if (rec.state === States.SUCCESS) return { kind: 'success', value: rec.result ?? null };
   if (rec.state === States.REVOKED) {
     return {
@@ -677,6 +762,9 @@ interface Route {
 }
 
 function routeOf(rt: WorkerRuntime, a: Attempt, outcome: Outcome): Route {
+  // A replaced task's one continuation is its replacement; it publishes no event (Celery's
+  // `replace` raises Ignore: no task-succeeded for it), the replacement's last task does.
+  if (outcome.kind === 'replaced') return { continues: true, replayable: false, events: false };
   const node = nodeOf(a.flow, a.env);
   const k = a.env.k;
   const own = outcome.kind === 'success' ? node?.link?.length : outcome.kind === 'failure' ? node?.err?.length : 0;
@@ -721,8 +809,7 @@ async function settle(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationM
   if (!ours(w, a.lease)) {
     // `revoke()` stored REVOKED while this delivery ran: nobody else is left to count it into
     // its join, publish its event and mark it done, so this delivery does (as a redelivery would).
-    const cur = w.written ? undefined : w.current;
-    if (cur?.state === States.REVOKED && cur.cont === 'pending' && !leaseLive(rt, cur)) await resume(rt, a, cur);
+    await finishRevoked(rt, a, w.written ? undefined : w.current);
     return false;
   }
   rt.faults.afterStore?.(a.env);
@@ -732,6 +819,11 @@ async function settle(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationM
     live: true,
   });
   return true;
+}
+
+/** A REVOKED record that `revoke()` stored while this delivery ran, left for it to finish (see settle). */
+async function finishRevoked(rt: WorkerRuntime, a: Attempt, cur: ResultRecord | undefined): Promise<void> {
+  if (cur?.state === States.REVOKED && cur.cont === 'pending' && !leaseLive(rt, cur)) await resume(rt, a, cur);
 }
 
 /** Whether another delivery holds a live lease on `rec` (and so is presumed to be finishing it). */
@@ -752,7 +844,7 @@ interface FinishPlan {
 /** Everything after the guard write: continuations and the event in the rule's order, then the done mark. */
 async function finish(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationMs: number, route: Route, plan: FinishPlan): Promise<void> {
   if (route.replayable && plan.event) await publishEvent(rt, a, outcome, durationMs);
-  if (route.continues && a.flow) {
+  if (route.continues && (a.flow !== undefined || outcome.kind === 'replaced')) {
     const out = new Outbox(a.lease);
     await continueOutcome(rt, a, a.flow, outcome, out);
     await publishOutbox(rt, out);
@@ -763,7 +855,9 @@ async function finish(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationM
 }
 
 /** The continuations of an outcome: links or errbacks of the node, then its frames. */
-async function continueOutcome(rt: WorkerRuntime, a: Attempt, flow: Flow, outcome: Outcome, out: Outbox): Promise<void> {
+async function continueOutcome(rt: WorkerRuntime, a: Attempt, flow: Flow | undefined, outcome: Outcome, out: Outbox): Promise<void> {
+  if (outcome.kind === 'replaced') return startReplacement(rt, a, outcome, out);
+  if (flow === undefined) return;
   const { env } = a;
   const k = env.k ?? [];
   const node = nodeOf(flow, env);
@@ -820,7 +914,27 @@ function recordOf(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationMs: n
       };
     case 'revoked':
       return { ...base, state: States.REVOKED, error: outcome.error, revokedBy: outcome.reason, dateDone };
+    case 'replaced':
+      return replacedRecordOf(rt, a, outcome);
   }
+}
+
+/**
+ * The guard record of a replaced task: under its own key ({@link replacedKey}), saying where the
+ * replacement starts, so that a redelivery neither runs the body again nor publishes twice.
+ */
+function replacedRecordOf(rt: WorkerRuntime, a: Attempt, outcome: Replaced): ResultRecord {
+  const h = a.env.headers;
+  const at: Json = { ref: outcome.ref, start: outcome.start, k: outcome.k as unknown as Json };
+  return {
+    id: replacedKey(a.env.id, nestingOf(a.env) + 1),
+    state: States.SUCCESS,
+    task: a.env.task,
+    rootId: h.rootId,
+    parentId: h.parentId,
+    result: at,
+    dateDone: rt.backend.clock.now(),
+  };
 }
 
 /**
@@ -889,6 +1003,64 @@ async function revokedSignal(rt: WorkerRuntime, a: Attempt, outcome: Revoked): P
   }
 }
 
+/**
+ * `ctx.replace(sig)`: compiles the replacement into the task's place, marks the task's id
+ * REPLACED, then settles the `replaced` outcome (its guard write, then publishing the replacement).
+ * A replacement that cannot run (an empty chain, arguments its task refuses) fails the task, as
+ * Celery's `replace` raising does. Like Celery (which raises Ignore), no success hooks run and
+ * `taskPostrun` says IGNORED; the replacement's own hooks run when it does.
+ */
+async function replaceTask(rt: WorkerRuntime, a: Attempt, canvas: AnySignature, durationMs: number): Promise<void> {
+  const { env } = a;
+  let plan: Plan;
+  let start: number;
+  let k: readonly Frame[];
+  try {
+    ({ plan, start, k } = compileReplacement(
+      canvas,
+      env,
+      a.flow,
+      {
+        maxGroupSize: rt.app.settings.maxGroupSize,
+        maxNodes: DEFAULT_MAX_NODES,
+      },
+      a.lease.owner,
+    ));
+    await validateEntries(rt.app, plan, start);
+  } catch (e) {
+    await fail(rt, a, e, durationMs);
+    return;
+  }
+  const { store } = rt.backend;
+  await store.putPlan(plan);
+  // The mark comes before the guard write: a redelivery that finds it reads the guard; one that
+  // finds no guard (this delivery died in between) runs the body again, nothing having been sent.
+  // Retries 0: the replacement's calls start their own count, and must not look stale against it.
+  const mark = await store.writeIfNotReady({
+    ...baseRecord(env, a.def, rt.app.settings.resultExtended),
+    state: States.REPLACED,
+    retries: 0,
+    meta: { nesting: nestingOf(env) + 1 },
+  });
+  if (!mark.written && mark.current !== undefined && isReady(mark.current.state)) {
+    // revoke() stored REVOKED while the body ran: the revocation wins and nothing is sent.
+    await finishRevoked(rt, a, mark.current);
+    return;
+  }
+  if (!(await settle(rt, a, { kind: 'replaced', ref: plan.id, start, k, plan }, durationMs))) return;
+  await postrun(rt, a, undefined, 'IGNORED', durationMs);
+}
+
+/** Starts a replacement in the replaced task's place: its parent, group membership and frames. */
+async function startReplacement(rt: WorkerRuntime, a: Attempt, outcome: Replaced, out: Outbox): Promise<void> {
+  const h = a.env.headers;
+  const wf = { ref: outcome.ref };
+  const plan = outcome.plan ?? (await rt.flowOf({ ...a.env, wf }))?.plan;
+  if (plan === undefined) throw new CeleriacError(ErrorCodes.WORKFLOW_NOT_FOUND, `replacement plan ${outcome.ref} is not in the store`);
+  const origin = { parentId: h.parentId, ...(h.groupId !== undefined ? { groupId: h.groupId, groupIndex: h.groupIndex as number } : {}) };
+  await startNode(rt.engine, { plan, wf, rootId: h.rootId }, outcome.start, undefined, outcome.k, origin, out);
+}
+
 async function retry(
   rt: WorkerRuntime,
   a: Attempt,
@@ -935,7 +1107,7 @@ async function retry(
  * the set add is a no-op, the firing is claim-guarded — so a duplicate need not wait for a lease.
  */
 function replayable(rt: WorkerRuntime, a: Attempt, rec: ResultRecord): boolean {
-  return routeOf(rt, a, outcomeOf(rec)).replayable;
+  return routeOf(rt, a, outcomeOf(rec, a)).replayable;
 }
 
 /**
@@ -946,7 +1118,7 @@ function replayable(rt: WorkerRuntime, a: Attempt, rec: ResultRecord): boolean {
 async function replay(rt: WorkerRuntime, a: Attempt, rec: ResultRecord): Promise<Disposition> {
   const f = a.env.k?.[0];
   if (!a.flow || !f || isChainFrame(f)) return 'ack';
-  const outcome = outcomeOf(rec);
+  const outcome = outcomeOf(rec, a);
   const route = routeOf(rt, a, outcome);
   const shard = Math.floor(f.x / shardSizeFor(f.n));
   const shards = await rt.backend.store.joinRead(f.j, shard + 1);
@@ -965,7 +1137,7 @@ async function replay(rt: WorkerRuntime, a: Attempt, rec: ResultRecord): Promise
 /** Finishes the continuations of a ready record whose writer did not (a crash, or `revoke()`). */
 async function resume(rt: WorkerRuntime, a: Attempt, rec: ResultRecord): Promise<Disposition> {
   if (!(await rt.backend.store.takeOver(rec.id, rec.lease?.owner, a.lease))) return 'retry';
-  const outcome = outcomeOf(rec);
+  const outcome = outcomeOf(rec, a);
   const route = routeOf(rt, a, outcome);
   await finish(rt, a, outcome, rec.durationMs ?? 0, { ...route, replayable: false }, { event: route.events, mark: rec.id, live: false });
   if (outcome.kind === 'revoked') await revokedSignal(rt, a, outcome);
@@ -988,6 +1160,8 @@ function publishEvent(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationM
       return emit(rt, a.env, DetailTypes.failure, { state: 'FAILURE', error: outcome.error, durationMs });
     case 'revoked':
       return emit(rt, a.env, DetailTypes.revoked, { state: 'REVOKED', error: outcome.error, durationMs: 0 });
+    case 'replaced':
+      return Promise.resolve(); // no event of its own (see routeOf)
   }
 }
 

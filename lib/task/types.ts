@@ -1,5 +1,7 @@
+import type { AnySignature } from '../canvas/signature';
 import type { RetryRequestOptions } from '../errors';
 import type { RequestInfo } from '../signals';
+import type { ConcurrencyLimit, RateLimit } from './flow';
 
 /** Something that says whether an error should be retried: a class, an error code, or a predicate. */
 export type ErrorMatcher = (abstract new (...args: never[]) => Error) | string | ((error: unknown) => boolean);
@@ -51,6 +53,17 @@ export interface TaskContext extends RequestInfo {
   readonly deadline: number;
   /** Ask for another attempt. Throws the Retry control-flow error: use `throw ctx.retry()` for clarity. */
   retry(options?: RetryRequestOptions): never;
+  /**
+   * Replace this task with a signature, chain, group or chord (Celery's `Task.replace`). Throws the
+   * Replace control-flow error: use `throw ctx.replace(sig)` for clarity; nothing after it runs.
+   * The replacement keeps this task's id (its last task, a chord's body, or for a group an added
+   * `celeriac.accumulate` step returning the list), so `get()` on this id, and a chain or chord
+   * holding it, yields the replacement's final value. It inherits this task's links, errbacks, its
+   * place in a group or chord header and the rest of its chain. This task stores no outcome of its
+   * own (its state is `REPLACED` until the replacement finishes), publishes no lifecycle event,
+   * and `taskPostrun` says IGNORED. Outside a worker (`task.run()`) it throws TASK_ERROR.
+   */
+  replace(sig: AnySignature): never;
   /** Store a custom state (e.g. PROGRESS) with meta, visible to `state()` / `info()`. */
   updateState(state: string, meta?: unknown): Promise<void>;
   /** True when the body runs outside a worker (`task.run()` / `sig.call()`). */
@@ -87,6 +100,18 @@ export interface TaskOptions<A extends readonly unknown[] = readonly unknown[], 
   readonly errbackStyle?: 'inline' | 'task';
   /** Default `expires` (seconds) for calls of this task. */
   readonly expires?: number;
+  /**
+   * Celery's `rate_limit`, enforced across every worker: starts of this task are spaced by at
+   * least 1/rate. A call over the limit waits (briefly in its worker, else back on its queue with
+   * a delay); it is not a retry and is not counted against `retry.max`.
+   */
+  readonly rateLimit?: RateLimit;
+  /**
+   * At most this many running at once (per key, when `key` is given), across every worker. A
+   * call over the limit waits on its queue (a delayed re-send, not a retry); a crashed holder's
+   * slot frees itself when its invocation's time is up.
+   */
+  readonly concurrency?: number | ConcurrencyLimit<A>;
   /** Called before the body, after `taskPrerun`. */
   readonly beforeStart?: (ctx: TaskContext) => void | Promise<void>;
   /** After SUCCESS is stored and continuations are published, before `taskSuccess`. */

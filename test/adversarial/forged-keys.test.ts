@@ -1,6 +1,6 @@
 /**
  * Store namespaces, on memory, dynalite and DynamoDB Local: whatever id a record is written
- * under, it can never land on a plan, a join shard or a claim (and none of those on a result),
+ * under, it can never land on a plan, a join shard, a claim or an idempotency key (and none of those on a result),
  * even for ids built to look like the other keys (KEYS.md, "namespaces"); and the runtime's own
  * claim records in the result namespace use prefixes no accepted id can have.
  */
@@ -16,7 +16,7 @@ import { clientConfig, testConfig } from '../contracts/aws-helpers';
 import { javaAvailable, startDynamoDbLocal } from '../helpers/dynamodb-local';
 
 /** Ids shaped like the other namespaces' keys (KEYS.md prefixes and numeric suffixes). */
-const LOOKALIKES = ['p#plan-1', 'pc#plan-1#0', 'j#join-1#0', 'c#claim-1', 'r#task-1', 'plan-1#0', 'join-1#0', '#', 'x#'];
+const LOOKALIKES = ['p#plan-1', 'pc#plan-1#0', 'j#join-1#0', 'c#claim-1', 'i#key-1', 'r#task-1', 'plan-1#0', 'join-1#0', '#', 'x#'];
 
 type Started = { store: ResultStore; stop(): Promise<void> };
 const stores: [string, () => Promise<Started>][] = [
@@ -66,6 +66,31 @@ describe.each(stores)('store namespaces on %s', (_name, start) => {
     }
     const ids = LOOKALIKES.flatMap((id) => [`${id}-p`, `${id}-j`, `${id}-j#0`, `${id}-c`]);
     expect((await store.getMany(ids)).filter((r) => r !== undefined)).toEqual([]);
+  });
+});
+
+describe.each(stores)('idempotency keys among the other namespaces on %s', (_name, start) => {
+  let s: Started;
+  beforeAll(async () => {
+    s = await start();
+  }, 120_000);
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it('a key named like a result, a plan or a claim is its own item, and those never hold it', async () => {
+    const { store } = s;
+    const later = 4_102_444_800_000; // 2100: unexpired whatever the clock says
+    for (const id of LOOKALIKES) {
+      await store.writeIfNotReady({ id, state: 'SUCCESS', cont: 'done' });
+      await store.claim(id);
+      await store.putPlan(plan(`${id}-p`));
+    }
+    for (const id of [...LOOKALIKES, ...LOOKALIKES.map((x) => `${x}-p`)]) {
+      expect(await store.claimCall(id, { id: 'first', expiresAt: later }, 0)).toBeUndefined();
+    }
+    expect((await store.getMany(LOOKALIKES)).map((r) => r?.state)).toEqual(LOOKALIKES.map(() => 'SUCCESS'));
+    expect(await store.claim(LOOKALIKES[0] as string)).toBe(false);
   });
 });
 

@@ -124,6 +124,7 @@ describe('TaskRunner: resources', () => {
       [ENV.resultTtl]: '86400',
       [ENV.schedulerGroup]: s.stack.resolve(runner.scheduleGroup.scheduleGroupName),
       [ENV.schedulerRoleArn]: getAtt(ids.schedulerRole),
+      [ENV.metricsNamespace]: 'celeriac/shop',
       NODE_OPTIONS: '--enable-source-maps',
     });
     // Every function — both workers and subscribers — gets the same environment.
@@ -388,6 +389,24 @@ describe('TaskRunner: resources', () => {
     s.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     expect(JSON.stringify(s.template.findResources('AWS::CloudWatch::Dashboard'))).toContain('age of oldest message');
   });
+
+  it('task metrics: every worker writes them to celeriac/<app>, and the dashboard graphs them by task', () => {
+    for (const q of ['default', 'mail']) {
+      const fn = s.template.findResources('AWS::Lambda::Function')[ids.worker[q] as string];
+      expect(fn?.Properties.Environment.Variables[ENV.metricsNamespace]).toBe(`celeriac/${runner.topology.app}`);
+    }
+    const body = JSON.stringify(s.template.findResources('AWS::CloudWatch::Dashboard'));
+    const searches = body.match(/SEARCH\('[^']*'/g) ?? [];
+    expect(searches.map((x) => x.match(/MetricName=\W*(\w+)/)?.[1])).toEqual([
+      'TaskSucceeded',
+      'TaskFailed',
+      'TaskRetried',
+      'TaskRevoked',
+      'TaskRuntime',
+      'QueueWait',
+    ]);
+    expect(body).toContain(`{celeriac/${runner.topology.app},service,task}`);
+  });
 });
 
 describe('TaskRunner: props', () => {
@@ -398,6 +417,16 @@ describe('TaskRunner: props', () => {
     const runner = new TaskRunner(stack, 'Runner', { ...inlineRunner(topology), ...props, topology });
     return { stack, runner, template: () => Template.fromStack(stack) };
   };
+
+  it('metricsNamespace names where task metrics go, or switches them off', () => {
+    const envOf = (t: Template) =>
+      Object.values(t.findResources('AWS::Lambda::Function')).map((f) => f.Properties.Environment.Variables[ENV.metricsNamespace]);
+    const named = build({ metricsNamespace: 'team/shop' });
+    expect(new Set(envOf(named.template()))).toEqual(new Set(['team/shop']));
+    const off = build({ metricsNamespace: false });
+    expect(new Set(envOf(off.template()))).toEqual(new Set([undefined]));
+    expect(JSON.stringify(off.template().findResources('AWS::CloudWatch::Dashboard'))).not.toContain('TaskSucceeded');
+  });
 
   it('queue overrides in CDK types win over the topology', () => {
     const { template } = build({

@@ -402,5 +402,60 @@ export function resultStoreContract(name: string, setup: () => ResultStore | Pro
         expect((await store.get(taskId))?.state).toBe('SUCCESS');
       });
     });
+
+    describe('idempotency claims (claimCall)', () => {
+      const T0 = 1_700_000_000_000;
+
+      it('writes the first claim of a key and hands every later caller that claim, unchanged', async () => {
+        const key = id();
+        const first = { id: id(), seed: id(), expiresAt: T0 + 60_000 };
+        expect(await store.claimCall(key, first, T0)).toBeUndefined();
+        expect(await store.claimCall(key, { id: id(), expiresAt: T0 + 90_000 }, T0 + 1_000)).toEqual(first);
+        expect(await store.claimCall(key, { id: id(), seed: id(), expiresAt: T0 + 90_000 }, T0 + 59_999)).toEqual(first);
+      });
+
+      it('keeps a claim without a seed (a queue message) without one', async () => {
+        const key = id();
+        const first = { id: id(), expiresAt: T0 + 60_000 };
+        await store.claimCall(key, first, T0);
+        expect(await store.claimCall(key, { id: id(), seed: id(), expiresAt: T0 + 60_000 }, T0)).toEqual(first);
+      });
+
+      it('treats a claim whose expiry has passed as absent, whether or not it was deleted yet', async () => {
+        const key = id();
+        await store.claimCall(key, { id: id(), expiresAt: T0 + 60_000 }, T0);
+        const second = { id: id(), seed: id(), expiresAt: T0 + 120_000 };
+        expect(await store.claimCall(key, second, T0 + 60_000)).toBeUndefined();
+        expect(await store.claimCall(key, { id: id(), expiresAt: T0 + 200_000 }, T0 + 60_001)).toEqual(second);
+      });
+
+      it('of 20 concurrent claims of one key, exactly one is written and all others get it', async () => {
+        const key = id();
+        const claims = Array.from({ length: 20 }, () => ({ id: id(), seed: id(), expiresAt: T0 + 60_000 }));
+        const out = await Promise.all(claims.map((c) => store.claimCall(key, c, T0)));
+        const winners = claims.filter((_, i) => out[i] === undefined);
+        expect(winners).toHaveLength(1);
+        for (const o of out) if (o !== undefined) expect(o).toEqual(winners[0]);
+      });
+
+      it('releases a key only for the claim that holds it', async () => {
+        const key = id();
+        const first = { id: id(), expiresAt: T0 + 60_000 };
+        await store.claimCall(key, first, T0);
+        await store.releaseCall(key, id());
+        expect(await store.claimCall(key, { id: id(), expiresAt: T0 + 60_000 }, T0)).toEqual(first);
+        await store.releaseCall(key, first.id);
+        expect(await store.claimCall(key, { id: id(), expiresAt: T0 + 60_000 }, T0)).toBeUndefined();
+        await store.releaseCall(id(), id()); // an absent key: nothing to do, no error
+      });
+
+      it('keeps idempotency claims apart from results, plans and markers with the same name', async () => {
+        const name = id();
+        await store.writeIfNotReady(success(name));
+        expect(await store.claim(name)).toBe(true);
+        expect(await store.claimCall(name, { id: id(), expiresAt: T0 + 60_000 }, T0)).toBeUndefined();
+        expect((await store.get(name))?.state).toBe('SUCCESS');
+      });
+    });
   });
 }

@@ -58,6 +58,20 @@ describe('DynamoDB (dynalite)', () => {
       expect(await item(`c#${claimKey}`)).toMatchObject({ ttl });
     });
 
+    it('stores an idempotency claim under i#<key> with its expiry in ms and the TTL attribute at that expiry', async () => {
+      const s = store();
+      const key = randomUUID();
+      const expiresAt = Date.UTC(2025, 0, 2) + 500;
+      await s.claimCall(key, { id: 'first', seed: 'seed-1', expiresAt }, Date.UTC(2025, 0, 1));
+      expect(await item(`i#${key}`)).toEqual({
+        pk: { S: `i#${key}` },
+        id: { S: 'first' },
+        seed: { S: 'seed-1' },
+        exp: { N: String(expiresAt) },
+        ttl: { N: String(Math.ceil(expiresAt / 1000)) },
+      });
+    });
+
     it('ensureTable is idempotent', async () => {
       await expect(ensureTable(dynalite.endpoint, table)).resolves.toBeUndefined();
     });

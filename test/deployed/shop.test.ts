@@ -147,6 +147,30 @@ describe(`the shop app on ${DEPLOYED ? 'the deployment in CELERIAC_DEPLOYED_OUTP
   );
 
   it(
+    'idempotency key: 10 concurrent applyAsync calls with one key share one handle, and a plain JSON call with the key is stored as its duplicate',
+    async () => {
+      const within = budget();
+      const idempotencyKey = `order-${randomUUID()}`;
+      const handles = await Promise.all(Array.from({ length: 10 }, () => add.applyAsync([7, 8], { idempotencyKey })));
+      const first = handles[0]?.id as string;
+      expect(handles.map((h) => h.id)).toEqual(handles.map(() => first));
+      expect(await handles[9]?.get(within())).toBe(15);
+
+      const dup = randomUUID();
+      await backend.clients.sqs.send(
+        new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify({ task: 'add', args: [7, 8], id: dup, idempotencyKey }) }),
+      );
+      await expect(app.asyncResult(dup).get(within())).rejects.toMatchObject({ code: ErrorCodes.TASK_REVOKED });
+      expect(await backend.store.get(dup)).toMatchObject({
+        state: States.REVOKED,
+        revokedBy: 'duplicate',
+        error: { details: { duplicateOf: first, idempotencyKey } },
+      });
+    },
+    SPEC_TIMEOUT_MS,
+  );
+
+  it(
     'a body that is not JSON is stored as FAILURE (MALFORMED_JSON) under its SQS message id, and its valid neighbour in the batch succeeds',
     async () => {
       const within = budget();

@@ -1,5 +1,15 @@
 import { describe, expectTypeOf, it } from 'vitest';
-import { type AsyncResult, chain, createApp, type Signature } from '../../lib/index';
+import {
+  type AnySignature,
+  type AsyncResult,
+  chain,
+  chord,
+  createApp,
+  currentTask,
+  group,
+  type Signature,
+  type TaskContext,
+} from '../../lib/index';
 
 const app = createApp({ name: 'types' });
 const add = app.task('add', (x: number, y: number) => x + y);
@@ -57,5 +67,33 @@ describe('chain checks each step against the previous result at compile time', (
 
   it('optional parameters can take the previous result', () => {
     chain(add.s(1, 2), maybe.s());
+  });
+});
+
+describe('replace', () => {
+  it('is reachable from currentTask() and from a hook context, accepts a signature, chain, group or chord, and never returns', () => {
+    const total = app.task('total', (xs: number[]) => xs.length);
+    const swap = app.task(
+      'swap',
+      (x: number): number => {
+        const ctx = currentTask();
+        expectTypeOf(ctx.replace).parameter(0).toEqualTypeOf<AnySignature>();
+        expectTypeOf(ctx.replace(add.s(x, 1))).toBeNever();
+        if (x === 0) throw ctx.replace(add.s(x, 1));
+        if (x === 1) throw ctx.replace(chain(add.s(x, 1), upper.s().asImmutable()));
+        if (x === 2) throw ctx.replace(group(add.s(x, 1), add.s(x, 2)));
+        throw ctx.replace(chord([add.s(x, 1), add.s(x, 2)], total.s()));
+      },
+      {
+        beforeStart: (ctx: TaskContext) => {
+          expectTypeOf(ctx.replace).returns.toBeNever();
+        },
+      },
+    );
+    expectTypeOf(swap.delay(1)).toEqualTypeOf<Promise<AsyncResult<number>>>();
+    // @ts-expect-error: a replacement is a canvas, not a value
+    currentTask().replace(42);
+    // @ts-expect-error: nor a task (use task.s())
+    currentTask().replace(add);
   });
 });

@@ -176,6 +176,8 @@ describe('task metrics (EMF)', () => {
       expect(meta?.Namespace).toBe('celeriac/tele');
       expect(meta?.Dimensions).toEqual([['service', 'task']]);
       expect(l.service).toBe('tele');
+      // The README's cost line assumes ~300 bytes of log per outcome.
+      expect(JSON.stringify(l).length).toBeLessThan(400);
     }
     expect(byTask.get('ok')).toMatchObject({ TaskSucceeded: 1, TaskRuntime: 40, QueueWait: 2_500 });
     expect(byTask.get('bad')).toMatchObject({ TaskFailed: 1, QueueWait: 2_500 });

@@ -11,7 +11,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CeleriacError, ErrorCodes } from '../../errors';
-import type { Clock, JoinCount, JoinShard, Lease, ResultRecord, ResultStore, WriteResult } from '../../ports';
+import type { CallClaim, Clock, JoinCount, JoinShard, Lease, ResultRecord, ResultStore, WriteResult } from '../../ports';
 import type { Plan } from '../../protocol/plan';
 import { isReady, States } from '../../results/states';
 import { DYNAMO_MAX_ITEM_BYTES, resultTooLarge, utf8Bytes } from '../limits';
@@ -48,6 +48,9 @@ const A = {
   data: 'data',
   done: 'done',
   failed: 'failed',
+  id: 'id',
+  seed: 'seed',
+  exp: 'exp',
 } as const;
 
 const READY_VALUES = { ':success': { S: States.SUCCESS }, ':failure': { S: States.FAILURE }, ':revoked': { S: States.REVOKED } };
@@ -72,6 +75,13 @@ const CONT_NOT_DONE = '(attribute_not_exists(#cont) OR #cont <> :done)';
 /** The lease is still the one the taker read (or there was none): of two takers, one wins. */
 const LEASE_IS_EXPECTED = '#leaseOwner = :expected';
 const NO_LEASE = 'attribute_not_exists(#leaseOwner)';
+/**
+ * An idempotency key's claim has run out (`exp`, epoch ms, at or before now). Checked at write
+ * time because TTL deletion is lazy: an expired item may linger for days, and must not hold the key.
+ */
+const CLAIM_EXPIRED = '#exp <= :now';
+/** The claim is still the one for this call: a release never frees a later caller's claim. */
+const CLAIM_IS_FOR = '#id = :id';
 
 export interface DynamoResultStoreOptions {
   readonly client: DynamoDBClient;
@@ -287,6 +297,64 @@ export class DynamoResultStore implements ResultStore {
     }
   }
 
+  async claimCall(key: string, claim: CallClaim, now: number): Promise<CallClaim | undefined> {
+    const item: Item = {
+      pk: { S: callKey(key) },
+      [A.id]: { S: claim.id },
+      [A.exp]: { N: String(claim.expiresAt) },
+      // The table's TTL attribute (epoch seconds) only cleans up; CLAIM_EXPIRED decides.
+      [A.ttl]: { N: String(Math.ceil(claim.expiresAt / 1000)) },
+    };
+    if (claim.seed !== undefined) item[A.seed] = { S: claim.seed };
+    // A holder read after a failed condition may be gone already (released, or expired since):
+    // then the key is free and the write is tried again.
+    for (let round = 0; ; round++) {
+      try {
+        await this.client.send(
+          new PutItemCommand({
+            TableName: this.table,
+            Item: item,
+            ConditionExpression: `${RECORD_ABSENT} OR ${CLAIM_EXPIRED}`,
+            ExpressionAttributeNames: { '#pk': A.pk, '#exp': A.exp },
+            ExpressionAttributeValues: { ':now': { N: String(now) } },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        return undefined;
+      } catch (e) {
+        if (errorName(e) !== 'ConditionalCheckFailedException') throw this.error('PutItem (call claim)', e);
+        // DynamoDB returns the blocking item; dynalite does not, so read it then.
+        const held = toCallClaim((e as { Item?: Item }).Item ?? (await this.getItem(callKey(key), 'GetItem (call claim)')));
+        if (held !== undefined && held.expiresAt > now) return held;
+        if (round >= 2) {
+          throw new CeleriacError(
+            ErrorCodes.BACKEND_UNAVAILABLE,
+            `idempotency key ${key}: the claim kept changing under ${round + 1} writes`,
+            {
+              retryable: true,
+            },
+          );
+        }
+      }
+    }
+  }
+
+  async releaseCall(key: string, id: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.table,
+          Key: { pk: { S: callKey(key) } },
+          ConditionExpression: CLAIM_IS_FOR,
+          ExpressionAttributeNames: { '#id': A.id },
+          ExpressionAttributeValues: { ':id': { S: id } },
+        }),
+      );
+    } catch (e) {
+      if (errorName(e) !== 'ConditionalCheckFailedException') throw this.error('DeleteItem (call claim)', e);
+    }
+  }
+
   // ── internals ──────────────────────────────────────────────────────────────────────────────
 
   private ttl(): { ttl?: AttributeValue } {
@@ -430,6 +498,14 @@ const planKey = (id: string): string => `p#${id}`;
 const chunkKey = (id: string, n: number): string => `pc#${id}#${n}`;
 const joinKey = (joinId: string, shard: number): string => `j#${joinId}#${shard}`;
 const claimKey = (key: string): string => `c#${key}`;
+const callKey = (key: string): string => `i#${key}`;
+
+function toCallClaim(item: Item | undefined): CallClaim | undefined {
+  const id = item?.[A.id]?.S;
+  if (item === undefined || id === undefined) return undefined;
+  const seed = item[A.seed]?.S;
+  return { id, expiresAt: Number(item[A.exp]?.N ?? 0), ...(seed !== undefined ? { seed } : {}) };
+}
 
 function toRecord(item: Item): ResultRecord {
   const rec = JSON.parse(item[A.rec]?.S ?? '{}') as { -readonly [K in keyof ResultRecord]: ResultRecord[K] };

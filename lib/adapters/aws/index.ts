@@ -20,9 +20,14 @@ import type { RetryPolicy } from './retry';
 import { SchedulerDelayedSender } from './scheduler-sender';
 import { SqsBroker } from './sqs-broker';
 
+export { DynamoFlowControl, type DynamoFlowControlOptions } from './dynamo-flow-control';
+
+import { DynamoFlowControl } from './dynamo-flow-control';
+
 export { DynamoResultStore, type DynamoResultStoreOptions } from './dynamo-result-store';
 export { EventBridgePublisher, type EventBridgePublisherOptions } from './eventbridge-publisher';
 export { DEFAULT_RETRY, type RetryPolicy } from './retry';
+export { S3PayloadStore, type S3PayloadStoreOptions } from './s3-payload-store';
 export { SchedulerDelayedSender, type SchedulerSenderOptions } from './scheduler-sender';
 export { SqsBroker, type SqsBrokerOptions } from './sqs-broker';
 
@@ -156,6 +161,7 @@ export function awsBackend(config: CeleriacConfig, opts: AwsBackendOptions = {})
     kind: opts.kind ?? ((sqsEndpoint ?? ddbEndpoint ?? ebEndpoint) ? 'localstack' : 'aws'),
     broker: new SqsBroker({ client: sqs, queueUrls: config.queueUrls, clock, retry, escapeNonBmpInJson: opts.escapeNonBmpInJson ?? false }),
     store: new DynamoResultStore({ client: dynamodb, table: config.table, ttlSeconds: config.resultTtlSeconds, clock, retry }),
+    flow: new DynamoFlowControl({ client: dynamodb, table: config.table }),
     events: config.events
       ? new EventBridgePublisher({ client: eventbridge, ...(config.bus === undefined ? {} : { bus: config.bus }), clock, retry })
       : NO_EVENTS,

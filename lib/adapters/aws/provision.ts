@@ -11,6 +11,7 @@ import {
   ResourceInUseException,
   ScanCommand,
 } from '@aws-sdk/client-dynamodb';
+import { BucketAlreadyExists, BucketAlreadyOwnedByYou, CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -54,6 +55,23 @@ export async function ensureTable(endpoint: string, tableName: string): Promise<
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`table ${tableName} did not become ACTIVE`);
+  } finally {
+    client.destroy();
+  }
+}
+
+/** S3 client settings for an emulator endpoint: path-style addressing (no bucket subdomains on loopback). */
+export function emulatorS3Config(endpoint: string) {
+  return { ...EMULATOR_CLIENT_CONFIG, endpoint, forcePathStyle: true } as const;
+}
+
+/** Creates the payload bucket if it does not exist (fauxqs's S3, LocalStack). */
+export async function ensureBucket(endpoint: string, bucket: string): Promise<void> {
+  const client = new S3Client(emulatorS3Config(endpoint));
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (e) {
+    if (!(e instanceof BucketAlreadyOwnedByYou || e instanceof BucketAlreadyExists)) throw e;
   } finally {
     client.destroy();
   }

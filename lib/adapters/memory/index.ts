@@ -13,7 +13,12 @@ import { MemoryResultStore } from './result-store';
 export { MemoryBroker, type MemoryBrokerOptions, type MemoryRedrivePolicy, type SendListener } from './broker';
 export { type AbortableClock, type FakeClock, fakeClock, sleepOn, systemClock } from './clock';
 export { type BusListener, MemoryEventPublisher, type MemoryEventPublisherOptions } from './event-publisher';
+export { MemoryFlowControl } from './flow-control';
+
+import { MemoryFlowControl } from './flow-control';
+
 export { randomIds, sequentialIds } from './ids';
+export { MemoryPayloadStore } from './payload-store';
 export { MemoryResultStore } from './result-store';
 
 export interface MemoryBackendOptions {
@@ -51,6 +56,7 @@ export function memoryBackend(opts: MemoryBackendOptions = {}): MemoryBackend {
     kind: 'memory',
     broker: new MemoryBroker({ clock, ids }),
     store: new MemoryResultStore(),
+    flow: new MemoryFlowControl(),
     events: new MemoryEventPublisher(opts.events),
     clock,
     ids,

@@ -1,5 +1,5 @@
 import { CeleriacError, ErrorCodes } from '../../errors';
-import type { JoinCount, JoinShard, Lease, ResultRecord, ResultStore, WriteResult } from '../../ports';
+import type { CallClaim, JoinCount, JoinShard, Lease, ResultRecord, ResultStore, WriteResult } from '../../ports';
 import type { Plan } from '../../protocol/plan';
 import { isReady } from '../../results/states';
 import { DYNAMO_MAX_ITEM_BYTES, resultTooLarge, utf8Bytes } from '../limits';
@@ -47,6 +47,8 @@ export class MemoryResultStore implements ResultStore {
   /** Join id → its shards by index (undefined: nothing added yet). */
   private readonly joins = new Map<string, (Shard | undefined)[]>();
   private readonly claims = new Set<string>();
+  /** Idempotency keys → the call that holds each (frozen copies). */
+  private readonly calls = new Map<string, CallClaim>();
 
   async get(id: string): Promise<ResultRecord | undefined> {
     return this.read(id);
@@ -153,12 +155,25 @@ export class MemoryResultStore implements ResultStore {
     return true;
   }
 
+  async claimCall(key: string, claim: CallClaim, now: number): Promise<CallClaim | undefined> {
+    const cur = this.calls.get(key);
+    // An expired claim counts as absent, as the DynamoDB condition says (TTL deletion is lazy there).
+    if (cur !== undefined && cur.expiresAt > now) return cur;
+    this.calls.set(key, Object.freeze({ ...claim }));
+    return undefined;
+  }
+
+  async releaseCall(key: string, id: string): Promise<void> {
+    if (this.calls.get(key)?.id === id) this.calls.delete(key);
+  }
+
   /** Forgets everything (between tests, or `purge` in local mode). */
   clear(): void {
     this.records.clear();
     this.plans.clear();
     this.joins.clear();
     this.claims.clear();
+    this.calls.clear();
   }
 
   private read(id: string): ResultRecord | undefined {

@@ -46,6 +46,18 @@ describe.each(MODES)('chord ($mode)', ({ duplicate }) => {
     expect(f.count('sum')).toBe(2);
   });
 
+  it('[CHAIN-18] a taskId names what stands for the result at any depth: a chord whose body is a chain, a chain nested in a chain', async () => {
+    const f = canvasFixture({ duplicate });
+    const r = await chord([f.add.s(1, 1), f.add.s(2, 2)], chain(f.sum.s(), f.mul.s(10))).applyAsync([], { taskId: 'the-total' });
+    expect(r.id).toBe('the-total');
+    const nested = await chain(f.add.s(1, 2), chain(f.add.s(3), f.mul.s(2)).set({ taskId: 'inner-last' }), f.add.s(1)).applyAsync();
+    await f.drain();
+    expect(await r.get()).toBe(60);
+    expect(f.calls('mul').find((c) => c.id === 'the-total')?.args).toEqual([6, 10]);
+    expect(f.calls('mul').find((c) => c.id === 'inner-last')?.args).toEqual([6, 2]);
+    expect(await nested.get()).toBe(13);
+  });
+
   it('[CHORD-01] call args are prepended to every header part', async () => {
     const f = canvasFixture({ duplicate });
     const r = await chord([f.add.s(1), f.add.s(2)], f.sum.s()).applyAsync([10]);

@@ -1,0 +1,35 @@
+/**
+ * `localstack` mode's backend: the SQS and DynamoDB of a running LocalStack (or any
+ * AWS-compatible endpoint), reached through the AWS adapters. The server is not this run's: it is
+ * neither started nor stopped here.
+ */
+import type { AwsBackend } from '../../adapters/aws';
+import { serializeError } from '../../protocol/failure';
+import type { LocalQueue } from '../queues';
+import { type AwsServices, startAwsBackend } from './aws';
+import type { BackendContext, LocalBackend } from './backend';
+
+/** The endpoint `localstack` mode uses when none is given. */
+const DEFAULT_ENDPOINT = 'http://localhost:4566';
+
+/** Starts `localstack` mode's backend on `options.endpoint(s)`, with the app's queues purged. */
+export function startLocalstackBackend(ctx: BackendContext): Promise<LocalBackend> {
+  return startAwsBackend(ctx, { kind: 'localstack', startServices: localstackServices, prepare: purgeQueues });
+}
+
+/** The configured endpoints: per service over `endpoint` (as `AWS_ENDPOINT_URL_<SERVICE>` over `AWS_ENDPOINT_URL`). */
+function localstackServices(ctx: BackendContext): Promise<AwsServices> {
+  const endpoint = ctx.options.endpoint ?? DEFAULT_ENDPOINT;
+  return Promise.resolve({ dynamodb: ctx.options.endpoints?.dynamodb ?? endpoint, sqs: ctx.options.endpoints?.sqs ?? endpoint });
+}
+
+/** A shared LocalStack keeps queues between runs: start from empty ones (a purge that fails is logged, not fatal). */
+async function purgeQueues(ctx: BackendContext, aws: AwsBackend, queues: readonly LocalQueue[]): Promise<void> {
+  await Promise.all(
+    queues
+      .flatMap((q) => [q.name, q.dlqRef])
+      .map((q) =>
+        aws.broker.purge(q).catch((e: unknown) => ctx.logger.warn(`could not purge ${q} before the run`, { error: serializeError(e) })),
+      ),
+  );
+}
