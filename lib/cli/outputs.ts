@@ -37,6 +37,9 @@ const CANONICAL: ReadonlySet<string> = new Set([
   'SchedulerRoleArn',
 ]);
 
+/** Endpoint and region entries an outputs file of `celeriac up` carries, passed through as they are. */
+const ENDPOINT_KEY = /^(AWS_ENDPOINT_URL(_[A-Z]+)?|AWS_REGION)$/;
+
 const stripHash = (k: string): string => k.replace(/[0-9A-F]{8}$/, '');
 const normalise = (k: string): string =>
   stripHash(k)
@@ -74,11 +77,17 @@ export function envFromOutputs(file: string, stack?: string): Record<string, str
     );
   }
   const outputs = picked[1] as Record<string, unknown>;
+  const env: Record<string, string> = {};
+  // `celeriac up` adds the local endpoints under their variable names (no CfnOutput id has an
+  // underscore, so they cannot clash with the stack's own outputs).
+  for (const [key, value] of Object.entries(outputs)) {
+    if (ENDPOINT_KEY.test(key) && typeof value === 'string') env[key] = value;
+  }
   // Each output goes to the setting whose name it ends with, the longest name winning, so a
   // construct prefix (`TaskRunnerTableName…`) is fine and `DeadLetterQueueUrls` is not `QueueUrls`.
-  const env: Record<string, string> = {};
   const matchedBy = new Map<string, number>();
   for (const [key, value] of Object.entries(outputs)) {
+    if (ENDPOINT_KEY.test(key)) continue;
     const nk = normalise(key);
     let best: { setting: keyof typeof OUTPUT_KEYS; length: number } | undefined;
     for (const [setting, names] of Object.entries(OUTPUT_KEYS) as [keyof typeof OUTPUT_KEYS, readonly string[]][]) {

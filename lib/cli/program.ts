@@ -91,6 +91,22 @@ export function buildProgram(ctx: CliContext, run: (code: number) => void): Comm
       run(await devCommand(module, o, ctx.cwd));
     });
 
+  program
+    .command('up')
+    .description("run the synthesized stack (cdk synth's cloud assembly) locally, as deployed, until Ctrl-C")
+    .option('--app <dir>', 'the cloud assembly directory', 'cdk.out')
+    .option('--stack <name>', 'the stack to run when the assembly holds several')
+    .option('--outputs-file <file>', 'where to write the stack outputs and local endpoints', 'cdk-outputs.up.json')
+    .option('--until-stdin-closes', 'also stop when standard input closes (for a parent process that runs up)')
+    .addHelpText(
+      'after',
+      `${EXIT_CODES_HELP}\n\nThen: celeriac call <task> --outputs cdk-outputs.up.json (other commands take --outputs too).`,
+    )
+    .action(async (o: { app: string; stack?: string; outputsFile: string; untilStdinCloses?: boolean }) => {
+      const { upCommand } = await import('./commands/up');
+      run(await upCommand(o, ctx.cwd));
+    });
+
   targetOptions(
     program
       .command('call')

@@ -4,6 +4,7 @@
  */
 import { type AwsBackend, awsBackendFromEnv } from '../adapters/aws';
 import { tailAwsEvents } from '../adapters/aws/event-tail';
+import { EMULATOR_CLIENT_CONFIG } from '../adapters/aws/provision';
 import { type App, createApp } from '../app';
 import { applyCanvasJson, type JsonCanvasHost } from '../canvas/json';
 import { type CeleriacConfig, ENV, loadConfig } from '../config';
@@ -40,7 +41,7 @@ export class AwsTarget implements Target {
     }
     if (config.table === undefined || config.table === '') throw missing(ENV.table, 'the results table');
     this.#config = config;
-    this.#backend = awsBackendFromEnv(env);
+    this.#backend = awsBackendFromEnv(env, upStackWithoutCredentials(env) ? { clientConfig: EMULATOR_CLIENT_CONFIG } : {});
     this.#appLoaded = app !== undefined;
     this.#app = app ?? createApp({ name: config.app ?? 'celeriac', logger: { debug() {}, info() {}, warn() {}, error() {} } });
     this.#app.use(this.#backend);
@@ -140,4 +141,14 @@ export class AwsTarget implements Target {
 
 function nameOfUrl(url: string): string {
   return url.slice(url.lastIndexOf('/') + 1);
+}
+
+/**
+ * True for a stack run by `celeriac up` (its outputs point every service at loopback) when no AWS
+ * credentials are set: the emulators take any, so the CLI signs with the emulators' own.
+ */
+function upStackWithoutCredentials(env: Readonly<Record<string, string | undefined>>): boolean {
+  const endpoints = ['AWS_ENDPOINT_URL_SQS', 'AWS_ENDPOINT_URL_DYNAMODB'].map((k) => env[k]);
+  const loopback = endpoints.every((e) => e !== undefined && /^http:\/\/127\.0\.0\.1:\d+$/.test(e));
+  return loopback && !env.AWS_ACCESS_KEY_ID && !env.AWS_PROFILE;
 }

@@ -2,44 +2,48 @@
  * The deployment the deployed suite talks to, chosen by ONE variable:
  *
  *   CELERIAC_DEPLOYED_OUTPUTS=cdk-outputs.local.json   a real deployment (LocalStack or AWS)
- *   (unset)                                            a stand-in deployment started here
+ *   (unset)                                            the synthesized example stack under `celeriac up`
  *
  * A real deployment is known only through its `cdk deploy --outputs-file` file and the usual AWS
  * environment: AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE> (LocalStack; unset for AWS), region
  * and credentials. With an endpoint and no credentials in the environment, LocalStack's `test`
  * credentials and region us-east-1 are used.
  *
- * The stand-in is test/deployed/stand-in.ts in a child process (node + tsx, as the project runs
- * TypeScript): the example app under local mode, `emulated`. It hands over the same outputs file
- * plus a small endpoints file, and is killed by {@link Deployment.close} — or exits by itself
- * when this process dies (its stdin closes).
+ * Otherwise the example stack is synthesized (cached: ./shop-assembly.ts) and run by the CLI's
+ * `celeriac up` in a child process: the template, its bundles and its settings, on the local
+ * emulators. Its outputs file (the `cdk deploy` shape plus the local endpoints) is what the suite
+ * reads. It is stopped by {@link Deployment.close} — or exits by itself when this process dies
+ * (`--until-stdin-closes`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AwsClientConfig } from '../../lib/adapters/aws';
+import { EMULATOR_CLIENT_CONFIG } from '../../lib/adapters/aws/provision';
+import { UP_READY } from '../../lib/cli/commands/up';
 import { envFromOutputs } from '../../lib/cli/outputs';
-import { EMULATOR_CLIENT_CONFIG } from '../../lib/local';
-import { ENDPOINTS_FILE, OUTPUTS_FILE, READY } from './stand-in';
+import { ensureShopAssembly } from './shop-assembly';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const STAND_IN = fileURLToPath(new URL('./stand-in.ts', import.meta.url));
-/** The stand-in's start-up budget: tsx compile, emulators, queues and table. */
-const STAND_IN_START_MS = 30_000;
+const CLI = fileURLToPath(new URL('../../bin/celeriac.mjs', import.meta.url));
+/** `up`'s start-up budget: tsx compile of the CLI, emulators, the stack's resources. */
+const UP_START_MS = 30_000;
 
 export interface Deployment {
-  readonly kind: 'deployed' | 'stand-in';
+  readonly kind: 'deployed' | 'up';
   /** What the suite runs against, for test names. */
   readonly label: string;
   /** The environment the AWS backend is built from: AWS settings plus the stack's CELERIAC_* outputs. */
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Client settings (credentials, region) that do not come from `env`. */
   readonly clientConfig: AwsClientConfig;
-  /** The stand-in's recent output, to explain a failure (empty for a real deployment). */
+  /** The outputs file the suite read. */
+  readonly outputsFile: string;
+  /** `celeriac up`'s recent output, to explain a failure (empty for a real deployment). */
   logs(): string;
-  /** Stops the stand-in (a real deployment is left alone). */
+  /** Stops `celeriac up` (a real deployment is left alone). */
   close(): Promise<void>;
 }
 
@@ -49,10 +53,10 @@ export function deployedOutputsFile(env: Readonly<Record<string, string | undefi
   return file ? resolve(file) : undefined;
 }
 
-/** The deployment named by `CELERIAC_DEPLOYED_OUTPUTS` (`CELERIAC_DEPLOYED_STACK` picks a stack), or a fresh stand-in. */
+/** The deployment named by `CELERIAC_DEPLOYED_OUTPUTS` (`CELERIAC_DEPLOYED_STACK` picks a stack), or the example stack under `celeriac up`. */
 export async function openDeployment(env: Readonly<Record<string, string | undefined>> = process.env): Promise<Deployment> {
   const file = deployedOutputsFile(env);
-  return file === undefined ? standIn() : deployed(file, env);
+  return file === undefined ? up(ensureShopAssembly()) : deployed(file, env);
 }
 
 function deployed(file: string, env: Readonly<Record<string, string | undefined>>): Deployment {
@@ -70,25 +74,28 @@ function deployed(file: string, env: Readonly<Record<string, string | undefined>
       ...fromOutputs,
     },
     clientConfig,
+    outputsFile: file,
     logs: () => '',
     close: async () => {},
   };
 }
 
-async function standIn(): Promise<Deployment> {
-  const dir = mkdtempSync(join(tmpdir(), 'celeriac-stand-in-'));
-  // Nothing of this machine's stack configuration reaches the stand-in.
+/** Runs `celeriac up --app <assembly>` in a child process and reads its outputs file. */
+export async function up(assembly: string): Promise<Deployment> {
+  const dir = mkdtempSync(join(tmpdir(), 'celeriac-up-'));
+  const outputsFile = join(dir, 'cdk-outputs.json');
+  // Nothing of this machine's stack configuration reaches `up`.
   const childEnv: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CELERIAC_') && !k.startsWith('AWS_')) childEnv[k] = v;
   // process.execPath is the node the tests run on (the project's Node 24 under npm scripts).
-  const child = spawn(process.execPath, ['--import', 'tsx', STAND_IN, dir], {
+  const child = spawn(process.execPath, [CLI, 'up', '--app', assembly, '--outputs-file', outputsFile, '--until-stdin-closes'], {
     cwd: ROOT,
     env: { ...childEnv, NO_COLOR: '1' },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let output = '';
   const keep = (d: Buffer): void => {
-    // Only the tail: the example app's subscriber logs every lifecycle event.
+    // Only the tail: the functions log every task.
     output = (output + d.toString()).slice(-20_000);
   };
   child.stdout?.on('data', keep);
@@ -111,13 +118,12 @@ async function standIn(): Promise<Deployment> {
     await close();
     throw e;
   }
-  const fromOutputs = envFromOutputs(join(dir, OUTPUTS_FILE));
-  const endpoints = JSON.parse(readFileSync(join(dir, ENDPOINTS_FILE), 'utf8')) as Record<string, string>;
   return {
-    kind: 'stand-in',
-    label: 'the stand-in deployment (local mode, emulated, in a child process)',
-    env: { ...endpoints, ...fromOutputs },
+    kind: 'up',
+    label: `the synthesized example stack under celeriac up (${assembly})`,
+    env: envFromOutputs(outputsFile),
     clientConfig: EMULATOR_CLIENT_CONFIG,
+    outputsFile,
     logs: () => output,
     close,
   };
@@ -126,14 +132,10 @@ async function standIn(): Promise<Deployment> {
 function ready(child: ChildProcess, output: () => string): Promise<void> {
   return new Promise((resolveReady, reject) => {
     const check = (): void => {
-      if (output().includes(READY)) done();
+      if (output().includes(UP_READY)) done();
     };
-    const onExit = (code: number | null): void =>
-      done(new Error(`the stand-in deployment exited (${code}) before it was ready:\n${output()}`));
-    const timer = setTimeout(
-      () => done(new Error(`the stand-in deployment was not ready after ${STAND_IN_START_MS} ms:\n${output()}`)),
-      STAND_IN_START_MS,
-    );
+    const onExit = (code: number | null): void => done(new Error(`celeriac up exited (${code}) before it was ready:\n${output()}`));
+    const timer = setTimeout(() => done(new Error(`celeriac up was not ready after ${UP_START_MS} ms:\n${output()}`)), UP_START_MS);
     const done = (error?: Error): void => {
       clearTimeout(timer);
       child.stdout?.off('data', check);

@@ -10,8 +10,8 @@
  *                                      LocalStack, after `npm run deploy:local`
  *   CELERIAC_DEPLOYED_OUTPUTS=cdk-outputs.json npm run test:deployed
  *                                      AWS, after `npx cdk deploy --outputs-file cdk-outputs.json`
- *   (unset)                            a stand-in deployment this suite starts in a child process
- *                                      (local mode, emulated) — what `npm test` and CI run
+ *   (unset)                            the synthesized example stack under `celeriac up`, started here
+ *                                      in a child process — what `npm test` and CI run
  *
  * CELERIAC_DEPLOYED_STACK picks a stack when the outputs file holds several.
  */
@@ -28,10 +28,10 @@ import { type Deployment, deployedOutputsFile, openDeployment } from './deployme
 const DEPLOYED = deployedOutputsFile() !== undefined;
 /**
  * The one time budget of a spec: every wait in it shares this much. Lambda in LocalStack is slow
- * (cold starts, a container per function); the stand-in answers in well under a second.
+ * (cold starts, a container per function); `celeriac up` answers in well under a second.
  */
 const WAIT_MS = DEPLOYED ? 60_000 : 10_000;
-/** Result polling: a deployment's reads cost money; the stand-in's do not. */
+/** Result polling: a deployment's reads cost money; `celeriac up`'s do not. */
 const POLL_MS = DEPLOYED ? 500 : 50;
 const SPEC_TIMEOUT_MS = WAIT_MS + 5_000;
 
@@ -41,7 +41,7 @@ function budget(): () => { timeoutMs: number; intervalMs: number } {
   return () => ({ timeoutMs: Math.max(1, deadline - Date.now()), intervalMs: POLL_MS });
 }
 
-describe(`the shop app on ${DEPLOYED ? 'the deployment in CELERIAC_DEPLOYED_OUTPUTS' : 'a stand-in deployment'}`, () => {
+describe(`the shop app on ${DEPLOYED ? 'the deployment in CELERIAC_DEPLOYED_OUTPUTS' : 'the synthesized stack under celeriac up'}`, () => {
   let deployment: Deployment;
   let backend: AwsBackend;
   let queueUrl: string;

@@ -2,16 +2,26 @@
  * Creates the table and queues celeriac uses, as the CDK stack deploys them: for emulators
  * (dynalite, fauxqs) and LocalStack runs where no stack is deployed.
  */
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  DeleteItemCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  ScanCommand,
+} from '@aws-sdk/client-dynamodb';
 import { BucketAlreadyExists, BucketAlreadyOwnedByYou, CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   QueueNameExists,
+  SendMessageCommand,
   SetQueueAttributesCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { SqsBroker } from './sqs-broker';
 
 /** Credentials and region emulators accept; they are never checked. */
 export const EMULATOR_CLIENT_CONFIG = {
@@ -119,4 +129,120 @@ async function createOrUpdateQueue(client: SQSClient, name: string, attributes: 
     await client.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: attributes }));
     return QueueUrl;
   }
+}
+
+// ── Stacks run by `celeriac up`: queues and tables as a template describes them ──────────────
+
+/** A CreateTable request: keys, attributes, billing, indexes (the template's, as plain data). */
+export interface TableInput {
+  readonly TableName: string;
+  readonly KeySchema: readonly { readonly AttributeName: string; readonly KeyType: string }[];
+  readonly AttributeDefinitions: readonly { readonly AttributeName: string; readonly AttributeType: string }[];
+  readonly BillingMode: 'PAY_PER_REQUEST' | 'PROVISIONED';
+  readonly [more: string]: unknown;
+}
+
+/** Creates a queue by name (FIFO when asked); returns its URL. */
+export async function createQueueNamed(endpoint: string, name: string, fifo: boolean): Promise<string> {
+  const client = new SQSClient({ ...EMULATOR_CLIENT_CONFIG, endpoint });
+  try {
+    const out = await client.send(new CreateQueueCommand({ QueueName: name, Attributes: fifo ? { FifoQueue: 'true' } : {} }));
+    if (out.QueueUrl === undefined) throw new Error(`CreateQueue ${name} returned no URL`);
+    return out.QueueUrl;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Sets a queue's attributes (SetQueueAttributes form). */
+export async function setQueueAttributes(endpoint: string, url: string, attributes: Readonly<Record<string, string>>): Promise<void> {
+  if (Object.keys(attributes).length === 0) return;
+  const client = new SQSClient({ ...EMULATOR_CLIENT_CONFIG, endpoint });
+  try {
+    await client.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { ...attributes } }));
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Creates a table (an existing one is left as it is). */
+export async function createTableFrom(endpoint: string, input: TableInput): Promise<void> {
+  const client = new DynamoDBClient({ ...EMULATOR_CLIENT_CONFIG, endpoint });
+  try {
+    await client.send(new CreateTableCommand(input as unknown as CreateTableCommandInput));
+  } catch (e) {
+    if (!(e instanceof ResourceInUseException)) throw e;
+  } finally {
+    client.destroy();
+  }
+}
+
+/**
+ * Deletes the items whose TTL attribute (epoch seconds) is past: what DynamoDB's TTL does in the
+ * background (dynalite has no TTL). Returns how many were deleted.
+ */
+export async function sweepExpired(
+  endpoint: string,
+  table: string,
+  key: readonly string[],
+  ttlAttribute: string,
+  nowSeconds: number,
+): Promise<number> {
+  const client = new DynamoDBClient({ ...EMULATOR_CLIENT_CONFIG, endpoint });
+  let deleted = 0;
+  try {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await client.send(
+        new ScanCommand({
+          TableName: table,
+          FilterExpression: '#t < :now',
+          ExpressionAttributeNames: { '#t': ttlAttribute },
+          ExpressionAttributeValues: { ':now': { N: String(nowSeconds) } },
+          ...(start === undefined ? {} : { ExclusiveStartKey: start as never }),
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const k = Object.fromEntries(key.map((a) => [a, item[a]]));
+        await client.send(new DeleteItemCommand({ TableName: table, Key: k as never }));
+        deleted++;
+      }
+      start = page.LastEvaluatedKey;
+    } while (start !== undefined);
+  } finally {
+    client.destroy();
+  }
+  return deleted;
+}
+
+/** One SQS client on an emulator: plain sends (targets, DLQs) and brokers for pollers. */
+export interface EmulatorSqs {
+  send(url: string, body: string, attributes?: Readonly<Record<string, string>>): Promise<void>;
+  /** A broker (a poller's consumer) knowing these queues by name. */
+  broker(queueUrls: Readonly<Record<string, string>>): SqsBroker;
+  destroy(): void;
+}
+
+/** An {@link EmulatorSqs} on `endpoint`. */
+export function emulatorSqs(endpoint: string): EmulatorSqs {
+  const client = new SQSClient({ ...EMULATOR_CLIENT_CONFIG, endpoint });
+  return {
+    async send(url, body, attributes) {
+      await client.send(
+        new SendMessageCommand({
+          QueueUrl: url,
+          MessageBody: body,
+          ...(attributes === undefined
+            ? {}
+            : {
+                MessageAttributes: Object.fromEntries(
+                  Object.entries(attributes).map(([k, v]) => [k, { DataType: 'String', StringValue: v }]),
+                ),
+              }),
+        }),
+      );
+    },
+    broker: (queueUrls) => new SqsBroker({ client, queueUrls }),
+    destroy: () => client.destroy(),
+  };
 }

@@ -1,0 +1,130 @@
+/**
+ * A function's front door to the emulators: every SDK call a function makes goes here (its
+ * `AWS_ENDPOINT_URL_<SERVICE>`), is told apart by the service its SigV4 signature names, checked
+ * against the function's role ({@link RolePolicy}) and forwarded to the emulator — or refused as
+ * AWS refuses it (AccessDenied), with a line naming the missing action and the statement that
+ * would allow it.
+ */
+import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Emulator } from '../local/emulators';
+import { type ArnEnv, type IamRequest, jsonRequests, type RolePolicy, type Service, schedulerRequests } from './iam';
+
+export interface GatewayOptions extends ArnEnv {
+  /** The function's name and role ARN, for the refusal's message. */
+  readonly functionName: string;
+  readonly roleArn: string;
+  readonly policy: RolePolicy;
+  /** Emulator endpoint of each service. */
+  readonly upstream: Readonly<Record<Service, string>>;
+  /** Called for every refused request. */
+  readonly onDenied: (denied: IamRequest, service: Service) => void;
+}
+
+/** Starts a function's gateway on a free loopback port. */
+export async function startGateway(o: GatewayOptions): Promise<Emulator> {
+  const server = createServer((req, res) => {
+    handle(o, req, res).catch((e: unknown) => {
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(String(e));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stop: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+const SERVICES: ReadonlySet<string> = new Set(['sqs', 'dynamodb', 'events', 'scheduler']);
+
+async function handle(o: GatewayOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = await readBody(req);
+  const scope = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(String(req.headers.authorization ?? ''));
+  const service = scope?.[1];
+  if (service === undefined || !SERVICES.has(service)) {
+    res.writeHead(400, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ __type: 'UnrecognizedClientException', message: `celeriac up: no service ${String(service)} here` }));
+    return;
+  }
+  const svc = service as Service;
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const requests = iamRequests(o, svc, req, url, body);
+  const denied = o.policy.denied(requests);
+  if (denied !== undefined) {
+    o.onDenied(denied, svc);
+    return refuse(res, svc, o, denied);
+  }
+  const upstream = new URL(o.upstream[svc]);
+  await new Promise<void>((resolve, reject) => {
+    const fwd = request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+        up.on('end', () => resolve());
+        up.on('error', reject);
+      },
+    );
+    fwd.on('error', reject);
+    fwd.end(body);
+  });
+}
+
+function iamRequests(o: GatewayOptions, service: Service, req: IncomingMessage, url: URL, body: Buffer): IamRequest[] {
+  const parsed = (): Record<string, unknown> => {
+    try {
+      return body.length === 0 ? {} : (JSON.parse(body.toString('utf8')) as Record<string, unknown>);
+    } catch {
+      return {};
+    }
+  };
+  if (service === 'scheduler') return schedulerRequests(o, req.method ?? 'GET', url.pathname, url.searchParams, parsed());
+  const target = req.headers['x-amz-target'];
+  if (typeof target === 'string') return jsonRequests(o, service, target.slice(target.indexOf('.') + 1), parsed());
+  // The SQS query protocol (older SDKs): Action and QueueUrl are form fields.
+  const form = new URLSearchParams(body.toString('utf8'));
+  const fields: Record<string, unknown> = {};
+  for (const [k, v] of form) fields[k] = v;
+  return jsonRequests(o, service, String(fields.Action ?? 'Unknown'), fields);
+}
+
+/** AccessDenied in each service's own error shape. */
+function refuse(res: ServerResponse, service: Service, o: GatewayOptions, denied: IamRequest): void {
+  const session = o.roleArn.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/');
+  const message = `User: ${session}/${o.functionName} is not authorized to perform: ${denied.action} on resource: ${denied.resource} because no identity-based policy allows the ${denied.action} action`;
+  if (service === 'scheduler') {
+    const json = JSON.stringify({ Message: message });
+    res.writeHead(403, {
+      'content-type': 'application/json',
+      'x-amzn-errortype': 'AccessDeniedException',
+      'content-length': Buffer.byteLength(json),
+    });
+    res.end(json);
+    return;
+  }
+  const type = service === 'sqs' ? 'com.amazonaws.sqs#AccessDenied' : 'AccessDeniedException';
+  const json = JSON.stringify({ __type: type, message });
+  res.writeHead(service === 'sqs' ? 403 : 400, {
+    'content-type': 'application/x-amz-json-1.0',
+    'content-length': Buffer.byteLength(json),
+    ...(service === 'sqs' ? { 'x-amzn-query-error': 'AccessDenied;Sender' } : {}),
+  });
+  res.end(json);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
