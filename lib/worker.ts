@@ -87,6 +87,7 @@ export function createWorker(
           receiveCount: Number(r.attributes?.ApproximateReceiveCount ?? '1'),
           queue: queueOf(r),
           ...sentAtOf(r),
+          ...(r.attributes?.AWSTraceHeader !== undefined ? { awsTraceHeader: r.attributes.AWSTraceHeader } : {}),
         };
         const d = await processMessage(rt, msg, { deadline });
         if (d === 'retry') failures.push({ itemIdentifier: r.messageId });

@@ -47,6 +47,8 @@ const taskName = name(1, 256);
 const queueName = name(1, 256);
 /** An idempotency key: 1-256 characters (lib/runtime/idempotency.ts scopes and stores it). */
 const idempotencyKey = name(1, 256);
+/** Trace context travels as written: a malformed one is ignored by the propagator (W3C), never a reason to refuse a call. */
+const traceContext = name(1, 512);
 const seconds = leaf<number>(
   (x) => typeof x === 'number' && x >= 0 && x <= MAX_TIMER_SECONDS,
   `a number of seconds from 0 to ${MAX_TIMER_SECONDS}`,
@@ -200,6 +202,10 @@ export const HEADERS = record({
    * id before running it; a message whose key another id holds is stored REVOKED as its duplicate.
    */
   idempotencyKey: opt('idempotencyKey', idempotencyKey),
+  /** W3C Trace Context of the span that sent the message (lib/telemetry/tracing.ts): one workflow, one trace. */
+  traceparent: opt('traceparent', traceContext),
+  /** W3C `tracestate`, beside `traceparent`. */
+  tracestate: opt('tracestate', traceContext),
 });
 
 const REF = record({ ref: req('ref', id) }, { exact: true });

@@ -1,5 +1,6 @@
 import type { Backend, OutgoingMessage } from '../ports';
 import { encodeEnvelope } from '../protocol/envelope';
+import { inSendSpan, type TraceHeaders } from '../telemetry/tracing';
 import type { RuntimeApp } from './app-port';
 import { type Dispatch, MAX_DELAY_SECONDS } from './engine';
 
@@ -11,6 +12,20 @@ import { type Dispatch, MAX_DELAY_SECONDS } from './engine';
  */
 export async function publish(app: RuntimeApp, backend: Backend, dispatches: readonly Dispatch[]): Promise<void> {
   if (dispatches.length === 0) return;
+  const first = dispatches[0] as Dispatch;
+  // One producer span per publish; every message carries its context (the trace's next hop).
+  await inSendSpan({ queue: first.queue, count: dispatches.length, task: first.envelope.task }, (trace) =>
+    send(app, backend, trace.traceparent === undefined ? dispatches : dispatches.map((d) => traced(d, trace))),
+  );
+}
+
+/** `d` carrying the trace context of the span that sends it. */
+function traced(d: Dispatch, trace: TraceHeaders): Dispatch {
+  const { traceparent, tracestate, ...headers } = d.envelope.headers;
+  return { ...d, envelope: { ...d.envelope, headers: { ...headers, ...trace } } };
+}
+
+async function send(app: RuntimeApp, backend: Backend, dispatches: readonly Dispatch[]): Promise<void> {
   const { beforeTaskPublish, afterTaskPublish } = app.signals;
   const messages: OutgoingMessage[] = [];
   const scheduled: { message: OutgoingMessage; at: number }[] = [];

@@ -33,6 +33,7 @@ import { calledChildren, runWithContext } from '../task/context';
 import { Replace } from '../task/replace';
 import { maxRetries, retryCountdown, shouldAutoRetry } from '../task/retry';
 import type { TaskContext } from '../task/types';
+import { inProcessSpan, recordOutcome } from '../telemetry/tracing';
 import { admitFlow } from './admit';
 import type { RuntimeApp, TaskDef } from './app-port';
 import {
@@ -73,6 +74,8 @@ export interface IncomingMessage {
   readonly queue: string | undefined;
   /** Epoch ms the transport accepted it (SQS `SentTimestamp`), when known: the start of its queue wait. */
   readonly sentAt?: number;
+  /** SQS's `AWSTraceHeader` system attribute (X-Ray active tracing on the sender), when present. */
+  readonly awsTraceHeader?: string;
 }
 
 /** `ack` = done with it (delete); `retry` = let the transport redeliver it (batch item failure). */
@@ -264,6 +267,27 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
   if (!decoded.ok) return rejectMessage(rt, msg, inv, decoded.id, decoded.task, decoded.error);
   const env = decoded.envelope;
   rt.faults.afterDecode?.(env);
+  const h = env.headers;
+  const trace = {
+    ...(h.traceparent !== undefined ? { traceparent: h.traceparent } : {}),
+    ...(h.tracestate !== undefined ? { tracestate: h.tracestate } : {}),
+  };
+  const processed = {
+    id: env.id,
+    task: env.task,
+    rootId: h.rootId,
+    retries: h.retries,
+    queue: msg.queue,
+    messageId: msg.messageId,
+    trace,
+    ...(msg.awsTraceHeader !== undefined ? { awsTraceHeader: msg.awsTraceHeader } : {}),
+  };
+  return inProcessSpan(processed, () => handleCall(rt, msg, inv, env));
+}
+
+/** Everything after decoding, inside the message's process span. */
+async function handleCall(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationInfo, env: Envelope): Promise<Disposition> {
+  const { app, backend } = rt;
   const now = backend.clock.now();
 
   // A chord deadline check for a chord that already fired is dropped, not hopped for a day.
@@ -813,6 +837,7 @@ async function settle(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationM
     return false;
   }
   rt.faults.afterStore?.(a.env);
+  recordOutcome(record.state, outcome.kind === 'failure' || outcome.kind === 'revoked' ? outcome.error : undefined);
   await finish(rt, a, outcome, durationMs, route, {
     event: route.events,
     mark: pending && !route.replayable ? record.id : undefined,

@@ -158,6 +158,21 @@ describe('the construct in the user’s CDK app', () => {
     const loaded = await ok(process.execPath, ['--input-type=module', '-e', probe], { cwd: asset });
     expect(loaded.stdout.trim()).toBe('no DynamoDB table configured: set CELERIAC_TABLE (the CDK stack sets it on every function)');
   });
+
+  it('npx celeriac up runs that synthesized stack (bundles, template, IAM) and npx celeriac call --outputs reaches it', async () => {
+    const up = background('npx', ['celeriac', 'up', '--app', 'cdk.out', '--outputs-file', 'cdk-outputs.up.json'], { cwd: project });
+    try {
+      const banner = await up.waitFor(/celeriac up: ready/, 120_000);
+      expect(banner).toMatch(/stack celeriac-consumer: \d+ function\(s\) running/);
+      const r = await ok('npx', ['celeriac', 'call', 'consumer-plus', '2', '40', '--wait', '--outputs', 'cdk-outputs.up.json'], {
+        cwd: project,
+        timeoutMs: 120_000,
+      });
+      expect(r.stdout.trim()).toBe('42');
+    } finally {
+      await up.stop();
+    }
+  });
 });
 
 describe('celeriac init, from the tarball', () => {
