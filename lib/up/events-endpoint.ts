@@ -4,10 +4,11 @@
  * PutRule, PutTargets, RemoveTargets, DeleteRule, as `celeriac events --follow` does — changes
  * the stack's {@link LocalEvents}.
  */
-import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Emulator } from '../local/emulators';
 import { busName, type LocalEvents, ruleFromTemplate, ruleTargets } from './events';
+import { forward } from './forward';
 
 export interface EventsEndpointOptions {
   readonly events: () => LocalEvents | undefined;
@@ -88,23 +89,6 @@ async function handle(o: EventsEndpointOptions, req: IncomingMessage, res: Serve
   } catch (e) {
     return reply(res, 400, { __type: 'ValidationException', message: (e as Error).message });
   }
-}
-
-function forward(upstream: string, req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
-  const url = new URL(upstream);
-  return new Promise((resolve, reject) => {
-    const fwd = request(
-      { host: url.hostname, port: url.port, method: req.method, path: req.url, headers: { ...req.headers, host: url.host } },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-        up.on('end', () => resolve());
-        up.on('error', reject);
-      },
-    );
-    fwd.on('error', reject);
-    fwd.end(body);
-  });
 }
 
 function reply(res: ServerResponse, status: number, body: unknown): void {

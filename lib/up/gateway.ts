@@ -5,9 +5,10 @@
  * AWS refuses it (AccessDenied), with a line naming the missing action and the statement that
  * would allow it.
  */
-import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Emulator } from '../local/emulators';
+import { forward } from './forward';
 import { type ArnEnv, type IamRequest, jsonRequests, type RolePolicy, type Service, schedulerRequests } from './iam';
 
 export interface GatewayOptions extends ArnEnv {
@@ -62,20 +63,7 @@ async function handle(o: GatewayOptions, req: IncomingMessage, res: ServerRespon
     o.onDenied(denied, svc);
     return refuse(res, svc, o, denied);
   }
-  const upstream = new URL(o.upstream[svc]);
-  await new Promise<void>((resolve, reject) => {
-    const fwd = request(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-        up.on('end', () => resolve());
-        up.on('error', reject);
-      },
-    );
-    fwd.on('error', reject);
-    fwd.end(body);
-  });
+  await forward(o.upstream[svc], req, res, body);
 }
 
 function iamRequests(o: GatewayOptions, service: Service, req: IncomingMessage, url: URL, body: Buffer): IamRequest[] {
