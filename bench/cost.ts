@@ -221,9 +221,14 @@ interface Workload {
 interface Tasks {
   add: ReturnType<typeof addTask>;
   sum: ReturnType<typeof sumTask>;
+  paced: ReturnType<typeof addTask>;
+  bounded: ReturnType<typeof addTask>;
 }
 const addTask = (app: App) => app.task('add', (x: number, y: number) => x + y);
 const sumTask = (app: App) => app.task('sum', (xs: number[]) => xs.reduce((a, b) => a + b, 0));
+// Limits far above what the run reaches: what is measured is the requests a limit adds, not waiting.
+const pacedTask = (app: App) => app.task('paced', (x: number, y: number) => x + y, { rateLimit: '1000000/s' });
+const boundedTask = (app: App) => app.task('bounded', (x: number, y: number) => x + y, { concurrency: 1000 });
 
 const WORKLOADS: Workload[] = [
   {
@@ -245,6 +250,26 @@ const WORKLOADS: Workload[] = [
     expect: (i) => 2 * i,
     sfnTransitions: 1,
     sfnNote: '1 Task state (Lambda invoke); an execution name is free',
+  },
+  {
+    // One conditional UpdateItem per start (README, "Rate limits and concurrency limits").
+    name: 'plain task, rate-limited',
+    n: 1000,
+    tasks: 1,
+    send: (_app, t, i) => t.paced.delay(i, i),
+    expect: (i) => 2 * i,
+    sfnTransitions: 1,
+    sfnNote: '1 Task state (Lambda invoke); Step Functions has no rate limit of its own',
+  },
+  {
+    // A slot taken (PutItem) and released (DeleteItem) per run.
+    name: 'plain task, concurrency-limited',
+    n: 1000,
+    tasks: 1,
+    send: (_app, t, i) => t.bounded.delay(i, i),
+    expect: (i) => 2 * i,
+    sfnTransitions: 1,
+    sfnNote: '1 Task state (Lambda invoke); a Map state’s MaxConcurrency is free',
   },
   {
     name: '3-step chain',
@@ -282,7 +307,7 @@ async function emulatedRun(w: Workload, events: boolean): Promise<RunResult> {
   phase = 'setup';
   const tally: Tally = new Map();
   const app = createApp({ name: 'cost', events, logger: quiet });
-  const tasks: Tasks = { add: addTask(app), sum: sumTask(app) };
+  const tasks: Tasks = { add: addTask(app), sum: sumTask(app), paced: pacedTask(app), bounded: boundedTask(app) };
   const topology = buildTopology(app.topology());
   const [dynamo, sqs, eb] = await Promise.all([startDynalite(), startFauxqs(), startEventBridgeEndpoint()]);
   const clients = {
@@ -436,7 +461,8 @@ async function main(): Promise<void> {
   const summary: string[] = [];
   const totals = new Map<string, number>();
   const details = new Map<string, ReturnType<typeof costOf>>();
-  for (const w of WORKLOADS) {
+  // ONLY=<text>: just the workloads whose name contains it (e.g. ONLY="plain task").
+  for (const w of WORKLOADS.filter((x) => process.env.ONLY === undefined || x.name.includes(process.env.ONLY))) {
     for (const events of [true, false]) {
       const r = await emulatedRun(w, events);
       const c = costOf(r, w, memoryMb);
@@ -476,7 +502,7 @@ async function main(): Promise<void> {
     '| workflow | state transitions | transitions only, $/M | + Lambda requests (1 per task), $/M | celeriac $/M (events on / off) | SFN transitions ÷ celeriac (on / off) |',
   );
   console.log('|---|---|---:|---:|---:|---:|');
-  for (const w of WORKLOADS) {
+  for (const w of WORKLOADS.filter((x) => totals.has(`${x.name}/true`))) {
     const transitions = w.sfnTransitions * PRICES.sfnTransition;
     // The same tasks as Lambda functions invoked by Step Functions: one invocation per task, no batching.
     const lambda = w.tasks * PRICES.lambdaRequest;
@@ -492,7 +518,8 @@ async function main(): Promise<void> {
     ['3-step chain', 6],
   ] as const) {
     for (const events of [true, false]) {
-      const c = details.get(`${name}/${events}`) as ReturnType<typeof costOf>;
+      const c = details.get(`${name}/${events}`);
+      if (c === undefined) continue; // not run (ONLY=…)
       const perMs = c.invocations * (1 / 1000) * (memoryMb / 1024) * PRICES.lambdaGbSecondArm;
       const withoutDuration = c.total - c.invocations * LAMBDA_MS * (1 / 1000) * (memoryMb / 1024) * PRICES.lambdaGbSecondArm;
       const breakEven = (limit / 1e6 - withoutDuration) / perMs;

@@ -51,8 +51,8 @@ export interface DynamoFlowControlOptions {
 export class DynamoFlowControl implements FlowControl {
   readonly #client: DynamoDBClient;
   readonly #table: string;
-  /** Per key, whether it was booked ahead when this process last asked (which write to try first). */
-  readonly #booked = new Map<string, boolean>();
+  /** Per key, the next start time this process last saw (which write to try first). */
+  readonly #tatSeen = new Map<string, number>();
 
   constructor(opts: DynamoFlowControlOptions) {
     this.#client = opts.client;
@@ -60,13 +60,13 @@ export class DynamoFlowControl implements FlowControl {
   }
 
   async reserveStart(key: string, intervalMs: number, now: number, horizonMs: number): Promise<StartDecision> {
-    // The key is usually either idle (start now) or booked (take the next time): try first the
-    // case this process saw last, so a busy key costs one write per start.
-    const booked = this.#booked.get(key) ?? false;
+    // The key is either idle (start now) or booked ahead (take the next time): guess which from
+    // the next start this process last saw, so that a start usually costs one write.
+    const booked = (this.#tatSeen.get(key) ?? 0) > now;
     for (const attempt of booked ? (['next', 'now', 'next'] as const) : (['now', 'next', 'now'] as const)) {
       const r = attempt === 'now' ? await this.#startNow(key, intervalMs, now) : await this.#startNext(key, intervalMs, now, horizonMs);
       if (r === 'missed') continue;
-      this.#booked.set(key, r.ok ? r.startAt > now : true);
+      this.#tatSeen.set(key, r.ok ? r.startAt + intervalMs : now + horizonMs + r.retryInMs);
       return r;
     }
     // The item moved between our writes three times (a crowd at the boundary): come back shortly.
