@@ -230,47 +230,38 @@ const sumTask = (app: App) => app.task('sum', (xs: number[]) => xs.reduce((a, b)
 const pacedTask = (app: App) => app.task('paced', (x: number, y: number) => x + y, { rateLimit: '1000000/s' });
 const boundedTask = (app: App) => app.task('bounded', (x: number, y: number) => x + y, { concurrency: 1000 });
 
+/** 1,000 one-task workflows with args (i, i): the plain-task variants differ only in how they are sent. */
+const plainTask = (name: string, send: Workload['send'], sfnNote: string): Workload => ({
+  name,
+  n: 1000,
+  tasks: 1,
+  send,
+  expect: (i) => 2 * i,
+  sfnTransitions: 1,
+  sfnNote,
+});
+
 const WORKLOADS: Workload[] = [
-  {
-    name: 'plain task',
-    n: 1000,
-    tasks: 1,
-    send: (_app, t, i) => t.add.delay(i, i),
-    expect: (i) => 2 * i,
-    sfnTransitions: 1,
-    sfnNote: '1 Task state (Lambda invoke)',
-  },
-  {
-    // One conditional PutItem per call (README, "Call once: idempotency keys"): the difference to
-    // "plain task" is what a key costs.
-    name: 'plain task, keyed',
-    n: 1000,
-    tasks: 1,
-    send: (_app, t, i) => t.add.applyAsync([i, i], { idempotencyKey: `order-${i}` }),
-    expect: (i) => 2 * i,
-    sfnTransitions: 1,
-    sfnNote: '1 Task state (Lambda invoke); an execution name is free',
-  },
-  {
-    // One conditional UpdateItem per start (README, "Rate limits and concurrency limits").
-    name: 'plain task, rate-limited',
-    n: 1000,
-    tasks: 1,
-    send: (_app, t, i) => t.paced.delay(i, i),
-    expect: (i) => 2 * i,
-    sfnTransitions: 1,
-    sfnNote: '1 Task state (Lambda invoke); Step Functions has no rate limit of its own',
-  },
-  {
-    // A slot taken (PutItem) and released (DeleteItem) per run.
-    name: 'plain task, concurrency-limited',
-    n: 1000,
-    tasks: 1,
-    send: (_app, t, i) => t.bounded.delay(i, i),
-    expect: (i) => 2 * i,
-    sfnTransitions: 1,
-    sfnNote: '1 Task state (Lambda invoke); a Map state’s MaxConcurrency is free',
-  },
+  plainTask('plain task', (_app, t, i) => t.add.delay(i, i), '1 Task state (Lambda invoke)'),
+  // One conditional PutItem per call (README, "Call once: idempotency keys"): the difference to
+  // "plain task" is what a key costs.
+  plainTask(
+    'plain task, keyed',
+    (_app, t, i) => t.add.applyAsync([i, i], { idempotencyKey: `order-${i}` }),
+    '1 Task state (Lambda invoke); an execution name is free',
+  ),
+  // One conditional UpdateItem per start (README, "Rate limits and concurrency limits").
+  plainTask(
+    'plain task, rate-limited',
+    (_app, t, i) => t.paced.delay(i, i),
+    '1 Task state (Lambda invoke); Step Functions has no rate limit of its own',
+  ),
+  // A slot taken (PutItem) and released (DeleteItem) per run.
+  plainTask(
+    'plain task, concurrency-limited',
+    (_app, t, i) => t.bounded.delay(i, i),
+    '1 Task state (Lambda invoke); a Map state’s MaxConcurrency is free',
+  ),
   {
     name: '3-step chain',
     n: 300,

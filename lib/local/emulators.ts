@@ -8,8 +8,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { CeleriacError, ErrorCodes } from '../errors';
+import { close, listen, readBody } from './http';
 
 // Provisioning goes through the AWS adapter (the only code that imports the SDK).
 export {
@@ -145,7 +145,7 @@ export async function startEventBridgeEndpoint(opts: EventBridgeEndpointOptions 
   let fail = opts.fail;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const raw = await readBody(req);
+    const raw = (await readBody(req)).toString('utf8');
     const target = req.headers['x-amz-target'];
     if (req.method !== 'POST' || target !== 'AWSEvents.PutEvents') {
       return reply(res, 400, { __type: 'UnknownOperationException', message: `unsupported operation ${String(target)}` });
@@ -207,15 +207,6 @@ export async function startEventBridgeEndpoint(opts: EventBridgeEndpointOptions 
   };
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
 function reply(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent) return;
   const json = JSON.stringify(body);
@@ -225,24 +216,4 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
     'x-amzn-requestid': `req-${Date.now()}`,
   });
   res.end(json);
-}
-
-// ── shared ───────────────────────────────────────────────────────────────────────────────────
-
-function listen(server: Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
-/** Closes a server and drops keep-alive connections, which would otherwise hold `close` open. */
-function close(server: Server): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.close((err) => (err ? reject(err) : resolve()));
-    server.closeAllConnections();
-  });
 }

@@ -33,7 +33,7 @@ import { calledChildren, runWithContext } from '../task/context';
 import { Replace } from '../task/replace';
 import { maxRetries, retryCountdown, shouldAutoRetry } from '../task/retry';
 import type { TaskContext } from '../task/types';
-import { inProcessSpan, recordOutcome } from '../telemetry/tracing';
+import { inProcessSpan, type ProcessedMessage, recordOutcome } from '../telemetry/tracing';
 import { admitFlow } from './admit';
 import type { RuntimeApp, TaskDef } from './app-port';
 import {
@@ -256,7 +256,7 @@ export async function processMessage(rt: WorkerRuntime, msg: IncomingMessage, in
 }
 
 async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationInfo): Promise<Disposition> {
-  const { app, backend } = rt;
+  const { app } = rt;
   const owner = msg.queue !== undefined ? app.queueOwner(msg.queue) : undefined;
   const decoded = decodeEnvelope(msg.body, {
     messageId: msg.messageId,
@@ -267,22 +267,28 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
   if (!decoded.ok) return rejectMessage(rt, msg, inv, decoded.id, decoded.task, decoded.error);
   const env = decoded.envelope;
   rt.faults.afterDecode?.(env);
+  return inProcessSpan(
+    () => processedMessage(env, msg),
+    () => handleCall(rt, msg, inv, env),
+  );
+}
+
+/** What the process span of `env` says about it (built only when spans are recorded). */
+function processedMessage(env: Envelope, msg: IncomingMessage): ProcessedMessage {
   const h = env.headers;
-  const trace = {
-    ...(h.traceparent !== undefined ? { traceparent: h.traceparent } : {}),
-    ...(h.tracestate !== undefined ? { tracestate: h.tracestate } : {}),
-  };
-  const processed = {
+  return {
     id: env.id,
     task: env.task,
     rootId: h.rootId,
     retries: h.retries,
     queue: msg.queue,
     messageId: msg.messageId,
-    trace,
+    trace: {
+      ...(h.traceparent !== undefined ? { traceparent: h.traceparent } : {}),
+      ...(h.tracestate !== undefined ? { tracestate: h.tracestate } : {}),
+    },
     ...(msg.awsTraceHeader !== undefined ? { awsTraceHeader: msg.awsTraceHeader } : {}),
   };
-  return inProcessSpan(processed, () => handleCall(rt, msg, inv, env));
 }
 
 /** Everything after decoding, inside the message's process span. */

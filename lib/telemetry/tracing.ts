@@ -91,9 +91,13 @@ export async function inSendSpan<T>(
   );
 }
 
-/** Runs `fn` inside the consumer span of one message: parented by, and linked to, the context it carries. */
-export async function inProcessSpan<T>(m: ProcessedMessage, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` inside the consumer span of one message: parented by, and linked to, the context it
+ * carries. `describe` is called only when spans are recorded.
+ */
+export async function inProcessSpan<T>(describe: () => ProcessedMessage, fn: () => Promise<T>): Promise<T> {
   if (!tracing()) return fn();
+  const m = describe();
   const parent = parentOf(m);
   const sender = trace.getSpanContext(parent);
   const links: Link[] = sender !== undefined && trace.isSpanContextValid(sender) ? [{ context: sender }] : [];

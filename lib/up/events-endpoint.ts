@@ -5,8 +5,8 @@
  * the stack's {@link LocalEvents}.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Emulator } from '../local/emulators';
+import { readBody, serveOnLoopback } from '../local/http';
 import { busName, type LocalEvents, ruleFromTemplate, ruleTargets } from './events';
 import { forward } from './forward';
 
@@ -23,27 +23,11 @@ export async function startEventsEndpoint(o: EventsEndpointOptions): Promise<Emu
   const server = createServer((req, res) => {
     handle(o, req, res).catch((e: unknown) => reply(res, 500, { __type: 'InternalException', message: String(e) }));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stop: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return serveOnLoopback(server);
 }
 
 async function handle(o: EventsEndpointOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const raw = await new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
+  const raw = await readBody(req);
   const op = String(req.headers['x-amz-target'] ?? '').replace(/^AWSEvents\./, '');
   const events = o.events();
   if (op === 'PutEvents' || events === undefined) return forward(o.capture, req, res, raw);

@@ -6,8 +6,8 @@
  * would allow it.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Emulator } from '../local/emulators';
+import { readBody, serveOnLoopback } from '../local/http';
 import { forward } from './forward';
 import { type ArnEnv, type IamRequest, jsonRequests, type RolePolicy, type Service, schedulerRequests } from './iam';
 
@@ -30,18 +30,7 @@ export async function startGateway(o: GatewayOptions): Promise<Emulator> {
       res.end(String(e));
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stop: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return serveOnLoopback(server);
 }
 
 const SERVICES: ReadonlySet<string> = new Set(['sqs', 'dynamodb', 'events', 'scheduler']);
@@ -106,13 +95,4 @@ function refuse(res: ServerResponse, service: Service, o: GatewayOptions, denied
     ...(service === 'sqs' ? { 'x-amzn-query-error': 'AccessDenied;Sender' } : {}),
   });
   res.end(json);
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }

@@ -5,8 +5,8 @@
  * Scheduler emulator exists on npm.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Emulator } from '../local/emulators';
+import { readBody, serveOnLoopback } from '../local/http';
 import { type LocalScheduler, scheduleFromTemplate } from './schedules';
 
 export interface SchedulerEndpointOptions {
@@ -22,19 +22,7 @@ export async function startSchedulerEndpoint(o: SchedulerEndpointOptions): Promi
   const server = createServer((req, res) => {
     handle(o, req, res).catch((e: unknown) => reply(res, 500, { Message: String(e) }, 'InternalServerException'));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return serveOnLoopback(server);
 }
 
 async function handle(o: SchedulerEndpointOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -42,12 +30,7 @@ async function handle(o: SchedulerEndpointOptions, req: IncomingMessage, res: Se
   const m = /^\/schedules\/([^/]+)$/.exec(url.pathname);
   if (m === null) return reply(res, 404, { Message: `unsupported operation ${req.method} ${url.pathname}` }, 'ResourceNotFoundException');
   const name = decodeURIComponent(m[1] as string);
-  const raw = await new Promise<string>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
+  const raw = (await readBody(req)).toString('utf8');
   const body = raw === '' ? {} : (JSON.parse(raw) as Record<string, unknown>);
   const group = String(body.GroupName ?? url.searchParams.get('groupName') ?? 'default');
   if (!o.groups.has(group)) return reply(res, 404, { Message: `Schedule group ${group} does not exist.` }, 'ResourceNotFoundException');
