@@ -38,6 +38,22 @@ export type JsonCallOptions = Pick<
   'countdown' | 'queue' | 'timeLimit' | 'softTimeLimit' | 'ignoreResult' | 'headers' | 'chordDeadline'
 > & { readonly eta?: string; readonly expires?: number | string };
 
+/** What a call from outside the code (`celeriac call` / `apply`, the dev server's `POST /api/call`) may set. */
+export interface RequestOptions {
+  /** Seconds. */
+  readonly countdown?: number;
+  /** Call once: a later request with the same key gets the first one's handle (README, "Call once"). */
+  readonly idempotencyKey?: string;
+}
+
+/** The call options of a {@link RequestOptions}, without the fields it leaves unset. */
+export function requestCallOptions(o: RequestOptions): Pick<CallOptions, 'countdown' | 'idempotencyKey'> {
+  return {
+    ...(o.countdown === undefined ? {} : { countdown: o.countdown }),
+    ...(o.idempotencyKey === undefined ? {} : { idempotencyKey: o.idempotencyKey }),
+  };
+}
+
 const seconds = v.pipe(v.number(), v.finite(), v.minValue(0));
 const Options = v.strictObject({
   countdown: v.optional(seconds),
@@ -205,7 +221,11 @@ export interface AppliedCanvas {
  *
  * @throws CeleriacError INVALID_CANVAS; TASK_NOT_REGISTERED naming the unknown task and the known ones.
  */
-export async function applyCanvasJson(host: JsonCanvasHost, value: unknown, options: JsonCallOptions = {}): Promise<AppliedCanvas> {
+export async function applyCanvasJson(
+  host: JsonCanvasHost,
+  value: unknown,
+  options: JsonCallOptions & Pick<CallOptions, 'idempotencyKey'> = {},
+): Promise<AppliedCanvas> {
   const json = read(value, 'canvas');
   const known = new Set(host.taskNames?.() ?? []);
   for (const name of host.taskNames ? taskNamesOf(json) : []) {

@@ -7,6 +7,7 @@ import { isCeleriacError } from '../errors';
 import { DEFAULT_DASHBOARD_PORT } from '../local/dashboard/defaults';
 import { DEFAULT_APP_MODULE } from './app-module';
 import { parsePort, parseSeconds } from './args';
+import type { CallOptions } from './commands/tasks';
 import { openTarget, type TargetOptions } from './connect';
 import { CliError, EXIT_CODES_HELP, ExitCodes } from './errors';
 import type { Target } from './target';
@@ -114,17 +115,16 @@ export function buildProgram(ctx: CliContext, run: (code: number) => void): Comm
       .argument('<task>', 'task name')
       .argument('[args...]', 'task arguments, one per positional parameter (more or fewer is refused)')
       .option('--countdown <seconds>', 'run no earlier than this many seconds from now', (v) => parseSeconds(v, '--countdown'))
+      .option('--idempotency-key <key>', "call once: a later call with this key prints the first call's id and sends nothing")
       .option('-w, --wait', 'wait for the outcome: result on stdout, exit 1 if the task fails')
       .option('--timeout <seconds>', 'with --wait: give up after this long (exit 124)', (v) => parseSeconds(v, '--timeout'))
       .option('--json', 'print JSON (one object) instead of text'),
   )
     .action(
-      withTarget(
-        async (target, task: string, args: string[], o: { countdown?: number; wait?: boolean; timeout?: number; json?: boolean }) => {
-          const { callCommand } = await import('./commands/tasks');
-          return callCommand(target, task, args, o);
-        },
-      ),
+      withTarget(async (target, task: string, args: string[], o: CallOptions) => {
+        const { callCommand } = await import('./commands/tasks');
+        return callCommand(target, task, args, o);
+      }),
     )
     .addHelpText(
       'after',
@@ -141,12 +141,13 @@ refused. The task's own arity is checked before sending: too few or too many arg
       .description('apply a chain, group or chord written as JSON (or @file.json)')
       .argument('<canvas>', 'the canvas as JSON, or @path to a JSON file')
       .option('--countdown <seconds>', 'run no earlier than this many seconds from now', (v) => parseSeconds(v, '--countdown'))
+      .option('--idempotency-key <key>', "call once: a later call with this key prints the first call's id and sends nothing")
       .option('-w, --wait', 'wait for the outcome: result on stdout (a group: the list), exit 1 if any task fails')
       .option('--timeout <seconds>', 'with --wait: give up after this long (exit 124)', (v) => parseSeconds(v, '--timeout'))
       .option('--json', 'print JSON (one object) instead of text'),
   )
     .action(
-      withTarget(async (target, canvas: string, o: { countdown?: number; wait?: boolean; timeout?: number; json?: boolean }) => {
+      withTarget(async (target, canvas: string, o: CallOptions) => {
         const { applyCommand } = await import('./commands/tasks');
         return applyCommand(target, canvas, o, ctx.cwd);
       }),

@@ -6,7 +6,7 @@ import { type AwsBackend, awsBackendFromEnv } from '../adapters/aws';
 import { tailAwsEvents } from '../adapters/aws/event-tail';
 import { EMULATOR_CLIENT_CONFIG } from '../adapters/aws/provision';
 import { type App, createApp } from '../app';
-import { applyCanvasJson, type JsonCanvasHost } from '../canvas/json';
+import { applyCanvasJson, type JsonCanvasHost, requestCallOptions } from '../canvas/json';
 import { type CeleriacConfig, ENV, loadConfig } from '../config';
 import { isCeleriacError } from '../errors';
 import { queueDepths, redrive } from '../local/dashboard/ops';
@@ -60,7 +60,7 @@ export class AwsTarget implements Target {
         `missing stack output: ${ENV.queueUrls} has no queue "${queue}" (it has: ${Object.keys(urls).join(', ')}); redeploy the stack`,
       );
     }
-    const r = await this.#app.sendTask(req.task, req.args, req.countdown === undefined ? {} : { countdown: req.countdown });
+    const r = await this.#app.sendTask(req.task, req.args, requestCallOptions(req));
     return { id: r.id, task: req.task };
   }
 
@@ -71,7 +71,7 @@ export class AwsTarget implements Target {
     const host: JsonCanvasHost = this.#appLoaded
       ? app
       : { name: app.name, applyCanvas: (canvas, args, options) => app.applyCanvas(canvas, args, options) };
-    return applyCanvasJson(host, req.canvas, req.countdown === undefined ? {} : { countdown: req.countdown });
+    return applyCanvasJson(host, req.canvas, requestCallOptions(req));
   }
 
   async result(id: string): Promise<TaskView | undefined> {

@@ -10,22 +10,18 @@ import type { BusEvent } from '../ports';
 
 export type { QueueDepth, TaskRow, TaskView };
 
-export interface CallRequest {
+export interface CallRequest extends RequestOptions {
   readonly task: string;
   readonly args: readonly unknown[];
-  /** Seconds. */
-  readonly countdown?: number;
 }
 
 /** A canvas in its JSON form, as `celeriac apply` sends it. */
-export interface ApplyRequest {
+export interface ApplyRequest extends RequestOptions {
   readonly canvas: unknown;
-  /** Seconds. */
-  readonly countdown?: number;
 }
 
 import type { FollowOptions } from '../adapters/aws/event-tail';
-import type { AppliedCanvas } from '../canvas/json';
+import type { AppliedCanvas, RequestOptions } from '../canvas/json';
 
 export type { AppliedCanvas, FollowOptions };
 

@@ -121,7 +121,7 @@ export function decodeEnvelope(body: string, ctx: DecodeContext): Decoded {
           ...(ctx.queue ? { queue: ctx.queue } : {}),
           ...(m.headers ? { custom: m.headers } : {}),
           ...(m.idempotencyKey !== undefined ? { idempotencyKey: m.idempotencyKey } : {}),
-          ...(m.idempotencyKey !== undefined ? { idempotencyKey: m.idempotencyKey } : {}),
+          ...(m.idempotencyTtl !== undefined ? { idempotencyTtl: m.idempotencyTtl } : {}),
         },
       },
     };

@@ -47,6 +47,8 @@ const taskName = name(1, 256);
 const queueName = name(1, 256);
 /** An idempotency key: 1-256 characters (lib/runtime/idempotency.ts scopes and stores it). */
 const idempotencyKey = name(1, 256);
+/** How long a key holds, in seconds: any positive number (lib/runtime/idempotency.ts defaults it). */
+const idempotencyTtl = leaf<number>((x) => typeof x === 'number' && Number.isFinite(x) && x > 0, 'a positive number of seconds');
 /** Trace context travels as written: a malformed one is ignored by the propagator (W3C), never a reason to refuse a call. */
 const traceContext = name(1, 512);
 const seconds = leaf<number>(
@@ -202,6 +204,8 @@ export const HEADERS = record({
    * id before running it; a message whose key another id holds is stored REVOKED as its duplicate.
    */
   idempotencyKey: opt('idempotencyKey', idempotencyKey),
+  /** Seconds {@link idempotencyKey} holds (absent: the default 24 hours). */
+  idempotencyTtl: opt('idempotencyTtl', idempotencyTtl),
   /** W3C Trace Context of the span that sent the message (lib/telemetry/tracing.ts): one workflow, one trace. */
   traceparent: opt('traceparent', traceContext),
   /** W3C `tracestate`, beside `traceparent`. */
@@ -248,7 +252,7 @@ export const ENVELOPE = record({
 
 /**
  * A foreign minimal call: `{"task":"add","args":[2,3]}` (+ optional `id`, `parentId`, `rootId`,
- * `kwargs`, `headers`, `idempotencyKey`), as other-language producers send it; the decoder makes it an envelope.
+ * `kwargs`, `headers`, `idempotencyKey`, `idempotencyTtl`), as other-language producers send it; the decoder makes it an envelope.
  */
 export const MINIMAL_CALL = record({
   task: req('task', taskName),
@@ -260,6 +264,8 @@ export const MINIMAL_CALL = record({
   headers: opt('headers', jsonObject),
   /** Call once: as `headers.idempotencyKey` of an envelope. */
   idempotencyKey: opt('idempotencyKey', idempotencyKey),
+  /** As `headers.idempotencyTtl`. */
+  idempotencyTtl: opt('idempotencyTtl', idempotencyTtl),
 });
 
 // ── wire-level compaction (the two defaults that keep workflow messages short) ─────────────────

@@ -56,7 +56,7 @@ import {
   shardSizeFor,
   startNode,
 } from './engine';
-import { callKeyOf, claimCallKey, DEFAULT_IDEMPOTENCY_TTL_SECONDS } from './idempotency';
+import { callKeyOf, claimCallKey, idempotencyTtlMs } from './idempotency';
 import { deriveId } from './ids';
 import { validateEntries } from './producer';
 import { publish } from './publish';
@@ -379,7 +379,7 @@ async function handleCall(rt: WorkerRuntime, msg: IncomingMessage, inv: Invocati
 async function admitKey(rt: WorkerRuntime, a: Attempt, now: number): Promise<boolean> {
   const key = a.env.headers.idempotencyKey as string;
   const scoped = callKeyOf(rt.app.name, { kind: 'task', task: a.env.task }, key);
-  const first = await claimCallKey(rt.backend.store, scoped, { id: a.env.id }, now, DEFAULT_IDEMPOTENCY_TTL_SECONDS * 1000);
+  const first = await claimCallKey(rt.backend.store, scoped, { id: a.env.id }, now, idempotencyTtlMs(a.env.headers.idempotencyTtl));
   if (first === undefined || first.id === a.env.id) return true;
   const error = new TaskRevokedError(
     `task ${a.env.task}[${a.env.id}] was not run: it duplicates ${first.id}, which holds idempotency key ${JSON.stringify(key)}`,

@@ -105,6 +105,19 @@ describe('AWS target (stack outputs file, endpoints from the environment)', () =
     expect(JSON.parse(done.stdout)).toMatchObject({ id, task: 'add', state: 'SUCCESS', result: 5, ready: true });
   });
 
+  it('call --idempotency-key claims the key in the stack\'s table: the second call prints the first id', async () => {
+    const first = await aws('call', 'add', '1', '1', '--idempotency-key', 'aws-cli-once');
+    expect(first.code).toBe(0);
+    const second = await aws('call', 'add', '1', '1', '--idempotency-key', 'aws-cli-once');
+    expect(second.stdout.trim()).toBe(first.stdout.trim());
+    const msgs = await backend.broker.receive('default', { max: 10, visibilityTimeoutSeconds: 30, waitMs: 500 });
+    expect(msgs.map((m) => m.body).filter((b) => b.includes(first.stdout.trim()))).toHaveLength(1);
+    await backend.broker.delete(
+      'default',
+      msgs.map((m) => m.receiptHandle),
+    );
+  });
+
   it('redrive moves DLQ messages back; purge empties a queue or its DLQ', async () => {
     await backend.broker.send([
       { queue: urls.defaultDlq, id: 'dead-1', body: JSON.stringify({ task: 'add', args: [1, 1] }) },

@@ -75,6 +75,26 @@ describe('call and result', () => {
     expect(JSON.parse(done.stdout)).toMatchObject({ state: 'SUCCESS', result: 2 });
   });
 
+  it('--idempotency-key: a second call (or apply) with the key prints the first id and sends nothing', async () => {
+    const first = (await run('call', 'add', '3', '4', '--idempotency-key', 'cli-once')).stdout.trim();
+    const again = await run('call', 'add', '3', '4', '--idempotency-key', 'cli-once', '--wait', '--json');
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ id: first, state: 'SUCCESS', result: 7 });
+    const other = (await run('call', 'add', '3', '4', '--idempotency-key', 'cli-other')).stdout.trim();
+    expect(other).not.toBe(first);
+
+    const canvas = '{"chain": [{"task": "add", "args": [1, 1]}, {"task": "add", "args": [1]}]}';
+    const applied = (await run('apply', canvas, '--idempotency-key', 'cli-chain')).stdout.trim();
+    const reapplied = await run('apply', canvas, '--idempotency-key', 'cli-chain', '--wait');
+    expect(reapplied.stderr).not.toMatch(/^celeriac: /m);
+    expect(reapplied.stdout.trim()).toBe('3');
+    expect((await run('apply', canvas, '--idempotency-key', 'cli-chain')).stdout.trim()).toBe(applied);
+
+    const tooLong = await run('call', 'add', '1', '2', '--idempotency-key', 'k'.repeat(300));
+    expect(tooLong.code).toBe(2);
+    expectOneLine(tooLong.stderr, /idempotencyKey must be a string of 1-256 characters, got 300 characters/);
+  });
+
   it('result takes an id prefix as inspect and events print it', async () => {
     const id = (await run('call', 'add', '20', '22')).stdout.trim();
     await run('result', id, '--wait');

@@ -160,6 +160,23 @@ describe.each(targets())('idempotency keys on $name', (target) => {
     expect((thrown as TaskRevokedError).message).toContain(one);
   });
 
+  it('a plain JSON call\'s "idempotencyTtl" says how long its key holds on the queue path', async () => {
+    const key = freshKey();
+    const call = (id: string) => JSON.stringify({ task: 'add', args: [950, 5], id, idempotencyKey: key, idempotencyTtl: 60 });
+    const [one, two, three] = [`ttl-1-${key}`, `ttl-2-${key}`, `ttl-3-${key}`];
+    await local.backend.broker.send([{ queue: 'default', body: call(one), id: one }]);
+    await local.drain();
+    await local.tick(59_000);
+    await local.backend.broker.send([{ queue: 'default', body: call(two), id: two }]);
+    await local.drain();
+    await local.tick(2_000);
+    await local.backend.broker.send([{ queue: 'default', body: call(three), id: three }]);
+    await local.drain();
+    expect((await app.asyncResult(two).info()).state).toBe(States.REVOKED);
+    expect(await app.asyncResult(three).get({ timeoutMs: 10_000 })).toBe(955);
+    expect(runsOf('add(950,5)')).toBe(2);
+  });
+
   it('a queue message with a key a producer already holds is a duplicate of the producer call', async () => {
     const key = freshKey();
     const first = await add.applyAsync([1000, 1], { idempotencyKey: key });

@@ -1,4 +1,6 @@
 /** `celeriac call` and `celeriac result`. */
+
+import { type RequestOptions, requestCallOptions } from '../../canvas/json';
 import { parseTaskArgs } from '../args';
 import { CliError, ExitCodes, notFound, usage } from '../errors';
 import { formatDuration, shortId } from '../format';
@@ -6,8 +8,7 @@ import { err, out, outJson, sleep } from '../io';
 import { spinner } from '../spinner';
 import type { Target, TaskView } from '../target';
 
-export interface CallOptions {
-  readonly countdown?: number;
+export interface CallOptions extends RequestOptions {
   readonly wait?: boolean;
   /** Seconds `--wait` waits at most. */
   readonly timeout?: number;
@@ -17,7 +18,7 @@ export interface CallOptions {
 /** Sends a call; with `wait`, waits for and prints its outcome. Returns the exit code. */
 export async function callCommand(target: Target, task: string, rawArgs: readonly string[], o: CallOptions): Promise<number> {
   const args = parseTaskArgs(rawArgs);
-  const sent = await target.call({ task, args, ...(o.countdown === undefined ? {} : { countdown: o.countdown }) });
+  const sent = await target.call({ task, args, ...requestCallOptions(o) });
   if (!o.wait) {
     if (o.json) outJson({ id: sent.id, task: sent.task, state: 'PENDING' });
     else out(sent.id);
@@ -34,7 +35,7 @@ export async function callCommand(target: Target, task: string, rawArgs: readonl
  */
 export async function applyCommand(target: Target, raw: string, o: CallOptions, cwd: string): Promise<number> {
   const canvas = await readCanvasArg(raw, cwd);
-  const applied = await target.apply({ canvas, ...(o.countdown === undefined ? {} : { countdown: o.countdown }) });
+  const applied = await target.apply({ canvas, ...requestCallOptions(o) });
   const ids = applied.members ?? [applied.id];
   if (!o.wait) {
     if (o.json) outJson({ ...applied, state: 'PENDING' });

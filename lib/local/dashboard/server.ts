@@ -15,7 +15,7 @@
  *                                      delayed messages are chord deadline checks)
  * - `GET  /api/events?limit=n`         recent lifecycle events, oldest first
  * - `GET  /api/stream`                 Server-Sent Events: `tasks` (changed rows), `bus` (lifecycle events)
- * - `POST /api/call`                   `{ task, args?, countdown? }` → `{ id, task }`, or
+ * - `POST /api/call`                   `{ task, args?, countdown?, idempotencyKey? }` → `{ id, task }`, or
  *                                      `{ canvas, countdown? }` (lib/canvas/json.ts) → `{ id, kind, members? }`
  * - `POST /api/queues/:name/purge`     → `{ queue }` (`?dlq=1`: its dead-letter queue)
  * - `POST /api/queues/:name/redrive`   DLQ → queue, → `{ queue, dlq, moved }`
@@ -24,7 +24,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { App } from '../../app';
-import { type AppliedCanvas, applyCanvasJson } from '../../canvas/json';
+import { type AppliedCanvas, applyCanvasJson, requestCallOptions } from '../../canvas/json';
 import { isCeleriacError } from '../../errors';
 import type { Backend, Broker, BusEvent, QueueAdmin, QueueConsumer, ResultRecord } from '../../ports';
 import { decodePlan } from '../../protocol/envelope';
@@ -340,22 +340,42 @@ async function workflowOf(opts: DashboardOptions, rootId: string) {
 async function call(app: App, body: unknown): Promise<{ id: string; task: string } | AppliedCanvas> {
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw new HttpError(400, 'BAD_REQUEST', 'expected a JSON object { task, args? } or { canvas }');
-  const { task, args = [], countdown, canvas } = body as { task?: unknown; args?: unknown; countdown?: unknown; canvas?: unknown };
+  const {
+    task,
+    args = [],
+    countdown,
+    idempotencyKey,
+    canvas,
+  } = body as {
+    task?: unknown;
+    args?: unknown;
+    countdown?: unknown;
+    idempotencyKey?: unknown;
+    canvas?: unknown;
+  };
   if (countdown !== undefined && (typeof countdown !== 'number' || !Number.isFinite(countdown) || countdown < 0)) {
     throw new HttpError(400, 'BAD_REQUEST', '"countdown" must be a non-negative number of seconds');
   }
+  // Its length and characters are checked where every call's key is: by applyAsync (a 400 INVALID_OPTIONS).
+  if (idempotencyKey !== undefined && typeof idempotencyKey !== 'string') {
+    throw new HttpError(400, 'BAD_REQUEST', '"idempotencyKey" must be a string');
+  }
+  const options = requestCallOptions({
+    ...(countdown === undefined ? {} : { countdown }),
+    ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+  });
   if (canvas !== undefined) {
     if (task !== undefined || (body as { args?: unknown }).args !== undefined) {
       throw new HttpError(400, 'BAD_REQUEST', 'give either { task, args } or { canvas }, not both');
     }
-    return applyCanvasJson(app, canvas, countdown === undefined ? {} : { countdown });
+    return applyCanvasJson(app, canvas, options);
   }
   if (typeof task !== 'string' || task === '') throw new HttpError(400, 'BAD_REQUEST', '"task" must be a task name');
   if (!Array.isArray(args)) throw new HttpError(400, 'BAD_REQUEST', '"args" must be an array');
   if (!app.taskNames().includes(task)) {
     throw new HttpError(404, 'UNKNOWN_TASK', `app "${app.name}" has no task "${task}"; its tasks are: ${app.taskNames().join(', ')}`);
   }
-  const r = await app.sendTask(task, args, countdown === undefined ? {} : { countdown });
+  const r = await app.sendTask(task, args, options);
   return { id: r.id, task };
 }
 
