@@ -105,7 +105,7 @@ describe('AWS target (stack outputs file, endpoints from the environment)', () =
     expect(JSON.parse(done.stdout)).toMatchObject({ id, task: 'add', state: 'SUCCESS', result: 5, ready: true });
   });
 
-  it('call --idempotency-key claims the key in the stack\'s table: the second call prints the first id', async () => {
+  it("call --idempotency-key claims the key in the stack's table: the second call prints the first id", async () => {
     const first = await aws('call', 'add', '1', '1', '--idempotency-key', 'aws-cli-once');
     expect(first.code).toBe(0);
     const second = await aws('call', 'add', '1', '1', '--idempotency-key', 'aws-cli-once');
