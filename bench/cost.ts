@@ -13,7 +13,7 @@ import type { App } from '../lib/app';
 import { chain, chord, createApp } from '../lib/index';
 import { buildTopology } from '../lib/routing';
 import { BATCH, COUNTED, costOf, emulatedRun, LAMBDA_MS, m$, PRICES } from './counted';
-import { machine, QUICK } from './env';
+import { machine, QUICK, waitForQuiet } from './env';
 import { type Figures, GOALS, goalLine, printResult } from './goals';
 
 // ── workloads ───────────────────────────────────────────────────────────────────────────────
@@ -102,6 +102,7 @@ const WORKLOADS: Workload[] = [
 // ── report ──────────────────────────────────────────────────────────────────────────────────
 
 async function main(): Promise<void> {
+  await waitForQuiet();
   console.log(machine());
   const probe = createApp({ name: 'cost' });
   addTask(probe);

@@ -438,17 +438,18 @@ export function costOf(r: RunResult, per: number) {
   };
 }
 
-/** Messages the producer phase sent and their body bytes, over the whole run. */
-export function producerMessages(r: RunResult): { messages: number; bodyBytes: number; requestBytes: number } {
+/** What the producer phase sent, over the whole run: messages, their body bytes, and store writes (a stored plan). */
+export function producerSends(r: RunResult): { messages: number; bodyBytes: number; storeWrites: number } {
   let messages = 0;
   let bodyBytes = 0;
-  let requestBytes = 0;
-  for (const t of r.tally.get('producer')?.values() ?? []) {
+  let storeWrites = 0;
+  for (const [key, t] of r.tally.get('producer') ?? []) {
+    const [, service, name] = key.split(' ') as [string, Service, string];
     messages += t.messages;
     bodyBytes += t.bodyBytes;
-    requestBytes += t.requestBytes;
+    if (service === 'dynamodb' && !READS.has(name)) storeWrites += t.calls;
   }
-  return { messages, bodyBytes, requestBytes };
+  return { messages, bodyBytes, storeWrites };
 }
 
 /** Dollars per million, as printed. */

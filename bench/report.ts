@@ -10,9 +10,9 @@
  * table (figure, goal, MET / MISSED), the scaling table, each bench's duration and load, and every
  * bench's raw output.
  *
- *   npm run bench:report                          the full run (~1 h on a quiet 2-core VM)
+ *   npm run bench:report                          the full run (~10–15 min on a quiet 2-core VM)
  *   BENCH_QUICK=1 BENCH_LOAD_WAIT_S=0 npm run bench:report    a dry run with small sizes
- *   ONLY=cost,scaling npm run bench:report        a subset (the report says which ran)
+ *   BENCHES=cost,scaling npm run bench:report     a subset (the report says which ran)
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,6 +22,20 @@ import { type BenchName, figureText, GOALS, type GoalKey, goalText, parseResult,
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BENCHES: readonly BenchName[] = ['overhead', 'peers', 'cost', 'fanin', 'coldstart', 'scaling'];
+/** The benches' own knobs (bench/README.md), named in the report's command line when set. */
+const KNOBS = [
+  'N',
+  'CELERY_N',
+  'RUNS',
+  'PAIRS',
+  'ONLY',
+  'TIME_TASKS',
+  'COUNT_TASKS',
+  'LAMBDA_MS_PER_INVOCATION',
+  'BULLMQ_CONCURRENCY',
+  'CELERIAC_POLL_MS',
+  'PROFILE',
+];
 
 /** The file `npm run bench:<name>` runs, read from package.json: the scripts stay the one place that says it. */
 function scriptOf(name: BenchName): string {
@@ -92,12 +106,16 @@ function report(runs: readonly Run[], header: string, commit: string): string {
   const out: string[] = [];
   out.push(`# Benchmark report — ${commit}${QUICK ? ' (BENCH_QUICK=1: a dry run with small sizes, not results)' : ''}`, '');
   out.push(`${header}`, '');
-  out.push(`Command: \`${QUICK ? 'BENCH_QUICK=1 ' : ''}npm run bench:report\`. Goals: bench/goals.ts.`, '');
+  const knobs = Object.entries(process.env)
+    .filter(([k]) => k.startsWith('BENCH') || KNOBS.includes(k))
+    .map(([k, v]) => `${k}=${v} `)
+    .join('');
+  out.push(`Command: \`${knobs}npm run bench:report\`. Goals: bench/goals.ts.`, '');
   out.push('| bench | figure | goal | measured | verdict |', '|---|---|---|---:|---|');
   for (const key of Object.keys(GOALS) as GoalKey[]) {
     const g = GOALS[key];
     const run = byBench.get(g.bench);
-    if (run === undefined) continue; // not run (ONLY=…)
+    if (run === undefined) continue; // not run (BENCHES=…)
     const value = run.result?.figures[key];
     const v = typeof value === 'number' ? value : null;
     const status = run.code !== 0 && v === null ? `NOT MEASURED (bench exited ${run.code})` : verdict(key, v);
@@ -119,7 +137,9 @@ function report(runs: readonly Run[], header: string, commit: string): string {
 }
 
 async function main(): Promise<void> {
-  const only = process.env.ONLY?.split(',').map((s) => s.trim());
+  const only = process.env.BENCHES?.split(',').map((s) => s.trim());
+  const unknown = only?.filter((b) => !(BENCHES as readonly string[]).includes(b)) ?? [];
+  if (unknown.length > 0) throw new Error(`BENCHES: no bench named ${unknown.join(', ')} (benches: ${BENCHES.join(', ')})`);
   const benches = BENCHES.filter((b) => only === undefined || only.includes(b));
   const header = machine();
   const commit = (await git(['rev-parse', '--short', 'HEAD'])) || 'unknown';
