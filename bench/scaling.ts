@@ -31,7 +31,7 @@ import { createApp } from '../lib/index';
 import { type CountedWorkload, costOf, emulatedRun, producerSends } from './counted';
 import { driver, quiet } from './driver';
 import { fmtLoad, machine, median, QUICK, sized, waitForQuiet } from './env';
-import { type Figures, type GoalKey, goalLine, printResult, verdict } from './goals';
+import { type Figures, GOALS, type GoalKey, goalLine, printResult, verdict } from './goals';
 
 const CHAIN_LENGTHS = [1, 10, 50, 100];
 const CHORD_WIDTHS = QUICK ? [10, 100, 1_000] : [10, 1_000, 10_000];
@@ -258,7 +258,7 @@ async function main(): Promise<void> {
   console.log(
     missed.length === 0
       ? 'verdict: nothing grows faster than the work (every per-task figure within its factor at every size)'
-      : `verdict: grows faster than the work — ${missed.map(([k]) => k).join(', ')} (see the lines above)`,
+      : `verdict: grows faster than the work — ${missed.map(([k, v]) => `${GOALS[k as GoalKey].what}: ${n(v as number)}×`).join('; ')} (see the lines above)`,
   );
   console.log(`load average (1/5/15 min): after the timed runs ${loadAfterTime}; at the end ${fmtLoad()}`);
   for (const r of rows) {
