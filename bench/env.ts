@@ -1,11 +1,21 @@
 /**
  * Shared bench helpers: machine description, load-average gate, Debian packages, loopback ports,
- * child processes stopped by PID, medians.
+ * child processes stopped by PID, medians, the quick (dry-run) switch.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
+
+/**
+ * BENCH_QUICK=1: every bench runs with small sizes and few runs — a dry run that checks the benches
+ * and `bench:report` end to end in minutes; its figures are not results.
+ */
+export const QUICK = process.env.BENCH_QUICK === '1';
+
+/** A size or run count: the env knob if set, else the full or the quick default. */
+export const sized = (knob: string | undefined, full: number, quick: number): number =>
+  knob !== undefined ? Number(knob) : QUICK ? quick : full;
 
 export const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
