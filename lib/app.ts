@@ -444,6 +444,7 @@ function directContext(name: string, args: readonly unknown[]): TaskContext {
     expires: undefined,
     queue: undefined,
     headers: {},
+    fairnessKey: undefined,
     signal: new AbortController().signal,
     deadline: Number.POSITIVE_INFINITY,
     calledDirectly: true,

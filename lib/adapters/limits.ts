@@ -4,6 +4,7 @@
  */
 import { CeleriacError, ErrorCodes } from '../errors';
 import type { OutgoingMessage } from '../ports';
+import { FAIRNESS_KEY_RULE, isFairnessKey } from '../protocol/fairness';
 
 /** SQS: largest message body (SendMessage and each SendMessageBatch entry), bytes. */
 export const SQS_MAX_MESSAGE_BYTES = 1_048_576;
@@ -71,6 +72,15 @@ export function checkOutgoing(messages: readonly OutgoingMessage[]): number[] {
         ErrorCodes.INVALID_UNICODE,
         `message ${m.id} contains U+${cp.toString(16).toUpperCase().padStart(4, '0')} at offset ${bad.index}, which SQS does not accept (allowed: tab, LF, CR, U+0020–U+D7FF, U+E000–U+FFFD, U+10000–U+10FFFF)`,
         { details: { id: m.id, queue: m.queue, offset: bad.index } },
+      );
+    }
+    if (m.groupId !== undefined && !isFairnessKey(m.groupId)) {
+      throw new CeleriacError(
+        ErrorCodes.INVALID_OPTIONS,
+        `message ${m.id}: its group id ${JSON.stringify(m.groupId)} is refused: ${FAIRNESS_KEY_RULE}`,
+        {
+          details: { id: m.id, queue: m.queue },
+        },
       );
     }
     const size = utf8Bytes(m.body);

@@ -1,4 +1,5 @@
 import { CeleriacError, ErrorCodes } from '../errors';
+import { checkFairnessKey } from '../protocol/fairness';
 import { ID_RULE, isId } from '../protocol/ids';
 import { type Json, type JsonObject, toJson } from '../protocol/json';
 import type { NodeOptions, Plan, PlanNode } from '../protocol/plan';
@@ -146,6 +147,10 @@ function nodeOptions(o: CallOptions | Omit<CallOptions, 'link' | 'linkError'>): 
   if (o.softTimeLimit !== undefined) out.softTimeLimit = o.softTimeLimit;
   if (o.ignoreResult !== undefined) out.ignoreResult = o.ignoreResult;
   if (o.headers !== undefined) out.headers = toJson(o.headers, 'headers') as JsonObject;
+  if (o.fairnessKey !== undefined) {
+    checkFairnessKey(o.fairnessKey, 'fairnessKey');
+    out.fairnessKey = o.fairnessKey;
+  }
   return Object.keys(out).length > 0 ? out : undefined;
 }
 

@@ -37,6 +37,14 @@ export interface CallOptions {
   readonly idempotencyKey?: string;
   /** Seconds the idempotency key holds (default 86,400: 24 hours). */
   readonly idempotencyTtl?: number;
+  /**
+   * The tenant this call belongs to (README, "Fairness"): the SQS MessageGroupId of every message
+   * of the call — each step, member, callback, errback, retry — so that a noisy tenant does not
+   * delay the others (SQS fair queues). On `applyAsync` it is the whole call's key, winning over
+   * the task's `fairnessKey` default; `sig.set({ fairnessKey })` gives one step its own. 1-128
+   * printable ASCII characters without spaces (SQS's rule).
+   */
+  readonly fairnessKey?: string;
 }
 
 /** Options that belong to one call, never to a signature: they are not `set()` on a canvas. */

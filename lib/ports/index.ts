@@ -22,6 +22,12 @@ export interface OutgoingMessage {
   readonly delaySeconds?: number;
   /** For logs and duplicate-free batching; the envelope id. */
   readonly id: string;
+  /**
+   * The tenant the message belongs to: SQS `MessageGroupId` on a standard queue, which makes it a
+   * fair queue (a consumer gets quiet tenants' messages before a noisy one's backlog). The
+   * envelope's `headers.fairnessKey`; lib/protocol/fairness.ts has the rule.
+   */
+  readonly groupId?: string;
 }
 
 /**

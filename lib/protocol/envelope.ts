@@ -122,6 +122,9 @@ export function decodeEnvelope(body: string, ctx: DecodeContext): Decoded {
           ...(m.headers ? { custom: m.headers } : {}),
           ...(m.idempotencyKey !== undefined ? { idempotencyKey: m.idempotencyKey } : {}),
           ...(m.idempotencyTtl !== undefined ? { idempotencyTtl: m.idempotencyTtl } : {}),
+          ...(m.fairnessKey ? { fairnessKey: m.fairnessKey } : {}),
+          ...(m.traceparent ? { traceparent: m.traceparent } : {}),
+          ...(m.tracestate ? { tracestate: m.tracestate } : {}),
         },
       },
     };

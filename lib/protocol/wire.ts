@@ -28,6 +28,7 @@ import {
   req,
   str,
 } from './codec';
+import { FAIRNESS_KEY_RULE, isFairnessKey } from './fairness';
 import type { Json, JsonObject } from './json';
 
 /**
@@ -51,6 +52,16 @@ const idempotencyKey = name(1, 256);
 const idempotencyTtl = leaf<number>((x) => typeof x === 'number' && Number.isFinite(x) && x > 0, 'a positive number of seconds');
 /** Trace context travels as written: a malformed one is ignored by the propagator (W3C), never a reason to refuse a call. */
 const traceContext = name(1, 512);
+/** A tenant's key: the message's SQS MessageGroupId (lib/protocol/fairness.ts). */
+const fairnessKey = leaf<string>(isFairnessKey, FAIRNESS_KEY_RULE);
+/**
+ * A field a static link's input transformer fills from the event that fired it: when the event
+ * has no such value, the template slot holds `""` (or null), which means absent.
+ */
+const filled = (kind: Kind<string>): Kind<string | null> => {
+  const test = kind.test as (x: unknown) => boolean;
+  return leaf<string | null>((x) => x === null || x === '' || test(x), `${kind.expected}, or "" or null for none`);
+};
 const seconds = leaf<number>(
   (x) => typeof x === 'number' && x >= 0 && x <= MAX_TIMER_SECONDS,
   `a number of seconds from 0 to ${MAX_TIMER_SECONDS}`,
@@ -84,6 +95,8 @@ export const NODE_OPTIONS = record({
   softTimeLimit: opt('softTimeLimit', seconds),
   ignoreResult: opt('ignoreResult', bool),
   headers: opt('headers', jsonObject),
+  /** This step's own fairness key (`sig.set({ fairnessKey })`), over the one it would inherit. */
+  fairnessKey: opt('fairnessKey', fairnessKey),
 });
 
 /** A task call. */
@@ -210,6 +223,11 @@ export const HEADERS = record({
   traceparent: opt('traceparent', traceContext),
   /** W3C `tracestate`, beside `traceparent`. */
   tracestate: opt('tracestate', traceContext),
+  /**
+   * The tenant this call belongs to (README, "Fairness"): sent as the SQS MessageGroupId, kept on
+   * retries and waits, and inherited by the messages this call causes.
+   */
+  fairnessKey: opt('fairnessKey', fairnessKey),
 });
 
 const REF = record({ ref: req('ref', id) }, { exact: true });
@@ -252,7 +270,8 @@ export const ENVELOPE = record({
 
 /**
  * A foreign minimal call: `{"task":"add","args":[2,3]}` (+ optional `id`, `parentId`, `rootId`,
- * `kwargs`, `headers`, `idempotencyKey`, `idempotencyTtl`), as other-language producers send it; the decoder makes it an envelope.
+ * `kwargs`, `headers`, `idempotencyKey`, `idempotencyTtl`, `fairnessKey`, `traceparent`, `tracestate`), as other-language
+ * producers send it; the decoder makes it an envelope.
  */
 export const MINIMAL_CALL = record({
   task: req('task', taskName),
@@ -266,6 +285,12 @@ export const MINIMAL_CALL = record({
   idempotencyKey: opt('idempotencyKey', idempotencyKey),
   /** As `headers.idempotencyTtl`. */
   idempotencyTtl: opt('idempotencyTtl', idempotencyTtl),
+  /** As `headers.fairnessKey` of an envelope; `""` or null (an empty transformer slot) is none. */
+  fairnessKey: opt('fairnessKey', filled(fairnessKey)),
+  /** As `headers.traceparent` of an envelope (a static link carries its source's); `""` or null is none. */
+  traceparent: opt('traceparent', filled(traceContext)),
+  /** As `headers.tracestate`; `""` or null is none. */
+  tracestate: opt('tracestate', filled(traceContext)),
 });
 
 // ── wire-level compaction (the two defaults that keep workflow messages short) ─────────────────

@@ -48,6 +48,8 @@ export interface EngineEnv {
   readonly isInlineErrback: (node: TaskNode) => boolean;
   /** Calls a new-style errback inline; its own errors are logged, not raised. */
   readonly runInlineErrback: (node: TaskNode, failed: FailedTask) => Promise<void>;
+  /** The task's default fairness key for a call with `args` (kwargs last), if it has one (lib/runtime/fairness.ts). */
+  readonly defaultFairnessKey: (task: string, args: readonly Json[]) => string | undefined;
 }
 
 /** What errbacks learn about the failed task. */
@@ -72,6 +74,11 @@ export interface Flow {
   readonly plan: Plan;
   readonly workflow: WorkflowRef;
   readonly rootId: string;
+  /**
+   * The fairness key the messages this flow sends inherit: the call's (`applyAsync({ fairnessKey })`)
+   * at the producer, the message's own (`headers.fairnessKey`) in the worker.
+   */
+  readonly fairnessKey?: string | undefined;
 }
 
 /** Collects the messages a step produces, so they are published together after the guard write. */
@@ -214,6 +221,7 @@ function taskDispatch(
   if (o?.countdown !== undefined) etaMs = now + Math.max(0, o.countdown) * 1000;
   else if (o?.eta !== undefined) etaMs = Date.parse(o.eta);
   const queue = env.queueOf(node.name, o);
+  const fairnessKey = o?.fairnessKey ?? flow.fairnessKey ?? env.defaultFairnessKey(node.name, node.kwargs ? [...args, node.kwargs] : args);
   const headers: EnvelopeHeaders = {
     rootId: flow.rootId,
     parentId: origin.parentId,
@@ -228,6 +236,7 @@ function taskDispatch(
     ...(o?.ignoreResult ? { ignoreResult: true } : {}),
     ...(o?.headers ? { custom: o.headers } : {}),
     ...(node.replaced !== undefined ? { replaced: node.replaced } : {}),
+    ...(fairnessKey !== undefined ? { fairnessKey } : {}),
   };
   const linked = node.link !== undefined || node.linkError !== undefined;
   const needsFlow = k.length > 0 || linked;
@@ -273,7 +282,14 @@ function deadlineDispatch(
       id: deriveId(group.id, 'deadline'),
       task: CHORD_DEADLINE_TASK,
       args: [],
-      headers: { rootId: flow.rootId, parentId: null, retries: 0, queue, eta: new Date(chord.deadline).toISOString() },
+      headers: {
+        rootId: flow.rootId,
+        parentId: null,
+        retries: 0,
+        queue,
+        eta: new Date(chord.deadline).toISOString(),
+        ...(flow.fairnessKey !== undefined ? { fairnessKey: flow.fairnessKey } : {}),
+      },
       workflow: flow.workflow,
       continuation: [frame, ...k],
     },

@@ -3,12 +3,14 @@ import type { AnySignature, CallOnlyOption, Signature } from '../canvas/signatur
 import { CeleriacError, ErrorCodes } from '../errors';
 import type { Backend, CallClaim } from '../ports';
 import { encodePlan } from '../protocol/envelope';
+import { checkFairnessKey } from '../protocol/fairness';
 import { entryTasks, type Plan, type TaskNode, type WorkflowRef } from '../protocol/plan';
 import { checkArity } from '../task/arity';
 import { addCalledChild, maybeCurrentTask } from '../task/context';
 import type { CallOptions } from '../task/types';
 import type { RuntimeApp } from './app-port';
 import { type EngineEnv, type Flow, Outbox, startNode } from './engine';
+import { taskFairnessKey } from './fairness';
 import { type CallScope, callKeyOf, checkIdempotencyKey, claimCallKey, idempotencyTtlMs } from './idempotency';
 import { deriveId } from './ids';
 import { publish } from './publish';
@@ -24,11 +26,14 @@ export async function applyCanvas(
   options: CallOptions,
 ): Promise<HandleSpec> {
   const backend = await app.backend();
-  const { idempotencyKey, idempotencyTtl, ...callOptions } = options;
+  const { idempotencyKey, idempotencyTtl, fairnessKey: callKey, ...callOptions } = options;
+  if (callKey !== undefined) checkFairnessKey(callKey, 'fairnessKey');
   const parent = maybeCurrentTask();
+  // The call's key, else the calling task's: a call made inside a task belongs to its tenant.
+  const fairnessKey = callKey ?? parent?.fairnessKey;
   let handle: HandleSpec;
   if (idempotencyKey !== undefined) {
-    handle = await applyOnce(app, backend, canvas, args, callOptions, parent, idempotencyKey, idempotencyTtl);
+    handle = await applyOnce(app, backend, canvas, args, callOptions, { parent, fairnessKey }, idempotencyKey, idempotencyTtl);
   } else {
     const compiled = compile(
       canvas,
@@ -37,7 +42,7 @@ export async function applyCanvas(
       compileEnv(app, () => backend.ids.uuid()),
     );
     await validateEntries(app, compiled.plan);
-    await start(app, backend, compiled.plan, parent);
+    await start(app, backend, compiled.plan, { parent, fairnessKey });
     handle = compiled.handle;
   }
   if (parent !== undefined && !parent.calledDirectly && options.addToParent !== false) addCalledChild(parent, handle.id);
@@ -64,7 +69,7 @@ async function applyOnce(
   canvas: AnySignature,
   args: readonly unknown[],
   options: Omit<CallOptions, CallOnlyOption>,
-  parent: ReturnType<typeof maybeCurrentTask>,
+  caller: Caller,
   idempotencyKey: string,
   idempotencyTtl: number | undefined,
 ): Promise<HandleSpec> {
@@ -81,7 +86,7 @@ async function applyOnce(
   if (held === undefined) {
     let dispatched = 0;
     try {
-      await start(app, backend, plan, parent, (n) => {
+      await start(app, backend, plan, caller, (n) => {
         dispatched = n;
       });
     } catch (e) {
@@ -123,16 +128,23 @@ function seededEnv(app: RuntimeApp, seed: string): CompileEnv {
   return compileEnv(app, () => deriveId(seed, n++));
 }
 
+/** Who makes a call: the task it is made in (if any) and the fairness key the call's messages inherit. */
+interface Caller {
+  readonly parent: ReturnType<typeof maybeCurrentTask>;
+  readonly fairnessKey: string | undefined;
+}
+
 /** Stores the plan if it does not travel inline, and publishes its first messages. */
 async function start(
   app: RuntimeApp,
   backend: Backend,
   plan: Plan,
-  parent: ReturnType<typeof maybeCurrentTask>,
+  caller: Caller,
   publishing?: (messages: number) => void,
 ): Promise<void> {
+  const { parent, fairnessKey } = caller;
   const wf = await workflowRef(app, backend, plan);
-  const flow: Flow = { plan, workflow: wf, rootId: parent?.rootId ?? plan.id };
+  const flow: Flow = { plan, workflow: wf, rootId: parent?.rootId ?? plan.id, fairnessKey };
   const out = new Outbox();
   await startNode(engineFor(app, backend), flow, plan.root, undefined, [], { parentId: parent?.id ?? null }, out);
   publishing?.(out.dispatches.length);
@@ -158,6 +170,7 @@ function engineFor(app: RuntimeApp, backend: Backend): EngineEnv {
     chordDeadlineSeconds: app.settings.chordDeadlineSeconds,
     isInlineErrback: () => false,
     runInlineErrback: async () => {},
+    defaultFairnessKey: (task, args) => taskFairnessKey(app, task, args),
   };
 }
 

@@ -40,10 +40,12 @@ async function send(app: RuntimeApp, backend: Backend, dispatches: readonly Disp
       body: encodeEnvelope(d.envelope),
       id: d.envelope.id,
       ...(d.delaySeconds > 0 ? { delaySeconds: d.delaySeconds } : {}),
+      ...(d.envelope.headers.fairnessKey !== undefined ? { groupId: d.envelope.headers.fairnessKey } : {}),
     };
     const at = longDelay(d, now);
     if (at !== undefined && backend.delayed && Buffer.byteLength(message.body) <= backend.delayed.maxBodyBytes) {
-      scheduled.push({ message: { queue: message.queue, body: message.body, id: message.id }, at });
+      const { delaySeconds: _delay, ...due } = message;
+      scheduled.push({ message: due, at });
     } else {
       messages.push(message);
     }

@@ -24,7 +24,7 @@ import { decodeContinuation, decodeEnvelope, decodePlan, type Envelope, encodeCo
 import { deserializeError, type SerializedError, serializeError } from '../protocol/failure';
 import { replacedKey, safeId } from '../protocol/ids';
 import { type Json, toJson } from '../protocol/json';
-import { entryTasks, type Frame, isChainFrame, type Plan, planNode, type TaskNode } from '../protocol/plan';
+import { entryTasks, type Frame, isChainFrame, type Plan, planNode, type TaskNode, type WorkflowRef } from '../protocol/plan';
 import { isReady, States } from '../results/states';
 import type { PostrunPayload, RequestInfo } from '../signals';
 import { type DetailType, DetailTypes, eventSource, type TaskEventDetail } from '../signals/events';
@@ -56,6 +56,7 @@ import {
   shardSizeFor,
   startNode,
 } from './engine';
+import { taskFairnessKey } from './fairness';
 import { callKeyOf, claimCallKey, idempotencyTtlMs } from './idempotency';
 import { deriveId } from './ids';
 import { validateEntries } from './producer';
@@ -153,6 +154,19 @@ export class WorkerRuntime {
         return def !== undefined && (def.options.errbackStyle ?? (def.fn.length > 1 ? 'inline' : 'task')) === 'inline';
       },
       runInlineErrback: (node, failed) => this.#inlineErrback(node, failed),
+      defaultFairnessKey: (task, args) => {
+        try {
+          return taskFairnessKey(app, task, args);
+        } catch (e) {
+          // The call is already decided (the previous step succeeded): it is sent without a key
+          // (SQS then counts it as a tenant of its own) rather than not at all.
+          app.logger.warn('fairnessKey function failed; the call is sent without a fairness key', {
+            task,
+            error: e instanceof Error ? e.message : String(e),
+          });
+          return undefined;
+        }
+      },
     };
   }
 
@@ -167,9 +181,9 @@ export class WorkerRuntime {
   flowOf(env: Envelope): Flow | undefined | Promise<Flow | undefined> {
     const wf = env.workflow;
     if (!wf) return undefined;
-    if ('plan' in wf) return { plan: wf.plan, workflow: wf, rootId: env.headers.rootId };
+    if ('plan' in wf) return flowOn(wf.plan, wf, env);
     const loaded = this.#loaded.get(wf.ref);
-    if (loaded) return { plan: loaded, workflow: wf, rootId: env.headers.rootId };
+    if (loaded) return flowOn(loaded, wf, env);
     let plan = this.#plans.get(wf.ref);
     if (!plan) {
       // One load per plan even when a whole batch asks at once.
@@ -185,7 +199,7 @@ export class WorkerRuntime {
         if (this.#plans.get(wf.ref) === loading) this.#plans.delete(wf.ref);
       });
     }
-    return plan.then((p) => ({ plan: p, workflow: wf, rootId: env.headers.rootId }));
+    return plan.then((p) => flowOn(p, wf, env));
   }
 
   async #loadPlan(ref: string): Promise<Plan> {
@@ -436,6 +450,11 @@ function callArgs(env: Envelope): readonly unknown[] {
   return env.kwargs && Object.keys(env.kwargs).length > 0 ? [...env.args, env.kwargs] : env.args;
 }
 
+/** The workflow `env` runs in: its messages inherit `env`'s root and fairness key. */
+function flowOn(plan: Plan, workflow: WorkflowRef, env: Envelope): Flow {
+  return { plan, workflow, rootId: env.headers.rootId, fairnessKey: env.headers.fairnessKey };
+}
+
 function requestOf(env: Envelope): RequestInfo {
   const h = env.headers;
   return {
@@ -452,6 +471,7 @@ function requestOf(env: Envelope): RequestInfo {
     expires: h.expires,
     queue: h.queue,
     headers: h.custom ?? {},
+    fairnessKey: h.fairnessKey,
   };
 }
 
@@ -1089,7 +1109,7 @@ async function startReplacement(rt: WorkerRuntime, a: Attempt, outcome: Replaced
   const plan = outcome.plan ?? (await rt.flowOf({ ...a.env, workflow: wf }))?.plan;
   if (plan === undefined) throw new CeleriacError(ErrorCodes.WORKFLOW_NOT_FOUND, `replacement plan ${outcome.ref} is not in the store`);
   const origin = { parentId: h.parentId, ...(h.groupId !== undefined ? { groupId: h.groupId, groupIndex: h.groupIndex as number } : {}) };
-  await startNode(rt.engine, { plan, workflow: wf, rootId: h.rootId }, outcome.start, undefined, outcome.continuation, origin, out);
+  await startNode(rt.engine, flowOn(plan, wf, a.env), outcome.start, undefined, outcome.continuation, origin, out);
 }
 
 async function retry(

@@ -66,6 +66,8 @@ export interface RequestInfo {
   readonly expires: string | undefined;
   readonly queue: string | undefined;
   readonly headers: Readonly<Record<string, unknown>>;
+  /** The tenant the call belongs to (README, "Fairness"); calls made inside it inherit it. */
+  readonly fairnessKey: string | undefined;
 }
 
 export interface PublishPayload {

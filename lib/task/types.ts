@@ -112,6 +112,12 @@ export interface TaskOptions<A extends readonly unknown[] = readonly unknown[], 
    * slot frees itself when its invocation's time is up.
    */
   readonly concurrency?: number | ConcurrencyLimit<A>;
+  /**
+   * The tenant of a call made without one (README, "Fairness"): a function of the call's
+   * arguments, e.g. `(order) => order.customerId`. A key given on the call, or inherited from the
+   * message that caused this one (the previous chain step, the calling task), wins over it.
+   */
+  readonly fairnessKey?: (...args: A) => string;
   /** Called before the body, after `taskPrerun`. */
   readonly beforeStart?: (ctx: TaskContext) => void | Promise<void>;
   /** After SUCCESS is stored and continuations are published, before `taskSuccess`. */

@@ -220,6 +220,24 @@ export function brokerContract(name: string, setup: () => BrokerHarness | Promis
       expect(JSON.parse(m?.body ?? 'null')).toEqual(value);
     });
 
+    it('takes a group id (SQS MessageGroupId, a fairness key) on a standard queue and delivers the message', async () => {
+      const q = await queue();
+      await broker.send([{ ...msg(q, 'tenant a'), groupId: 'tenant-a' }, msg(q, 'no tenant')]);
+      const got = await broker.receive(q, { max: 10, visibilityTimeoutSeconds: 30, waitMs: 0 });
+      expect(got.map((m) => m.body).sort()).toEqual(['no tenant', 'tenant a']);
+    });
+
+    it('refuses a group id SQS would refuse (a space, over 128 characters) with INVALID_OPTIONS, sending nothing of that call', async () => {
+      const q = await queue();
+      for (const groupId of ['tenant a', 'x'.repeat(129), '', 'é']) {
+        await expect(broker.send([msg(q, 'fine'), { ...msg(q, 'bad'), groupId }])).rejects.toMatchObject({
+          code: 'INVALID_OPTIONS',
+          message: expect.stringContaining('1-128 characters'),
+        });
+      }
+      expect(await broker.depth(q)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+    });
+
     it('refuses delaySeconds outside 0…900 with INVALID_OPTIONS', async () => {
       const q = await queue();
       await expect(broker.send([msg(q, 'x', 901)])).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });

@@ -30,6 +30,67 @@ brokerContract('memory', () => {
 });
 
 describe('MemoryBroker specifics', () => {
+  describe('fair receive across message groups (SQS fair queues)', () => {
+    const take = async (broker: MemoryBroker, max = 1) =>
+      (await broker.receive('q', { max, visibilityTimeoutSeconds: 30, waitMs: 0 })).map((m) => m.body);
+    const sendAll = (broker: MemoryBroker, bodies: string[], groupId?: string) =>
+      broker.send(bodies.map((body) => ({ ...msg('q', body), ...(groupId === undefined ? {} : { groupId }) })));
+
+    it('a quiet tenant’s message is received before a noisy tenant’s backlog, once the noisy one has messages in flight', async () => {
+      const broker = new MemoryBroker();
+      await sendAll(
+        broker,
+        Array.from({ length: 100 }, (_, i) => `noisy-${i}`),
+        'noisy',
+      );
+      await sendAll(broker, ['quiet-0', 'quiet-1'], 'quiet');
+      // Oldest first while nobody has anything in flight; then the tenant with fewer in flight.
+      expect(await take(broker, 4)).toEqual(['noisy-0', 'quiet-0', 'noisy-1', 'quiet-1']);
+      expect(await take(broker, 2)).toEqual(['noisy-2', 'noisy-3']);
+    });
+
+    it('takes from the tenant with the fewest messages in flight; a delete frees its share', async () => {
+      const broker = new MemoryBroker();
+      await sendAll(broker, ['a0', 'a1', 'a2'], 'a');
+      const [first] = await broker.receive('q', { max: 1, visibilityTimeoutSeconds: 30, waitMs: 0 });
+      await sendAll(broker, ['b0', 'b1'], 'b');
+      // a has 1 in flight, b none: b first; once a's is deleted, a has none in flight again.
+      expect(await take(broker)).toEqual(['b0']);
+      await broker.delete('q', [first?.receiptHandle as string]);
+      expect(await take(broker)).toEqual(['a1']);
+      // Both have 1 in flight: the oldest (a2) first; then b has fewer.
+      expect(await take(broker, 2)).toEqual(['a2', 'b1']);
+    });
+
+    it('a message without a group id counts as a tenant of its own (none in flight), as on SQS', async () => {
+      const broker = new MemoryBroker();
+      await sendAll(broker, ['n0', 'n1', 'n2'], 'noisy');
+      await take(broker, 2);
+      await sendAll(broker, ['plain']);
+      expect(await take(broker)).toEqual(['plain']);
+    });
+
+    it('without group ids the order is unchanged (oldest first)', async () => {
+      const broker = new MemoryBroker();
+      await sendAll(broker, ['1', '2', '3']);
+      expect(await take(broker, 3)).toEqual(['1', '2', '3']);
+    });
+
+    it('a message whose visibility ran out counts out of flight and comes back in its group, with its group id as an attribute', async () => {
+      const clock = fakeClock();
+      const broker = new MemoryBroker({ clock });
+      await sendAll(broker, ['a0', 'a1'], 'a');
+      await broker.receive('q', { max: 2, visibilityTimeoutSeconds: 1, waitMs: 0 });
+      await sendAll(broker, ['b0'], 'b');
+      await clock.advance(1_000);
+      const got = await broker.receive('q', { max: 3, visibilityTimeoutSeconds: 30, waitMs: 0 });
+      // b0 became visible before a0 and a1 came back: it is older, and b has none in flight.
+      expect(got.map((m) => m.body)).toEqual(['b0', 'a0', 'a1']);
+      expect(got.map((m) => m.attributes?.MessageGroupId)).toEqual(['b', 'a', 'a']);
+      expect(await broker.depth('q')).toEqual({ visible: 0, inFlight: 3, delayed: 0 });
+    });
+  });
+
   it('tells onSend listeners how many messages landed in which queue, until unsubscribed', async () => {
     const broker = new MemoryBroker();
     const seen: [string, number][] = [];
@@ -227,6 +288,16 @@ describe('SQS (fauxqs)', () => {
       await broker.send([msg('tasks', 'first'), msg('tasks', 'second')]);
       expect(calls).toHaveLength(2);
       expect((calls[1]?.input.Entries as { MessageBody: string }[] | undefined)?.map((e) => e.MessageBody)).toEqual(['second']);
+    });
+
+    it('sends a group id as the entry’s MessageGroupId (fair queues), and none for a message without one', async () => {
+      const { broker, calls } = brokerWith((cmd) => ok(cmd.input.Entries as { Id: string }[]));
+      await broker.send([{ ...msg('tasks', 'a'), groupId: 'tenant-a' }, msg('tasks', 'b')]);
+      const entries = calls[0]?.input.Entries as { MessageBody: string; MessageGroupId?: string }[];
+      expect(entries.map((e) => [e.MessageBody, e.MessageGroupId])).toEqual([
+        ['a', 'tenant-a'],
+        ['b', undefined],
+      ]);
     });
 
     it('retries a whole batch that failed with throttling after the SDK’s own retries', async () => {

@@ -107,6 +107,16 @@ describe('SchedulerDelayedSender (EventBridge Scheduler one-time schedules)', ()
     });
   });
 
+  it('a message with a group id (fairness key) reaches its queue in that group: the target carries SqsParameters.MessageGroupId', async () => {
+    const at = Date.parse('2026-12-01T09:00:00Z');
+    await sender.sendAt({ queue: 'reports', id: 'task-g', body: '{}', groupId: 'tenant-7' }, at);
+    expect(standIn.recorded[0]?.body).toMatchObject({ Target: { SqsParameters: { MessageGroupId: 'tenant-7' } } });
+    standIn.recorded.length = 0;
+    await sender.sendAt({ queue: 'reports', id: 'task-n', body: '{}' }, at);
+    expect(standIn.recorded[0]?.body).toMatchObject({ Target: { Input: '{}' } });
+    expect(standIn.recorded[0]?.body).not.toHaveProperty('Target.SqsParameters');
+  });
+
   it('asking twice for the same message and time is one schedule (the second CreateSchedule meets ConflictException)', async () => {
     const at = Date.parse('2026-12-02T00:00:00Z');
     const message = { queue: 'default', id: 'task-2', body: '{}' };

@@ -47,7 +47,13 @@ export class SchedulerDelayedSender implements DelayedSender {
           FlexibleTimeWindow: { Mode: 'OFF' },
           ActionAfterCompletion: 'DELETE',
           Description: `celeriac: ${message.id} on queue ${message.queue}`,
-          Target: { Arn: queueArnFromUrl(url, this.#o.region), RoleArn: this.#o.roleArn, Input: message.body },
+          Target: {
+            Arn: queueArnFromUrl(url, this.#o.region),
+            RoleArn: this.#o.roleArn,
+            Input: message.body,
+            // A long countdown arrives in its tenant's group too (Scheduler's SqsParameters).
+            ...(message.groupId !== undefined ? { SqsParameters: { MessageGroupId: message.groupId } } : {}),
+          },
         }),
       );
     } catch (e) {

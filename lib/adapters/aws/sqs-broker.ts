@@ -242,6 +242,8 @@ export class SqsBroker implements Broker, QueueConsumer, QueueAdmin {
           Id: String(i),
           MessageBody: this.escapeNonBmp ? escapeNonBmpInJson(m.body) : m.body,
           ...(m.delaySeconds ? { DelaySeconds: m.delaySeconds } : {}),
+          // On a standard queue a group id makes SQS deliver fairly across tenants (fair queues).
+          ...(m.groupId !== undefined ? { MessageGroupId: m.groupId } : {}),
         })),
       }),
     );

@@ -16,6 +16,10 @@ interface Msg {
   readonly messageId: string;
   readonly body: string;
   readonly sentAt: number;
+  /** SQS MessageGroupId: the tenant, for fair receives. */
+  readonly group: string | undefined;
+  /** Order of becoming visible, across the queue's lanes (ties between lanes go to the oldest). */
+  seq: number;
   state: number;
   gen: number;
   receiveCount: number;
@@ -39,10 +43,51 @@ export interface MemoryRedrivePolicy {
   readonly maxReceiveCount: number;
 }
 
-class QueueState {
-  /** Visible messages in arrival order; `head` is the next to hand out. Entries may be GONE. */
+/** Visible messages of one tenant (or of none) in arrival order; entries may be stale (GONE). */
+class Lane {
+  /** The group id of a tenant's lane; undefined for the lane of ungrouped messages. */
+  readonly group: string | undefined;
   ready: (Msg | undefined)[] = [];
   head = 0;
+  /** Messages of this lane in flight (kept for grouped lanes only). */
+  inFlight = 0;
+
+  constructor(group?: string) {
+    this.group = group;
+  }
+
+  /** The next visible message, left in place; stale entries before it are dropped. */
+  peek(): Msg | undefined {
+    const ready = this.ready;
+    while (this.head < ready.length) {
+      const m = ready[this.head];
+      if (m !== undefined && m.state === READY) return m;
+      ready[this.head++] = undefined;
+    }
+    ready.length = 0;
+    this.head = 0;
+    return undefined;
+  }
+
+  /** Drops the message {@link peek} returned. */
+  shift(): void {
+    this.ready[this.head++] = undefined;
+    // Keeps the array from growing without bound when consumers lag behind producers.
+    if (this.head > 1024 && this.head * 2 > this.ready.length) {
+      this.ready = this.ready.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+class QueueState {
+  /** Visible messages without a group id. */
+  free = new Lane();
+  /** One lane per message group id (tenant) that has visible or in-flight messages. */
+  readonly groups = new Map<string, Lane>();
+  /** The group lanes that may have visible messages. */
+  readonly active = new Set<Lane>();
+  seq = 0;
   readonly timers = new MinHeap<Timer>();
   readonly receipts = new Map<string, Msg>();
   visible = 0;
@@ -64,6 +109,13 @@ export interface MemoryBrokerOptions {
  * In-memory queues with SQS standard-queue semantics: DelaySeconds, visibility timeouts, receive
  * counts, per-receive receipt handles (only the latest one acts), redrive to a dead-letter queue,
  * long polling. Queues are created on first use.
+ *
+ * Fair queues: a message sent with a group id (SQS `MessageGroupId`: its tenant) is received
+ * before the messages of tenants that have more in flight, as SQS fair queues prioritise quiet
+ * tenants over a noisy one. Here the rule is exact rather than SQS's approximate detection: a
+ * receive takes, one message at a time, from the tenant with the fewest messages in flight (a
+ * message without a group id counts as a tenant of its own, with none), the oldest on a tie. So a
+ * noisy tenant's backlog delays a quiet tenant's message by about one message per tenant.
  *
  * Every operation is O(1) amortised: visible messages sit in an array consumed from a head index,
  * and delays and visibility timeouts are one min-heap evaluated lazily when a queue is touched —
@@ -114,6 +166,8 @@ export class MemoryBroker implements Broker, QueueConsumer, QueueAdmin {
         messageId: this.ids.uuid(),
         body: m.body,
         sentAt: now,
+        group: m.groupId,
+        seq: 0,
         state: READY,
         gen: 0,
         receiveCount: 0,
@@ -126,7 +180,7 @@ export class MemoryBroker implements Broker, QueueConsumer, QueueAdmin {
         q.timers.push({ at: now + delayMs, msg, gen: 0 });
       } else {
         q.visible++;
-        q.ready.push(msg);
+        this.pushReady(q, msg);
       }
       touched ??= new Map();
       touched.set(m.queue, (touched.get(m.queue) ?? 0) + 1);
@@ -168,7 +222,7 @@ export class MemoryBroker implements Broker, QueueConsumer, QueueAdmin {
       const m = q.receipts.get(h);
       if (m === undefined) continue;
       q.receipts.delete(h);
-      if (m.state === IN_FLIGHT) q.inFlight--;
+      if (m.state === IN_FLIGHT) this.land(q, m);
       else if (m.state === READY) q.visible--;
       m.state = GONE;
       m.gen++;
@@ -191,10 +245,10 @@ export class MemoryBroker implements Broker, QueueConsumer, QueueAdmin {
     if (q === undefined || m === undefined || m.state !== IN_FLIGHT) return;
     m.gen++;
     if (seconds === 0) {
-      q.inFlight--;
+      this.land(q, m);
       m.state = READY;
       q.visible++;
-      q.ready.push(m);
+      this.pushReady(q, m);
       this.wake(q);
     } else {
       q.timers.push({ at: this.clock.now() + seconds * 1000, msg: m, gen: m.gen });
@@ -213,12 +267,15 @@ export class MemoryBroker implements Broker, QueueConsumer, QueueAdmin {
     const q = this.queues.get(queue);
     if (q === undefined) return;
     for (const m of q.receipts.values()) m.state = GONE;
-    for (let i = q.head; i < q.ready.length; i++) {
-      const m = q.ready[i];
-      if (m !== undefined) m.state = GONE;
+    for (const lane of [q.free, ...q.groups.values()]) {
+      for (let i = lane.head; i < lane.ready.length; i++) {
+        const m = lane.ready[i];
+        if (m !== undefined) m.state = GONE;
+      }
     }
-    q.ready = [];
-    q.head = 0;
+    q.free = new Lane();
+    q.groups.clear();
+    q.active.clear();
     q.timers.clear();
     q.receipts.clear();
     q.visible = 0;
@@ -266,25 +323,74 @@ export class MemoryBroker implements Broker, QueueConsumer, QueueAdmin {
       const m = t.msg;
       if (t.gen !== m.gen) continue;
       if (m.state === DELAYED) q.delayed--;
-      else if (m.state === IN_FLIGHT) q.inFlight--;
+      else if (m.state === IN_FLIGHT) this.land(q, m);
       else continue;
       m.state = READY;
       m.gen++;
       q.visible++;
-      q.ready.push(m);
+      this.pushReady(q, m);
     }
   }
 
-  private nextReady(q: QueueState): Msg | undefined {
-    const ready = q.ready;
-    while (q.head < ready.length) {
-      const m = ready[q.head];
-      ready[q.head++] = undefined;
-      if (m !== undefined && m.state === READY) return m;
+  /** Makes `m` (READY) the last visible message of its lane. */
+  private pushReady(q: QueueState, m: Msg): void {
+    m.seq = q.seq++;
+    if (m.group === undefined) {
+      q.free.ready.push(m);
+      return;
     }
-    ready.length = 0;
-    q.head = 0;
-    return undefined;
+    let lane = q.groups.get(m.group);
+    if (lane === undefined) {
+      lane = new Lane(m.group);
+      q.groups.set(m.group, lane);
+    }
+    lane.ready.push(m);
+    q.active.add(lane);
+  }
+
+  /** `m` leaves the in-flight state (deleted, timed out, made visible again). */
+  private land(q: QueueState, m: Msg): void {
+    q.inFlight--;
+    if (m.group === undefined) return;
+    const lane = q.groups.get(m.group);
+    if (lane === undefined) return;
+    lane.inFlight--;
+    if (lane.inFlight === 0 && lane.peek() === undefined) {
+      q.groups.delete(m.group);
+      q.active.delete(lane);
+    }
+  }
+
+  /**
+   * The next message to hand out: without groups, the oldest visible one; with groups, the oldest
+   * of the tenant with the fewest messages in flight (an ungrouped message is a tenant with none).
+   */
+  private nextReady(q: QueueState): Msg | undefined {
+    if (q.active.size === 0) {
+      const m = q.free.peek();
+      if (m !== undefined) q.free.shift();
+      return m;
+    }
+    let best: Lane | undefined;
+    let bestMsg: Msg | undefined = q.free.peek();
+    if (bestMsg !== undefined) best = q.free;
+    let bestRank = 0;
+    for (const lane of q.active) {
+      const m = lane.peek();
+      if (m === undefined) {
+        q.active.delete(lane);
+        if (lane.inFlight === 0) q.groups.delete(lane.group as string);
+        continue;
+      }
+      const rank = lane.inFlight;
+      if (bestMsg === undefined || rank < bestRank || (rank === bestRank && m.seq < bestMsg.seq)) {
+        best = lane;
+        bestMsg = m;
+        bestRank = rank;
+      }
+    }
+    best?.shift();
+    return bestMsg;
   }
 
   private take(q: QueueState, max: number, vt: number): ReceivedMessage[] {
@@ -308,6 +414,7 @@ export class MemoryBroker implements Broker, QueueConsumer, QueueAdmin {
       m.state = IN_FLIGHT;
       m.gen++;
       q.inFlight++;
+      if (m.group !== undefined) (q.groups.get(m.group) as Lane).inFlight++;
       q.timers.push({ at: now + vt * 1000, msg: m, gen: m.gen });
       out.push({
         messageId: m.messageId,
@@ -316,12 +423,8 @@ export class MemoryBroker implements Broker, QueueConsumer, QueueAdmin {
         receiveCount: m.receiveCount,
         sentAt: m.sentAt,
         firstReceivedAt: m.firstReceivedAt,
+        ...(m.group !== undefined ? { attributes: { MessageGroupId: m.group } } : {}),
       });
-    }
-    // Keeps the ready array from growing without bound when consumers lag behind producers.
-    if (q.head > 1024 && q.head * 2 > q.ready.length) {
-      q.ready = q.ready.slice(q.head);
-      q.head = 0;
     }
     return out;
   }
@@ -332,7 +435,7 @@ export class MemoryBroker implements Broker, QueueConsumer, QueueAdmin {
     m.state = GONE;
     m.gen++;
     const dlq = this.queue(to);
-    dlq.ready.push({ ...m, state: READY, gen: 0, receipt: undefined });
+    this.pushReady(dlq, { ...m, state: READY, gen: 0, receipt: undefined });
     dlq.visible++;
     this.wake(dlq);
     for (const l of this.listeners) l(to, 1);
