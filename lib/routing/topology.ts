@@ -170,6 +170,18 @@ export interface Topology {
   queueOwners(): Readonly<Record<string, string>>;
 }
 
+/**
+ * What a static link's call carries on from the event of the task that fired it: its trace
+ * context (one workflow, one trace) and its fairness key. An event without them leaves their
+ * slots empty, which the worker's decoder reads as none (MINIMAL_CALL in lib/protocol/wire.ts).
+ */
+const CARRIED_PATHS = {
+  traceparent: '$.detail.traceparent',
+  tracestate: '$.detail.tracestate',
+  fairnessKey: '$.detail.fairnessKey',
+} as const;
+const CARRIED_SLOTS = '"traceparent":<traceparent>,"tracestate":<tracestate>,"fairnessKey":<fairnessKey>';
+
 /** The deterministic id of the call a static link makes when `sourceId` succeeds. */
 export const linkCallId = (sourceId: string, to: string): string => `${sourceId}.link.${to}`;
 /** The deterministic id of the call a static error link makes when `sourceId` fails. */
@@ -435,8 +447,8 @@ function buildRules(
         eventPattern: { source: [source], 'detail-type': [DetailTypes.success], detail: { task: [l.from] } },
         target: { kind: 'queue', queue, task: l.to },
         inputTransformer: {
-          inputPathsMap: { result: '$.detail.result', id: '$.detail.id', rootId: '$.detail.rootId' },
-          inputTemplate: `{"task":${JSON.stringify(l.to)},"args":[<result>],"id":"${linkCallId('<id>', l.to)}","parentId":<id>,"rootId":<rootId>}`,
+          inputPathsMap: { result: '$.detail.result', id: '$.detail.id', rootId: '$.detail.rootId', ...CARRIED_PATHS },
+          inputTemplate: `{"task":${JSON.stringify(l.to)},"args":[<result>],"id":"${linkCallId('<id>', l.to)}","parentId":<id>,"rootId":<rootId>,${CARRIED_SLOTS}}`,
         },
       });
     } else {
@@ -446,8 +458,8 @@ function buildRules(
         eventPattern: { source: [source], 'detail-type': [DetailTypes.failure], detail: { task: [l.from] } },
         target: { kind: 'queue', queue, task: l.to },
         inputTransformer: {
-          inputPathsMap: { id: '$.detail.id', rootId: '$.detail.rootId' },
-          inputTemplate: `{"task":${JSON.stringify(l.to)},"args":[<id>],"id":"${errbackCallId('<id>', l.to)}","parentId":<id>,"rootId":<rootId>}`,
+          inputPathsMap: { id: '$.detail.id', rootId: '$.detail.rootId', ...CARRIED_PATHS },
+          inputTemplate: `{"task":${JSON.stringify(l.to)},"args":[<id>],"id":"${errbackCallId('<id>', l.to)}","parentId":<id>,"rootId":<rootId>,${CARRIED_SLOTS}}`,
         },
       });
     }

@@ -33,7 +33,7 @@ import { calledChildren, runWithContext } from '../task/context';
 import { Replace } from '../task/replace';
 import { maxRetries, retryCountdown, shouldAutoRetry } from '../task/retry';
 import type { TaskContext } from '../task/types';
-import { inProcessSpan, type ProcessedMessage, recordOutcome } from '../telemetry/tracing';
+import { activeTraceHeaders, inProcessSpan, type ProcessedMessage, recordOutcome } from '../telemetry/tracing';
 import { admitFlow } from './admit';
 import type { RuntimeApp, TaskDef } from './app-port';
 import {
@@ -1241,6 +1241,8 @@ async function emit(
     attempt: h.retries,
     ...(h.queue !== undefined ? { queue: h.queue } : {}),
     timestamp: new Date(now).toISOString(),
+    ...(h.fairnessKey !== undefined ? { fairnessKey: h.fairnessKey } : {}),
+    ...activeTraceHeaders(),
     ...part,
   };
   await backend.events.publish([

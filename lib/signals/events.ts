@@ -41,4 +41,12 @@ export interface TaskEventDetail {
   readonly queue?: string;
   /** ISO-8601 time of the outcome. */
   readonly timestamp: string;
+  /**
+   * W3C trace context of the task's process span, when traces are recorded: a static link's rule
+   * hands it to the linked call, so a workflow through static links is one trace.
+   */
+  readonly traceparent?: string;
+  readonly tracestate?: string;
+  /** The task's fairness key (README, "Fairness"): a static link's call inherits it. */
+  readonly fairnessKey?: string;
 }

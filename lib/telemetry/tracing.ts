@@ -132,6 +132,15 @@ export async function inProcessSpan<T>(describe: () => ProcessedMessage, fn: () 
   );
 }
 
+/**
+ * The trace context of the active span (the process span of the message being handled), for what
+ * carries it on outside a message celeriac publishes itself: a lifecycle event, whose static link
+ * rules build the linked task's message from it. Empty when nothing is recorded.
+ */
+export function activeTraceHeaders(): TraceHeaders {
+  return tracing() ? injected(context.active()) : NO_TRACE;
+}
+
 /** Records the outcome settled for the message being processed on its span. */
 export function recordOutcome(state: string, error?: SerializedError): void {
   if (!tracing()) return;

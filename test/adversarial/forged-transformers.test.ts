@@ -48,12 +48,17 @@ function appWithLinks() {
 }
 
 /** What a rule's target must receive for a source event of `id` (the call the rule means). */
-function intendedCall(rule: TopologyRule, detail: { id: string; rootId: string; result?: unknown }): unknown {
+function intendedCall(
+  rule: TopologyRule,
+  detail: { id: string; rootId: string; result?: unknown; traceparent?: string; tracestate?: string; fairnessKey?: string },
+): unknown {
   const to = rule.target.kind === 'queue' ? rule.target.task : '?';
   const isError = rule.name.startsWith('errlink');
+  // What the call carries on from the event; a slot the event has nothing for is "" (none).
+  const carried = { traceparent: detail.traceparent ?? '', tracestate: detail.tracestate ?? '', fairnessKey: detail.fairnessKey ?? '' };
   return isError
-    ? { task: to, args: [detail.id], id: errbackCallId(detail.id, to), parentId: detail.id, rootId: detail.rootId }
-    : { task: to, args: [detail.result], id: linkCallId(detail.id, to), parentId: detail.id, rootId: detail.rootId };
+    ? { task: to, args: [detail.id], id: errbackCallId(detail.id, to), parentId: detail.id, rootId: detail.rootId, ...carried }
+    : { task: to, args: [detail.result], id: linkCallId(detail.id, to), parentId: detail.id, rootId: detail.rootId, ...carried };
 }
 
 function eventFor(detail: Record<string, unknown>) {
@@ -85,7 +90,14 @@ describe('deployed input transformers rendered as AWS does', () => {
       fc.property(fc.string({ unit: 'binary', maxLength: 300 }), fc.jsonValue(), (s, result) => {
         const id = isId(s) ? s : safeId(s);
         for (const rule of rules) {
-          const detail = { id, rootId: id, result: JSON.parse(JSON.stringify(result ?? null)) };
+          // The carried values sit in unquoted slots: any string (quotes included) stays one value.
+          const detail = {
+            id,
+            rootId: id,
+            result: JSON.parse(JSON.stringify(result ?? null)),
+            tracestate: s,
+            fairnessKey: `k"${s.length}`,
+          };
           const out = renderInputTransformer(rule.inputTransformer as NonNullable<TopologyRule['inputTransformer']>, eventFor(detail));
           expect(JSON.parse(out)).toEqual(intendedCall(rule, detail));
         }

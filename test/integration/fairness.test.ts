@@ -1,7 +1,7 @@
 /**
  * Per-tenant fairness (README, "Fairness"), on every target: a call's fairness key travels in its
  * message (`headers.fairnessKey`, sent as the SQS MessageGroupId) and is kept by what the call
- * causes — the next chain steps, retries, calls made inside it — unless a step sets its own; a
+ * causes — the next chain steps, retries, calls made inside it, static links — unless a step sets its own; a
  * task's `fairnessKey` function is the default; a plain JSON message carries one too; a key SQS
  * would refuse is refused before anything is sent. On memory mode, whose queues deliver fairly
  * across groups as SQS fair queues do, a noisy tenant's 1,000 messages delay a quiet tenant's 10
@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryBackend } from '../../lib/adapters/memory';
 import { chain, createApp, currentTask, Retry } from '../../lib/index';
-import { type LocalRuntime, startLocal } from '../../lib/local';
+import { type LocalRuntime, linkCallId, startLocal } from '../../lib/local';
 import { recordingLogger, targets } from './targets';
 
 describe.each(targets())('fairness keys on $name', (target) => {
@@ -30,7 +30,7 @@ describe.each(targets())('fairness keys on $name', (target) => {
   });
   const order = app.task(
     'order',
-    (customer: string, amount: number) => {
+    (_customer: string, amount: number) => {
       note();
       return amount;
     },
@@ -42,6 +42,15 @@ describe.each(targets())('fairness keys on $name', (target) => {
     if (currentTask().retries === 0) throw new Retry({ countdown: 0 });
     return 'ok';
   });
+  const source = app.task('source', (x: number) => {
+    note();
+    return x;
+  });
+  const linked = app.task('linked', (x: number) => {
+    note();
+    return x;
+  });
+  app.link(source, linked);
   let childId: string | undefined;
   const parent = app.task('parent', async () => {
     note();
@@ -93,6 +102,14 @@ describe.each(targets())('fairness keys on $name', (target) => {
     expect(await p.get({ timeoutMs: 20_000 })).toBe('parent');
     await local.drain();
     expect(keysOf(childId as string)).toEqual(['tenant-p']);
+  }, 30_000);
+
+  it('a static link’s call (built by an EventBridge rule from the source’s event) inherits the source’s key', async () => {
+    const r = await source.applyAsync([3], { fairnessKey: 'tenant-l' });
+    const plain = await source.delay(4);
+    await local.drain();
+    expect(keysOf(linkCallId(r.id, 'linked'))).toEqual(['tenant-l']);
+    expect(keysOf(linkCallId(plain.id, 'linked'))).toEqual([undefined]);
   }, 30_000);
 
   it('a plain JSON message carries a key as "fairnessKey"; an empty one (a transformer slot with nothing to fill) is none', async () => {

@@ -1,7 +1,8 @@
 /**
  * Tracing through the OpenTelemetry API, with a test SDK registered (in-memory exporter, W3C
  * propagator, AsyncLocalStorage context), on every target: one workflow is one trace; each
- * message's process span is parented by the send span that published it; outcomes and errors
+ * message's process span is parented by the send span that published it (through a static link's
+ * EventBridge rule, by the source task's process span); outcomes and errors
  * are on the spans; a message that brings only an X-Ray AWSTraceHeader continues that trace.
  */
 import { context, propagation, trace } from '@opentelemetry/api';
@@ -11,7 +12,7 @@ import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpa
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { memoryBackend } from '../../lib/adapters/memory';
 import { chain, chord, createApp } from '../../lib/index';
-import { type LocalRuntime, startLocal } from '../../lib/local';
+import { type LocalRuntime, linkCallId, startLocal } from '../../lib/local';
 import { traceparentFromXRay } from '../../lib/telemetry/tracing';
 import { createWorker } from '../../lib/worker';
 import { recordingLogger, sqsEvent } from '../helpers/harness';
@@ -43,6 +44,9 @@ describe.each(targets())('tracing on $name', (target) => {
   const boom = app.task('boom', () => {
     throw new TypeError('no such thing');
   });
+  const first = app.task('first', (x: number) => x + 1);
+  const second = app.task('second', (x: number) => x * 2);
+  app.link(first, second);
   let local: LocalRuntime;
   beforeAll(async () => {
     local = await startLocal(app, target.options);
@@ -61,6 +65,8 @@ describe.each(targets())('tracing on $name', (target) => {
       }
     });
     expect(await r.get({ timeoutMs: 20_000 })).toBe(10);
+    // A result is readable a moment before its worker ends the span: wait for the handlers.
+    await local.drain();
     const request = spans().find((s) => s.name === 'POST /orders') as ReadableSpan;
     const all = byId();
     const steps = processOf('add').sort((a, b) =>
@@ -91,15 +97,29 @@ describe.each(targets())('tracing on $name', (target) => {
   it('a chord: the header members and the body are in the trace of the call', async () => {
     const r = await chord([add.s(1, 1), add.s(2, 2)], sum.s()).applyAsync();
     expect(await r.get({ timeoutMs: 20_000 })).toBe(6);
+    await local.drain();
     const body = processOf('sum')[0] as ReadableSpan;
     const members = processOf('add');
     expect(members).toHaveLength(2);
     expect(new Set([...members, body].map((s) => s.spanContext().traceId)).size).toBe(1);
   }, 30_000);
 
+  it('a static link (an EventBridge rule to the linked task’s queue) keeps the trace: the linked call’s process span is a child of the source’s', async () => {
+    const r = await first.delay(1);
+    expect(await r.get({ timeoutMs: 20_000 })).toBe(2);
+    expect(await app.asyncResult(linkCallId(r.id, 'second')).get({ timeoutMs: 20_000 })).toBe(4);
+    await local.drain();
+    const a = processOf('first')[0] as ReadableSpan;
+    const b = processOf('second')[0] as ReadableSpan;
+    expect(b.spanContext().traceId).toBe(a.spanContext().traceId);
+    expect(parentOf(b)).toBe(a.spanContext().spanId);
+    expect(b.links.map((l) => l.context.spanId)).toEqual([a.spanContext().spanId]);
+  }, 30_000);
+
   it('a failure is on its span: status ERROR, state FAILURE, the error type and message', async () => {
     const r = await boom.delay();
     await expect(r.get({ timeoutMs: 20_000 })).rejects.toThrow('no such thing');
+    await local.drain();
     const s = processOf('boom')[0] as ReadableSpan;
     expect(s.status).toMatchObject({ code: 2, message: 'TypeError: no such thing' });
     expect(s.attributes['celeriac.task.state']).toBe('FAILURE');

@@ -104,8 +104,16 @@ describe('buildTopology: rules', () => {
       eventPattern: { source: ['celeriac.shop'], 'detail-type': ['task-succeeded'], detail: { task: ['report'] } },
       target: { kind: 'queue', queue: 'mail', task: 'notify' },
       inputTransformer: {
-        inputPathsMap: { result: '$.detail.result', id: '$.detail.id', rootId: '$.detail.rootId' },
-        inputTemplate: '{"task":"notify","args":[<result>],"id":"<id>.link.notify","parentId":<id>,"rootId":<rootId>}',
+        inputPathsMap: {
+          result: '$.detail.result',
+          id: '$.detail.id',
+          rootId: '$.detail.rootId',
+          traceparent: '$.detail.traceparent',
+          tracestate: '$.detail.tracestate',
+          fairnessKey: '$.detail.fairnessKey',
+        },
+        inputTemplate:
+          '{"task":"notify","args":[<result>],"id":"<id>.link.notify","parentId":<id>,"rootId":<rootId>,"traceparent":<traceparent>,"tracestate":<tracestate>,"fairnessKey":<fairnessKey>}',
       },
     });
   });
@@ -117,8 +125,15 @@ describe('buildTopology: rules', () => {
       eventPattern: { source: ['celeriac.shop'], 'detail-type': ['task-failed'], detail: { task: ['charge'] } },
       target: { kind: 'queue', queue: 'default', task: 'refund' },
       inputTransformer: {
-        inputPathsMap: { id: '$.detail.id', rootId: '$.detail.rootId' },
-        inputTemplate: '{"task":"refund","args":[<id>],"id":"<id>.errback.refund","parentId":<id>,"rootId":<rootId>}',
+        inputPathsMap: {
+          id: '$.detail.id',
+          rootId: '$.detail.rootId',
+          traceparent: '$.detail.traceparent',
+          tracestate: '$.detail.tracestate',
+          fairnessKey: '$.detail.fairnessKey',
+        },
+        inputTemplate:
+          '{"task":"refund","args":[<id>],"id":"<id>.errback.refund","parentId":<id>,"rootId":<rootId>,"traceparent":<traceparent>,"tracestate":<tracestate>,"fairnessKey":<fairnessKey>}',
       },
     });
   });
@@ -144,16 +159,18 @@ describe('buildTopology: rules', () => {
     });
   });
 
-  it('input templates become valid JSON minimal calls once EventBridge fills the placeholders', () => {
-    // EventBridge puts an unquoted placeholder's value as JSON, a quoted one raw.
+  it('input templates become valid JSON minimal calls once EventBridge fills the placeholders, carrying the source’s trace context and fairness key', () => {
+    // EventBridge puts an unquoted placeholder's value as JSON, a quoted one raw; a path that
+    // finds nothing leaves "" where the value stood (recorded AWS behaviour).
     const fill = (template: string, values: Record<string, unknown>): unknown =>
       JSON.parse(
         template
           .replace(/"([^"[\]{},:]*)<(\w+)>([^"[\]{},:]*)"/g, (_m, pre: string, k: string, post: string) =>
             JSON.stringify(`${pre}${String(values[k])}${post}`),
           )
-          .replace(/<(\w+)>/g, (_m, k: string) => JSON.stringify(values[k])),
+          .replace(/<(\w+)>/g, (_m, k: string) => (values[k] === undefined ? '""' : JSON.stringify(values[k]))),
       );
+    const none = { traceparent: '', tracestate: '', fairnessKey: '' };
     const link = t.rules[0]?.inputTransformer?.inputTemplate as string;
     expect(fill(link, { result: 'total=9', id: 'abc', rootId: 'root' })).toEqual({
       task: 'notify',
@@ -161,8 +178,15 @@ describe('buildTopology: rules', () => {
       id: linkCallId('abc', 'notify'),
       parentId: 'abc',
       rootId: 'root',
+      ...none,
     });
     expect(fill(link, { result: { n: [1, 2] }, id: 'abc', rootId: 'root' })).toMatchObject({ args: [{ n: [1, 2] }] });
+    const traceparent = '00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01';
+    expect(fill(link, { result: 1, id: 'abc', rootId: 'root', traceparent, fairnessKey: 'tenant-a' })).toMatchObject({
+      traceparent,
+      tracestate: '',
+      fairnessKey: 'tenant-a',
+    });
     const errback = t.rules[1]?.inputTransformer?.inputTemplate as string;
     expect(fill(errback, { id: 'abc', rootId: 'root' })).toEqual({
       task: 'refund',
@@ -170,6 +194,7 @@ describe('buildTopology: rules', () => {
       id: errbackCallId('abc', 'refund'),
       parentId: 'abc',
       rootId: 'root',
+      ...none,
     });
   });
 
