@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryBackend } from '../../lib/adapters/memory';
-import { chain, createApp, currentTask, Retry } from '../../lib/index';
+import { chain, chord, createApp, currentTask, Retry } from '../../lib/index';
 import { type LocalRuntime, linkCallId, startLocal } from '../../lib/local';
 import { recordingLogger, targets } from './targets';
 
@@ -51,6 +51,26 @@ describe.each(targets())('fairness keys on $name', (target) => {
     return x;
   });
   app.link(source, linked);
+  const sum = app.task('sum', (xs: number[]) => {
+    note();
+    return xs.reduce((a, b) => a + b, 0);
+  });
+  const fails = app.task('fails', () => {
+    throw new Error('no');
+  });
+  /** The key each errback ran under, by the failed task's id. */
+  const errbackKeys = new Map<string, string | undefined>();
+  const onError = app.task('onError', (failedId: string) => {
+    errbackKeys.set(failedId, currentTask().fairnessKey);
+  });
+  const single = app.task(
+    'single',
+    async () => {
+      note();
+      await new Promise((r) => setTimeout(r, 200));
+    },
+    { concurrency: 1 },
+  );
   let childId: string | undefined;
   const parent = app.task('parent', async () => {
     note();
@@ -94,6 +114,24 @@ describe.each(targets())('fairness keys on $name', (target) => {
     expect(keysOf(r.id)).toEqual(['customer-c7']);
   }, 30_000);
 
+  it('a chord’s body and an errback inherit the key of the task that set them off', async () => {
+    const c = await chord([add.s(1, 1), add.s(2, 2)], sum.s()).applyAsync([], { fairnessKey: 'tenant-chord' });
+    expect(await c.get({ timeoutMs: 20_000 })).toBe(6);
+    expect(keysOf(c.id)).toEqual(['tenant-chord']);
+    const f = await fails.applyAsync([], { fairnessKey: 'tenant-err', linkError: onError.s() });
+    await expect(f.get({ timeoutMs: 20_000 })).rejects.toThrow('no');
+    await local.drain();
+    expect(errbackKeys.get(f.id)).toBe('tenant-err');
+  }, 30_000);
+
+  it('a call that waits for a concurrency slot (sent back to its queue) keeps its key', async () => {
+    const a = await single.applyAsync([], { fairnessKey: 'tenant-w1' });
+    const b = await single.applyAsync([], { fairnessKey: 'tenant-w2' });
+    await Promise.all([a.get({ timeoutMs: 20_000 }), b.get({ timeoutMs: 20_000 })]);
+    expect(keysOf(a.id)).toEqual(['tenant-w1']);
+    expect(keysOf(b.id)).toEqual(['tenant-w2']);
+  }, 30_000);
+
   it('a retry keeps the key, and a call made inside a task inherits the calling task’s', async () => {
     const retried = await flaky.applyAsync([], { fairnessKey: 'tenant-r' });
     expect(await retried.get({ timeoutMs: 20_000 })).toBe('ok');
@@ -127,6 +165,9 @@ describe.each(targets())('fairness keys on $name', (target) => {
   }, 30_000);
 
   it('a key SQS would refuse (a space, over 128 characters, not ASCII) fails the call with INVALID_OPTIONS before anything is sent', async () => {
+    await local.drain();
+    const queued = async () => (await local.queues()).reduce((n, q) => n + q.visible + q.inFlight + q.delayed, 0);
+    const before = await queued();
     for (const fairnessKey of ['tenant a', 'x'.repeat(129), 'clé', '']) {
       await expect(add.applyAsync([1, 1], { fairnessKey })).rejects.toMatchObject({
         code: 'INVALID_OPTIONS',
@@ -135,7 +176,7 @@ describe.each(targets())('fairness keys on $name', (target) => {
     }
     await expect(add.s(1, 1).set({ fairnessKey: 'a b' }).applyAsync()).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
     await expect(badKey.delay()).rejects.toMatchObject({ code: 'INVALID_OPTIONS', message: expect.stringContaining('task badKey') });
-    expect((await local.queues()).reduce((n, q) => n + q.visible + q.inFlight + q.delayed, 0)).toBe(0);
+    expect(await queued()).toBe(before);
   }, 30_000);
 });
 

@@ -115,3 +115,34 @@ describe('envelope v1: the top join frame on the wire', () => {
     expect(r.ok ? undefined : r.error.code).toBe('BAD_ENVELOPE');
   });
 });
+
+describe('envelope v1: the fairness key and trace context a call carries', () => {
+  const ctx = { messageId: 'm-1', queue: 'default' };
+  const traceparent = '00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01';
+
+  it('keeps headers.fairnessKey through encode and decode', () => {
+    const env: Envelope = { ...member, headers: { ...member.headers, fairnessKey: 'tenant-42' } };
+    const d = decodeEnvelope(encodeEnvelope(env), ctx);
+    expect(d.ok && d.envelope.headers.fairnessKey).toBe('tenant-42');
+  });
+
+  it('refuses an envelope whose fairness key SQS would refuse as a MessageGroupId (BAD_ENVELOPE, naming the rule)', () => {
+    const env = { ...member, headers: { ...member.headers, fairnessKey: 'tenant 42' } };
+    const d = decodeEnvelope(JSON.stringify(env), ctx);
+    expect(d.ok).toBe(false);
+    expect(!d.ok && d.error).toMatchObject({ code: 'BAD_ENVELOPE', message: expect.stringContaining('headers.fairnessKey') });
+    expect(!d.ok && d.error.message).toContain('1-128 characters');
+  });
+
+  it('reads fairnessKey, traceparent and tracestate of a plain call into the headers; "" or null is none', () => {
+    const d = decodeEnvelope(JSON.stringify({ task: 'add', args: [1], fairnessKey: 'acme', traceparent, tracestate: 'k=v' }), ctx);
+    expect(d.ok && d.envelope.headers).toMatchObject({ fairnessKey: 'acme', traceparent, tracestate: 'k=v' });
+    const blank = decodeEnvelope(JSON.stringify({ task: 'add', args: [1], fairnessKey: '', traceparent: null, tracestate: '' }), ctx);
+    expect(blank.ok).toBe(true);
+    expect(blank.ok && blank.envelope.headers).not.toHaveProperty('fairnessKey');
+    expect(blank.ok && blank.envelope.headers).not.toHaveProperty('traceparent');
+    expect(blank.ok && blank.envelope.headers).not.toHaveProperty('tracestate');
+    const bad = decodeEnvelope(JSON.stringify({ task: 'add', args: [1], fairnessKey: 'a b' }), ctx);
+    expect(!bad.ok && bad.error).toMatchObject({ code: 'BAD_ENVELOPE', message: expect.stringContaining('fairnessKey') });
+  });
+});
