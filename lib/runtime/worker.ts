@@ -1216,6 +1216,12 @@ function publishEvent(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationM
   }
 }
 
+/** What a static link's call carries on from an event (lib/routing/topology.ts, CARRIED_PATHS). */
+function carriedSlots(fairnessKey: string | undefined): Pick<TaskEventDetail, 'traceparent' | 'tracestate' | 'fairnessKey'> {
+  const trace = activeTraceHeaders();
+  return { traceparent: trace.traceparent ?? null, tracestate: trace.tracestate ?? null, fairnessKey: fairnessKey ?? null };
+}
+
 /** Publishes one lifecycle event about `env` (the one place an event's detail is built). */
 async function emit(
   rt: WorkerRuntime,
@@ -1241,8 +1247,9 @@ async function emit(
     attempt: h.retries,
     ...(h.queue !== undefined ? { queue: h.queue } : {}),
     timestamp: new Date(now).toISOString(),
-    ...(h.fairnessKey !== undefined ? { fairnessKey: h.fairnessKey } : {}),
-    ...activeTraceHeaders(),
+    // Always present, null when unset: a static link's input transformer then always finds its
+    // path, and never depends on how EventBridge fills a placeholder whose path is missing.
+    ...carriedSlots(h.fairnessKey),
     ...part,
   };
   await backend.events.publish([

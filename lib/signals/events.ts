@@ -43,10 +43,11 @@ export interface TaskEventDetail {
   readonly timestamp: string;
   /**
    * W3C trace context of the task's process span, when traces are recorded: a static link's rule
-   * hands it to the linked call, so a workflow through static links is one trace.
+   * hands it to the linked call, so a workflow through static links is one trace. Null when none
+   * (always present, so a link rule's input transformer always finds its path).
    */
-  readonly traceparent?: string;
-  readonly tracestate?: string;
-  /** The task's fairness key (README, "Fairness"): a static link's call inherits it. */
-  readonly fairnessKey?: string;
+  readonly traceparent?: string | null;
+  readonly tracestate?: string | null;
+  /** The task's fairness key (README, "Fairness"): a static link's call inherits it. Null when none. */
+  readonly fairnessKey?: string | null;
 }
