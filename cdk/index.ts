@@ -2,7 +2,8 @@
  * celeriac/cdk: the construct library. `TaskRunner` deploys an app's topology into a stack of
  * yours; `CeleriacStack` is a stack holding one TaskRunner and the outputs the CLI reads. The
  * TaskRunner composes smaller constructs, usable on their own: `TaskQueue` (queue, DLQ, worker,
- * event source), `StaticRoutes` (the topology's EventBridge rules), `PeriodicSchedules` (with
+ * event source), `PayloadBucket` (the S3 bucket of large payloads, granted by prefix),
+ * `StaticRoutes` (the topology's EventBridge rules), `PeriodicSchedules` (with
  * `createSchedulerAccess`, the schedule group and role of long delays) and
  * `TaskRunnerMonitoring` (alarms and dashboard).
  *
@@ -18,6 +19,13 @@
 
 export type { FunctionCodeSource } from './function-defaults';
 export { type MonitoredTaskQueue, TaskRunnerMonitoring, type TaskRunnerMonitoringProps } from './monitoring';
+export {
+  PayloadBucket,
+  type PayloadBucketBucketProps,
+  type PayloadBucketProps,
+  payloadLifecycleRule,
+  payloadPrefix,
+} from './payload-bucket';
 export {
   allowSchedulerToSend,
   createSchedulerAccess,

@@ -47,16 +47,16 @@ export function allowSchedulerToSend(role: iam.IRole, queue: sqs.IQueue): void {
 }
 
 /**
- * The KMS actions CDK's grants on a queue's key write with a wildcard (`kms:GenerateDataKey*`
- * for GenerateDataKey and its WithoutPlaintext twin, `kms:ReEncrypt*` for ReEncryptFrom/To),
- * acknowledged for cdk-nag: they are scoped to that one key.
+ * The KMS actions CDK's grants on a queue's or bucket's key write with a wildcard
+ * (`kms:GenerateDataKey*` for GenerateDataKey and its WithoutPlaintext twin, `kms:ReEncrypt*` for
+ * ReEncryptFrom/To), acknowledged for cdk-nag: they are scoped to that one key.
  */
 export function acknowledgeKeyActionWildcards(principal: iam.IPrincipal, actions: readonly string[]): void {
   if (!Construct.isConstruct(principal)) return;
   for (const action of actions) {
     Validations.of(principal).acknowledge({
       id: `AwsSolutions::AwsSolutions-IAM5[Action::${action}]`,
-      reason: `${action} is how CDK's grants on an SQS queue's KMS key name the key's data-key actions; the statement is scoped to the queue's key, not to every key.`,
+      reason: `${action} is how CDK's grants on an SQS queue's or S3 bucket's KMS key name the key's data-key actions; the statement is scoped to that resource's key, not to every key.`,
     });
   }
 }

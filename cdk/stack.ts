@@ -14,7 +14,7 @@ export interface CeleriacStackProps extends StackProps {
 /**
  * One celeriac app: a {@link TaskRunner} and the outputs the CLI (`--outputs`) and producers need:
  * app name, queue and DLQ URLs (per queue and as JSON maps, the shape of CELERIAC_QUEUE_URLS),
- * table and bus names.
+ * table, payload bucket and bus names.
  *
  * @example
  * ```ts
@@ -31,6 +31,12 @@ export class CeleriacStack extends Stack {
 
     new CfnOutput(this, 'AppName', { value: r.topology.app, description: 'celeriac app name (EventBridge source celeriac.<app>)' });
     new CfnOutput(this, 'TableName', { value: r.table.tableName, description: 'DynamoDB table of results and workflow state' });
+    if (r.payloads) {
+      new CfnOutput(this, 'PayloadBucketName', {
+        value: r.payloads.bucket.bucketName,
+        description: `S3 bucket of large payloads (keys under ${r.payloads.prefix}), the shape of CELERIAC_PAYLOAD_BUCKET`,
+      });
+    }
     new CfnOutput(this, 'BusName', { value: r.bus.eventBusName, description: 'EventBridge bus of task lifecycle events' });
     new CfnOutput(this, 'EventsDlqUrl', {
       value: r.eventsDeadLetterQueue.queueUrl,

@@ -8,6 +8,7 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -15,6 +16,7 @@ import { DEFAULT_RESULT_TTL_SECONDS, ENV } from '../lib/config';
 import { type AppTopologyInput, buildTopology, type QueueInfo, type Topology } from '../lib/routing';
 import { celeriacFunctionProps, codeProps, type FunctionCodeSource } from './function-defaults';
 import { checkOldestMessageAgeThreshold, TaskRunnerMonitoring } from './monitoring';
+import { PayloadBucket, type PayloadBucketBucketProps } from './payload-bucket';
 import { consolidateProps } from './props';
 import {
   acknowledgeKeyActionWildcards,
@@ -118,7 +120,18 @@ export interface TaskRunnerProps {
   readonly existingTable?: dynamodb.ITable;
   /** Props of the new table; the key schema and TTL attribute are celeriac's and cannot be changed. @default - on-demand, PITR on */
   readonly tableProps?: Omit<dynamodb.TableProps, 'partitionKey' | 'sortKey' | 'timeToLiveAttribute'>;
-  /** Removal policy of the stateful resources this construct creates: table, log groups, schedule group. @default RemovalPolicy.RETAIN */
+  /**
+   * Create the app's payload bucket ({@link PayloadBucket}): arguments, results and event details
+   * above the payload threshold are stored there and travel by reference, so no size limit of
+   * SQS, EventBridge or DynamoDB applies to them. `false`: no bucket, `CELERIAC_PAYLOAD_BUCKET`
+   * is not set, and a payload over a service's limit fails as too large. @default true
+   */
+  readonly payloadBucket?: boolean;
+  /** An existing bucket for the app's payloads (keys under `<app>/`; its lifecycle is yours, see `payloadLifecycleRule`). @default - a new bucket */
+  readonly existingPayloadBucket?: s3.IBucket;
+  /** Props of the new payload bucket, passed through to its s3.Bucket (see {@link PayloadBucket}). @default - S3-managed SSE, no versioning */
+  readonly payloadBucketProps?: PayloadBucketBucketProps;
+  /** Removal policy of the stateful resources this construct creates: table, payload bucket, log groups, schedule group. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
   /** An existing event bus for lifecycle events. @default - a new bus */
   readonly existingBus?: events.IEventBus;
@@ -186,6 +199,8 @@ export class TaskRunner extends Construct {
   /** The validated topology, defaults filled in. */
   readonly topology: Topology;
   readonly table: dynamodb.ITable;
+  /** The app's payload bucket and its grants, unless `payloadBucket: false`. */
+  readonly payloads: PayloadBucket | undefined;
   readonly bus: events.IEventBus;
   readonly scheduleGroup: scheduler.ScheduleGroup;
   /** The role EventBridge Scheduler assumes to send to the app's queues. */
@@ -218,6 +233,16 @@ export class TaskRunner extends Construct {
     const delivery = deliveryRetry({ retryAttempts: props.deliveryRetryAttempts, maxEventAge: props.deliveryMaxEventAge });
 
     this.table = props.existingTable ?? createTable(this, props, stateful);
+    this.payloads =
+      props.payloadBucket === false
+        ? undefined
+        : new PayloadBucket(this, 'Payloads', {
+            app: this.topology.app,
+            ...(props.resultTtl ? { resultTtl: props.resultTtl } : {}),
+            ...(props.existingPayloadBucket ? { existingBucket: props.existingPayloadBucket } : {}),
+            ...(props.payloadBucketProps ? { bucketProps: props.payloadBucketProps } : {}),
+            removalPolicy: stateful,
+          });
     this.bus = props.existingBus ?? new events.EventBus(this, 'Bus', props.busProps);
     this.eventsDeadLetterQueue = createEventsDeadLetterQueue(this);
     this.#access = createSchedulerAccess(this, { app: this.topology.app, removalPolicy: stateful });
@@ -322,7 +347,8 @@ export class TaskRunner extends Construct {
   /**
    * Lets `grantee` call the app's tasks and read their results (a producer: an API handler, a
    * subscriber that calls tasks, the CLI's role): send to every queue, read and write the table,
-   * and create delayed calls in the schedule group.
+   * create delayed calls in the schedule group, and store, read and delete the app's payloads
+   * (keys `<app>/*` of the payload bucket).
    */
   grantProducer(grantee: iam.IGrantable): void {
     for (const { queue } of this.#queues.values()) {
@@ -330,6 +356,7 @@ export class TaskRunner extends Construct {
       if (queue.encryptionMasterKey) acknowledgeKeyActionWildcards(grantee.grantPrincipal, ['kms:GenerateDataKey*', 'kms:ReEncrypt*']);
     }
     this.table.grantReadWriteData(grantee);
+    this.payloads?.grantReadWrite(grantee);
     grantLongDelays(grantee, this.#access);
   }
 
@@ -357,6 +384,7 @@ export class TaskRunner extends Construct {
       [ENV.schedulerGroup]: this.scheduleGroup.scheduleGroupName,
       [ENV.schedulerRoleArn]: this.schedulerRole.roleArn,
       ...(this.metricsNamespace !== undefined ? { [ENV.metricsNamespace]: this.metricsNamespace } : {}),
+      ...(this.payloads ? { [ENV.payloadBucket]: this.payloads.bucket.bucketName } : {}),
       // Stack traces point into the TypeScript sources (the bundle ships its source map).
       NODE_OPTIONS: '--enable-source-maps',
     };
@@ -391,6 +419,8 @@ export class TaskRunner extends Construct {
     for (const s of this.topology.subscribers) {
       const existing = props.existingSubscriberFunctions?.[s.name];
       if (existing) {
+        // Its role and environment are yours: to resolve payload references it needs
+        // `runner.payloads.grantRead(fn)` and CELERIAC_PAYLOAD_BUCKET.
         this.#subscribers.set(s.name, existing);
         continue;
       }
@@ -409,6 +439,8 @@ export class TaskRunner extends Construct {
         retryAttempts: 2,
         deadLetterQueue: this.eventsDeadLetterQueue,
       });
+      // A subscriber resolves the payload references of the events it receives: read only.
+      this.payloads?.grantRead(fn);
       this.#subscribers.set(s.name, fn);
     }
   }
@@ -478,6 +510,9 @@ function reservedKeys(env: Readonly<Record<string, string>> | undefined): string
 function validateProps(props: TaskRunnerProps): void {
   if (props.existingTable && props.tableProps) {
     throw new Error('TaskRunner: pass either existingTable or tableProps, not both (tableProps configure a table this construct creates)');
+  }
+  if (props.payloadBucket === false && (props.existingPayloadBucket || props.payloadBucketProps)) {
+    throw new Error('TaskRunner: payloadBucket is false, so existingPayloadBucket and payloadBucketProps have no bucket to apply to');
   }
   if (props.existingBus && props.busProps) {
     throw new Error('TaskRunner: pass either existingBus or busProps, not both (busProps configure a bus this construct creates)');

@@ -29,6 +29,8 @@ export const ENV = {
   logLevel: 'CELERIAC_LOG_LEVEL',
   /** CloudWatch namespace of the worker's task metrics (EMF lines); unset = no metrics. */
   metricsNamespace: 'CELERIAC_METRICS_NAMESPACE',
+  /** S3 bucket of large payloads (arguments, results kept by reference), keys under `<app>/`; unset = no payload store. */
+  payloadBucket: 'CELERIAC_PAYLOAD_BUCKET',
 } as const;
 
 export interface CeleriacConfig {

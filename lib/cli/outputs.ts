@@ -14,7 +14,10 @@ import { notFound, usage } from './errors';
  * name (`CELERIAC_TABLE` → `celeriactable`) is accepted too.
  */
 export const OUTPUT_KEYS: Readonly<
-  Record<keyof typeof ENV & ('app' | 'table' | 'bus' | 'queueUrls' | 'dlqUrls' | 'schedulerGroup' | 'schedulerRoleArn'), readonly string[]>
+  Record<
+    keyof typeof ENV & ('app' | 'table' | 'bus' | 'queueUrls' | 'dlqUrls' | 'schedulerGroup' | 'schedulerRoleArn' | 'payloadBucket'),
+    readonly string[]
+  >
 > = {
   // The names cdk/stack.ts outputs come first.
   app: ['appname', 'celeriacapp'],
@@ -24,6 +27,7 @@ export const OUTPUT_KEYS: Readonly<
   dlqUrls: ['dlqurls', 'deadletterqueueurls', 'celeriacdlqurls'],
   schedulerGroup: ['schedulergroup', 'celeriacschedulergroup'],
   schedulerRoleArn: ['schedulerrolearn', 'celeriacschedulerrolearn'],
+  payloadBucket: ['payloadbucketname', 'celeriacpayloadbucket'],
 };
 
 /** The output ids cdk/stack.ts gives these settings, as spelled there. */
@@ -35,6 +39,7 @@ const CANONICAL: ReadonlySet<string> = new Set([
   'DlqUrls',
   'SchedulerGroup',
   'SchedulerRoleArn',
+  'PayloadBucketName',
 ]);
 
 /** Endpoint and region entries an outputs file of `celeriac up` carries, passed through as they are. */

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Emulator } from '../local/emulators';
 import { readBody, serveOnLoopback } from '../local/http';
 import { forward } from './forward';
-import { type ArnEnv, type IamRequest, jsonRequests, type RolePolicy, type Service, schedulerRequests } from './iam';
+import { type ArnEnv, type IamRequest, jsonRequests, type RolePolicy, type Service, s3Requests, schedulerRequests } from './iam';
 
 export interface GatewayOptions extends ArnEnv {
   /** The function's name and role ARN, for the refusal's message. */
@@ -33,7 +33,7 @@ export async function startGateway(o: GatewayOptions): Promise<Emulator> {
   return serveOnLoopback(server);
 }
 
-const SERVICES: ReadonlySet<string> = new Set(['sqs', 'dynamodb', 'events', 'scheduler']);
+const SERVICES: ReadonlySet<string> = new Set(['sqs', 'dynamodb', 'events', 'scheduler', 's3']);
 
 async function handle(o: GatewayOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const body = await readBody(req);
@@ -46,13 +46,27 @@ async function handle(o: GatewayOptions, req: IncomingMessage, res: ServerRespon
   }
   const svc = service as Service;
   const url = new URL(req.url ?? '/', 'http://localhost');
-  const requests = iamRequests(o, svc, req, url, body);
+  const object = svc === 's3' ? s3Object(url) : undefined;
+  const requests =
+    object === undefined
+      ? iamRequests(o, svc, req, url, body)
+      : s3Requests(req.method ?? 'GET', object.bucket, object.key, url.searchParams, req.headers, body.toString('utf8'));
   const denied = o.policy.denied(requests);
   if (denied !== undefined) {
     o.onDenied(denied, svc);
-    return refuse(res, svc, o, denied);
+    return refuse(res, svc, o, denied, req.method === 'HEAD');
   }
   await forward(o.upstream[svc], req, res, body);
+}
+
+/**
+ * The bucket and key of an S3 request. Path-style (`/<bucket>/<key>`) only: the gateway's
+ * endpoint is an IP address, to which the SDK sends path-style requests even without
+ * `forcePathStyle` (a bucket cannot be a subdomain of an address).
+ */
+function s3Object(url: URL): { bucket: string; key: string } {
+  const [bucket = '', ...key] = url.pathname.replace(/^\//, '').split('/');
+  return { bucket: decodeURIComponent(bucket), key: decodeURIComponent(key.join('/')) };
 }
 
 function iamRequests(o: GatewayOptions, service: Service, req: IncomingMessage, url: URL, body: Buffer): IamRequest[] {
@@ -74,9 +88,17 @@ function iamRequests(o: GatewayOptions, service: Service, req: IncomingMessage, 
 }
 
 /** AccessDenied in each service's own error shape. */
-function refuse(res: ServerResponse, service: Service, o: GatewayOptions, denied: IamRequest): void {
+function refuse(res: ServerResponse, service: Service, o: GatewayOptions, denied: IamRequest, head: boolean): void {
   const session = o.roleArn.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/');
   const message = `User: ${session}/${o.functionName} is not authorized to perform: ${denied.action} on resource: ${denied.resource} because no identity-based policy allows the ${denied.action} action`;
+  if (service === 's3') {
+    // S3's REST error: XML, status 403 (a HEAD answers with the status alone, as S3 does).
+    const escaped = message.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>${escaped}</Message></Error>`;
+    res.writeHead(403, { 'content-type': 'application/xml', 'content-length': head ? 0 : Buffer.byteLength(xml) });
+    res.end(head ? undefined : xml);
+    return;
+  }
   if (service === 'scheduler') {
     const json = JSON.stringify({ Message: message });
     res.writeHead(403, {

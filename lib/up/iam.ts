@@ -1,7 +1,7 @@
 /**
  * IAM for the functions `up` runs: the identity policies the template attaches to each function's
- * role, and the IAM actions and resource ARNs an SQS, DynamoDB, EventBridge or Scheduler request
- * asks for. Policies are evaluated with pbac, a kept evaluator of the AWS policy language (explicit
+ * role, and the IAM actions and resource ARNs an SQS, DynamoDB, EventBridge, Scheduler or S3
+ * request asks for. Policies are evaluated with pbac, a kept evaluator of the AWS policy language (explicit
  * deny over allow, wildcards, condition operators).
  */
 import { createRequire } from 'node:module';
@@ -20,7 +20,7 @@ export interface IamRequest {
 }
 
 /** A request's service, as SigV4 names it in the credential scope. */
-export type Service = 'sqs' | 'dynamodb' | 'events' | 'scheduler';
+export type Service = 'sqs' | 'dynamodb' | 'events' | 'scheduler' | 's3';
 
 /** The identity policies of a role: its inline `Policies`, and every `AWS::IAM::Policy` or `ManagedPolicy` naming it. */
 export function rolePolicies(
@@ -154,4 +154,92 @@ export function schedulerRequests(
   if ((op === 'CreateSchedule' || op === 'UpdateSchedule') && typeof role === 'string')
     out.push({ action: 'iam:PassRole', resource: role });
   return out;
+}
+
+/** Bucket subresources whose action is not `s3:<Get|Put|Delete>Bucket<Subresource>`. */
+const S3_BUCKET_ACTIONS: Readonly<Record<string, string>> = {
+  'GET uploads': 's3:ListBucketMultipartUploads',
+  'GET versions': 's3:ListBucketVersions',
+  'GET lifecycle': 's3:GetLifecycleConfiguration',
+  'PUT lifecycle': 's3:PutLifecycleConfiguration',
+  'DELETE lifecycle': 's3:PutLifecycleConfiguration',
+  'GET cors': 's3:GetBucketCORS',
+  'PUT cors': 's3:PutBucketCORS',
+};
+/** Object subresources, by method, and the action each asks for. */
+const S3_OBJECT_SUBRESOURCES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  GET: {
+    tagging: 's3:GetObjectTagging',
+    acl: 's3:GetObjectAcl',
+    attributes: 's3:GetObjectAttributes',
+    uploadId: 's3:ListMultipartUploadParts',
+  },
+  PUT: { tagging: 's3:PutObjectTagging', acl: 's3:PutObjectAcl' },
+  DELETE: { tagging: 's3:DeleteObjectTagging', uploadId: 's3:AbortMultipartUpload' },
+};
+
+/**
+ * What an S3 REST request asks IAM for: the object actions on `arn:aws:s3:::<bucket>/<key>`
+ * (GetObject, PutObject — multipart parts and copies included —, DeleteObject per key of a
+ * DeleteObjects body), the bucket actions on `arn:aws:s3:::<bucket>` (ListBucket for a listing or
+ * HeadBucket, CreateBucket, `s3:GetBucket<Sub>` for a subresource). `key` is the decoded key, or
+ * empty for a bucket request.
+ */
+export function s3Requests(
+  method: string,
+  bucket: string,
+  key: string,
+  query: URLSearchParams,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  body: string,
+): IamRequest[] {
+  if (bucket === '') return [{ action: 's3:ListAllMyBuckets', resource: '*' }];
+  const bucketArn = `arn:aws:s3:::${bucket}`;
+  const m = method === 'HEAD' ? 'GET' : method;
+  if (key === '') {
+    if (m === 'POST' && query.has('delete')) {
+      const keys = [...body.matchAll(/<Key>([^<]*)<\/Key>/g)].map((k) => xmlText(k[1] as string));
+      return keys.map((k) => ({ action: 's3:DeleteObject', resource: `${bucketArn}/${k}` }));
+    }
+    const sub = [...query.keys()].find((k) => !LISTING_PARAMS.has(k));
+    if (sub === undefined) {
+      const plain: Record<string, string> = { GET: 's3:ListBucket', PUT: 's3:CreateBucket', DELETE: 's3:DeleteBucket' };
+      return [{ action: plain[m] ?? `s3:${m}Bucket`, resource: bucketArn }];
+    }
+    const verb = m === 'GET' ? 'Get' : m === 'PUT' ? 'Put' : m === 'DELETE' ? 'Delete' : m;
+    const action = S3_BUCKET_ACTIONS[`${m} ${sub}`] ?? `s3:${verb}Bucket${sub.charAt(0).toUpperCase()}${sub.slice(1)}`;
+    return [{ action, resource: bucketArn }];
+  }
+  const resource = `${bucketArn}/${key}`;
+  const sub = Object.keys(S3_OBJECT_SUBRESOURCES[m] ?? {}).find((k) => query.has(k));
+  if (sub !== undefined) return [{ action: S3_OBJECT_SUBRESOURCES[m]?.[sub] as string, resource }];
+  const version = query.has('versionId') ? 'Version' : '';
+  if (m === 'GET') return [{ action: `s3:GetObject${version}`, resource }];
+  if (m === 'DELETE') return [{ action: `s3:DeleteObject${version}`, resource }];
+  // PUT (an object, a part, a copy) and POST (starting or completing a multipart upload) write the object.
+  const out: IamRequest[] = [{ action: 's3:PutObject', resource }];
+  const source = headers['x-amz-copy-source'];
+  if (typeof source === 'string') {
+    const [path = '', q = ''] = decodeURIComponent(source).replace(/^\//, '').split('?');
+    out.push({ action: `s3:GetObject${q.includes('versionId=') ? 'Version' : ''}`, resource: `arn:aws:s3:::${path}` });
+  }
+  return out;
+}
+
+/** Query parameters of a bucket listing (ListObjects V1/V2), which are not subresources. */
+const LISTING_PARAMS: ReadonlySet<string> = new Set([
+  'list-type',
+  'prefix',
+  'delimiter',
+  'max-keys',
+  'marker',
+  'continuation-token',
+  'start-after',
+  'encoding-type',
+  'fetch-owner',
+  'x-id',
+]);
+
+function xmlText(s: string): string {
+  return s.replace(/&(lt|gt|quot|apos|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' })[e] as string);
 }

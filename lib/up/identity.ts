@@ -19,6 +19,7 @@ export interface LocalEnv {
 const NAME_PROPERTY: Readonly<Record<string, readonly [string, number]>> = {
   'AWS::SQS::Queue': ['QueueName', 80],
   'AWS::DynamoDB::Table': ['TableName', 255],
+  'AWS::S3::Bucket': ['BucketName', 63],
   'AWS::Events::EventBus': ['Name', 256],
   'AWS::Events::Rule': ['Name', 64],
   'AWS::Lambda::Function': ['FunctionName', 64],
@@ -40,7 +41,9 @@ export function physicalName(env: LocalEnv, logicalId: string, template: CfnTemp
   }
   if (typeof given === 'string') return given;
   const fifo = r.Type === 'AWS::SQS::Queue' && r.Properties?.FifoQueue === true ? '.fifo' : '';
-  return `${env.stackName}-${logicalId}`.slice(0, max - fifo.length) + fifo;
+  const derived = `${env.stackName}-${logicalId}`.slice(0, max - fifo.length) + fifo;
+  // Bucket names are lowercase (CloudFormation lowercases the names it derives for buckets).
+  return r.Type === 'AWS::S3::Bucket' ? derived.toLowerCase() : derived;
 }
 
 /**
@@ -74,6 +77,14 @@ export function localIds(env: LocalEnv, template: CfnTemplate, queueUrls: Readon
       case 'AWS::DynamoDB::Table':
         refs[id] = name;
         attributes[id] = { Arn: `arn:aws:dynamodb:${r}:${a}:table/${name}` };
+        break;
+      case 'AWS::S3::Bucket':
+        refs[id] = name;
+        attributes[id] = {
+          Arn: `arn:aws:s3:::${name}`,
+          DomainName: `${name}.s3.amazonaws.com`,
+          RegionalDomainName: `${name}.s3.${r}.amazonaws.com`,
+        };
         break;
       case 'AWS::Events::EventBus':
         refs[id] = name;

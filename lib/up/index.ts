@@ -1,6 +1,6 @@
 /**
  * `celeriac up`: runs a synthesized stack — the template `cdk synth` wrote and its bundled assets —
- * on the local emulators of emulated mode (fauxqs, dynalite, the PutEvents endpoint), the way AWS
+ * on the local emulators of emulated mode (fauxqs — SQS and S3 —, dynalite, the PutEvents endpoint), the way AWS
  * would run the deployment: queues and tables with the template's settings, each function from its
  * bundle in its own execution environments, event source mappings as pollers, rules and schedules
  * delivering to their targets as synthesized. {@link startStack} composes the pieces of this folder.
@@ -11,6 +11,7 @@ import {
   createTableFrom,
   EMULATOR_CLIENT_CONFIG,
   emulatorSqs,
+  ensureBucket,
   setQueueAttributes,
   sweepExpired,
 } from '../adapters/aws/provision';
@@ -107,6 +108,8 @@ async function bringUp(
   );
   const endpoints: Record<string, string> = {
     AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+    // fauxqs serves S3 on its SQS endpoint.
+    AWS_ENDPOINT_URL_S3: sqs.endpoint,
     AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
     AWS_ENDPOINT_URL_EVENTBRIDGE: eventsFront.endpoint,
     AWS_REGION: REGION,
@@ -167,6 +170,10 @@ async function bringUp(
     }
   }
 
+  // Buckets: created empty. Their lifecycle rules are not applied (the emulators keep everything in
+  // memory, so objects go when `up` stops, and the shortest S3 expiry is a day).
+  for (const id of resourcesOfType(template, 'AWS::S3::Bucket')) await ensureBucket(sqs.endpoint, physicalName(env, id, template));
+
   // Queues by ARN, for targets, DLQs and event source mappings.
   const sqsClient = emulatorSqs(sqs.endpoint);
   stops.push(() => sqsClient.destroy());
@@ -207,6 +214,7 @@ async function bringUp(
             dynamodb: dynamodb.endpoint,
             events: eventbridge.endpoint,
             scheduler: endpoints.AWS_ENDPOINT_URL_SCHEDULER as string,
+            s3: sqs.endpoint,
           },
           onDenied: (d) => log(iamDeniedLine(spec.name, role, d)),
         }),
@@ -219,6 +227,7 @@ async function bringUp(
           AWS_ENDPOINT_URL_DYNAMODB: gateway.endpoint,
           AWS_ENDPOINT_URL_EVENTBRIDGE: gateway.endpoint,
           AWS_ENDPOINT_URL_SCHEDULER: gateway.endpoint,
+          AWS_ENDPOINT_URL_S3: gateway.endpoint,
         },
       };
     }

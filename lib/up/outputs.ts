@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import type { RunningStack } from './index';
 
 /**
- * `{ "<stack>": { ...outputs, AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_EVENTBRIDGE, AWS_REGION } }`:
+ * `{ "<stack>": { ...outputs, AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_EVENTBRIDGE, AWS_REGION } }`:
  * what `celeriac … --outputs FILE` and the deployed suite read.
  */
 export function outputsFileContent(

@@ -26,6 +26,7 @@ export interface CfnTemplate {
 export const RUN_TYPES: ReadonlySet<string> = new Set([
   'AWS::SQS::Queue',
   'AWS::DynamoDB::Table',
+  'AWS::S3::Bucket',
   'AWS::Events::EventBus',
   'AWS::Events::Rule',
   'AWS::Scheduler::Schedule',

@@ -20,14 +20,30 @@ describe('cdk-nag AwsSolutionsChecks', () => {
     new CeleriacStack(app, 'Shop', { topology: shop, runner: inlineRunner() });
     const { violations, suppressed } = nagReport(app);
     expect(violations).toEqual([]);
-    // Only the scheduler wildcard, once per worker role (the events DLQ is recognised through the subscribers' DeadLetterConfig).
+    // The scheduler wildcard, once per worker role (the events DLQ is recognised through the
+    // subscribers' DeadLetterConfig); the payload bucket's access logs; the payload prefix and the
+    // S3 action wildcards of CDK's grants, per worker (read-write) and subscriber (read) role.
     const wildcard = expect.stringMatching(
       /^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule\/Shop-Runner-Schedules-[0-9A-F]+\/\*\]$/,
     );
-    expect(suppressed.map((s) => ({ ruleName: s.ruleName, paths: s.paths }))).toEqual([
-      { ruleName: wildcard, paths: ['Shop/Runner/Queues/default/Role/DefaultPolicy/Resource'] },
-      { ruleName: wildcard, paths: ['Shop/Runner/Queues/mail/Role/DefaultPolicy/Resource'] },
-    ]);
+    const role = (path: string) => `Shop/Runner/${path}/Role/DefaultPolicy/Resource`;
+    const workers = [role('Queues/default'), role('Queues/mail')];
+    const all = [...workers, role('Subscribers/metrics'), role('Subscribers/failures')];
+    const found = suppressed.flatMap((s) => s.paths.map((path) => ({ ruleName: s.ruleName, path })));
+    const expected = [
+      ...workers.map((path) => ({ ruleName: wildcard, path })),
+      { ruleName: 'AwsSolutions-S1', path: 'Shop/Runner/Payloads/Bucket/Resource' },
+      ...all.flatMap((path) =>
+        ['s3:GetObject*', 's3:GetBucket*', 's3:List*'].map((a) => ({ ruleName: `AwsSolutions-IAM5[Action::${a}]`, path })),
+      ),
+      ...workers.flatMap((path) => ['s3:DeleteObject*', 's3:Abort*'].map((a) => ({ ruleName: `AwsSolutions-IAM5[Action::${a}]`, path }))),
+      ...all.map((path) => ({
+        ruleName: expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<RunnerPayloadsBucket[0-9A-F]+\.Arn>\/shop\/\*\]$/),
+        path,
+      })),
+    ];
+    expect(found).toHaveLength(expected.length);
+    expect(found).toEqual(expect.arrayContaining(expected));
     expectSpecificReasons(suppressed);
   });
 

@@ -11,7 +11,7 @@ import { inlineRunner, nagReport, shop, synth } from './helpers';
 const ref = (id: string) => ({ Ref: id });
 
 describe('CeleriacStack outputs', () => {
-  it('give the app name, queue URLs, DLQ URLs (per queue and as JSON maps), the table, the bus, the events DLQ and the scheduler group and role', () => {
+  it('give the app name, queue URLs, DLQ URLs (per queue and as JSON maps), the table, the payload bucket, the bus, the events DLQ and the scheduler group and role', () => {
     const s = synth();
     const r = s.stack.runner;
     const q = (name: string) => s.logicalId(r.queue(name));
@@ -21,6 +21,7 @@ describe('CeleriacStack outputs', () => {
     expect(values).toEqual({
       AppName: 'shop',
       TableName: ref(s.logicalId(r.table as never)),
+      PayloadBucketName: ref(s.logicalId(r.payloads?.bucket as never)),
       BusName: ref(s.logicalId(r.bus as never)),
       EventsDlqUrl: ref(s.logicalId(r.eventsDeadLetterQueue)),
       SchedulerGroup: s.stack.resolve(r.scheduleGroup.scheduleGroupName),

@@ -29,6 +29,7 @@ describe('TaskRunner: resources', () => {
     worker: Record<string, string>;
     workerRole: Record<string, string>;
     table: string;
+    bucket: string;
     bus: string;
     eventsDlq: string;
     group: string;
@@ -46,6 +47,7 @@ describe('TaskRunner: resources', () => {
       worker: per((q) => runner.worker(q)),
       workerRole: per((q) => runner.worker(q).role as iam.Role),
       table: s.logicalId(runner.table as dynamodb.Table),
+      bucket: s.logicalId(runner.payloads?.bucket as never),
       bus: s.logicalId(runner.bus as events.EventBus),
       eventsDlq: s.logicalId(runner.eventsDeadLetterQueue),
       group: s.logicalId(runner.scheduleGroup),
@@ -125,6 +127,7 @@ describe('TaskRunner: resources', () => {
       [ENV.schedulerGroup]: s.stack.resolve(runner.scheduleGroup.scheduleGroupName),
       [ENV.schedulerRoleArn]: getAtt(ids.schedulerRole),
       [ENV.metricsNamespace]: 'celeriac/shop',
+      [ENV.payloadBucket]: ref(ids.bucket),
       NODE_OPTIONS: '--enable-source-maps',
     });
     // Every function — both workers and subscribers — gets the same environment.
@@ -289,7 +292,7 @@ describe('TaskRunner: resources', () => {
     );
   });
 
-  it('least privilege: a worker consumes its queue, sends to the app queues, reads/writes its table, puts events on its bus — nothing else', () => {
+  it("least privilege: a worker consumes its queue, sends to the app queues, reads/writes its table and its app's payloads, puts events on its bus — nothing else", () => {
     const statements = statementsOfRole(s.template, ids.workerRole.default as string);
     const send = ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'];
     expect(statements).toEqual([
@@ -324,6 +327,23 @@ describe('TaskRunner: resources', () => {
       // grantReadWriteData's stream reads, on the table's ARN: inert, as the table has no stream.
       { Action: ['dynamodb:GetRecords', 'dynamodb:GetShardIterator'], Effect: 'Allow', Resource: [getAtt(ids.table)] },
       {
+        Action: [
+          's3:Abort*',
+          's3:DeleteObject*',
+          's3:GetBucket*',
+          's3:GetObject*',
+          's3:List*',
+          's3:PutObject',
+          's3:PutObjectLegalHold',
+          's3:PutObjectRetention',
+          's3:PutObjectTagging',
+          's3:PutObjectVersionTagging',
+        ],
+        Effect: 'Allow',
+        // Objects only under the app's prefix (the bucket itself for listing).
+        Resource: [getAtt(ids.bucket), { 'Fn::Join': ['', [getAtt(ids.bucket), '/shop/*']] }],
+      },
+      {
         Action: ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule'],
         Effect: 'Allow',
         Resource: {
@@ -355,12 +375,17 @@ describe('TaskRunner: resources', () => {
     expect(json).not.toContain('"Resource":"*"');
   });
 
-  it('subscribers get logs and their DLQ, nothing else (grantProducer opts one in to calling tasks)', () => {
+  it("subscribers get logs, their DLQ and reading their app's payloads, nothing else (grantProducer opts one in to calling tasks)", () => {
     const fn = runner.subscriberFunction('metrics') as lambda.Function;
     const statements = statementsOfRole(s.template, s.logicalId(fn.role as iam.Role));
     expect(statements).toEqual([
       { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: getAtt(s.logicalId(fn.logGroup as never)) },
       { Action: 'sqs:SendMessage', Effect: 'Allow', Resource: getAtt(ids.eventsDlq) },
+      {
+        Action: ['s3:GetBucket*', 's3:GetObject*', 's3:List*'],
+        Effect: 'Allow',
+        Resource: [getAtt(ids.bucket), { 'Fn::Join': ['', [getAtt(ids.bucket), '/shop/*']] }],
+      },
     ]);
   });
 

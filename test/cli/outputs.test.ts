@@ -22,10 +22,11 @@ function outputsFile(outputs: Record<string, string>): string {
 }
 
 describe('envFromOutputs', () => {
-  it('maps every output cdk/stack.ts writes, the scheduler group and role included', () => {
+  it('maps every output cdk/stack.ts writes, the scheduler group and role and the payload bucket included', () => {
     const file = outputsFile({
       AppName: 'shop',
       TableName: 'shop-results',
+      PayloadBucketName: 'shop-payloads',
       BusName: 'shop-bus',
       QueueUrls: '{"default":"https://sqs.eu-west-1.amazonaws.com/1/shop-default"}',
       DlqUrls: '{"default":"https://sqs.eu-west-1.amazonaws.com/1/shop-default-dlq"}',
@@ -37,6 +38,7 @@ describe('envFromOutputs', () => {
     expect(envFromOutputs(file)).toEqual({
       CELERIAC_APP: 'shop',
       CELERIAC_TABLE: 'shop-results',
+      CELERIAC_PAYLOAD_BUCKET: 'shop-payloads',
       CELERIAC_BUS: 'shop-bus',
       CELERIAC_QUEUE_URLS: '{"default":"https://sqs.eu-west-1.amazonaws.com/1/shop-default"}',
       CELERIAC_DLQ_URLS: '{"default":"https://sqs.eu-west-1.amazonaws.com/1/shop-default-dlq"}',

@@ -1,14 +1,16 @@
 /**
  * IAM under `celeriac up`: each function's SDK calls are checked against the policies the template
  * attaches to its role. The example stack's worker, with its role deliberately narrowed, fails as
- * the deployed worker would — AccessDenied — and `up` names the missing action and statement.
+ * the deployed worker would — AccessDenied — and `up` names the missing action and statement. Its
+ * S3 calls are checked the same way: its app's prefix of the payload bucket, and nothing else.
  */
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GetObjectCommand, HeadBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EMULATOR_CLIENT_CONFIG } from '../../lib/adapters/aws/provision';
+import { EMULATOR_CLIENT_CONFIG, emulatorS3Config } from '../../lib/adapters/aws/provision';
 import { type RunningStack, startStack } from '../../lib/up/index';
 import { ensureShopAssembly } from '../deployed/shop-assembly';
 import { eventually } from './assembly-fixture';
@@ -65,5 +67,27 @@ describe('IAM: the worker with a narrowed role', () => {
       20_000,
     );
     sqs.destroy();
+  }, 45_000);
+
+  it("the worker's calls to the payload bucket pass its gateway for the app's prefix (the stack's grant) and are refused elsewhere", async () => {
+    const bucket = running.outputs.PayloadBucketName as string;
+    const worker = [...running.functions.values()].find((f) => f.spec.name.includes('RunnerQueuesdefaultWorker'));
+    expect(worker?.spec.environment.CELERIAC_PAYLOAD_BUCKET).toBe(bucket);
+    // The bucket exists on the emulator, under the name the stack outputs.
+    const direct = new S3Client(emulatorS3Config(running.endpoints.AWS_ENDPOINT_URL_S3 as string));
+    await direct.send(new HeadBucketCommand({ Bucket: bucket }));
+    direct.destroy();
+    // What the worker's S3 client reaches: its gateway, checking the worker's role.
+    const gateway = worker?.spec.environment.AWS_ENDPOINT_URL_S3 as string;
+    expect(gateway).not.toBe(running.endpoints.AWS_ENDPOINT_URL_S3);
+    const s3 = new S3Client({ ...EMULATOR_CLIENT_CONFIG, endpoint: gateway });
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'shop/iam-1', Body: '{"big":true}' }));
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'shop/iam-1' }));
+    expect(await got.Body?.transformToString()).toBe('{"big":true}');
+    await expect(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'billing/iam-1', Body: 'x' }))).rejects.toMatchObject({
+      name: 'AccessDenied',
+    });
+    expect(logs.some((l) => l.includes(`called s3:PutObject on arn:aws:s3:::${bucket}/billing/iam-1`))).toBe(true);
+    s3.destroy();
   }, 45_000);
 });

@@ -4,6 +4,7 @@
  */
 import { DescribeTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   ChangeMessageVisibilityCommand,
   GetQueueAttributesCommand,
@@ -13,7 +14,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EMULATOR_CLIENT_CONFIG } from '../../lib/adapters/aws/provision';
+import { EMULATOR_CLIENT_CONFIG, emulatorS3Config } from '../../lib/adapters/aws/provision';
 import { type RunningStack, startStack } from '../../lib/up/index';
 import { eventually, type FixtureAssembly, lambda, writeAssembly } from './assembly-fixture';
 
@@ -329,6 +330,88 @@ describe('AWS::Scheduler::Schedule', () => {
     );
     expect(got.Body).toBe('{"task":"tick"}');
     sqs.destroy();
+  });
+});
+
+const PAYLOADS = `
+import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+const s3 = new S3Client({});
+export const handler = async ({ op, key, keys }) => {
+  const Bucket = process.env.BUCKET;
+  try {
+    if (op === 'put') await s3.send(new PutObjectCommand({ Bucket, Key: key, Body: 'payload of ' + key }));
+    if (op === 'get') return { ok: true, body: await (await s3.send(new GetObjectCommand({ Bucket, Key: key }))).Body.transformToString() };
+    if (op === 'deleteMany') await s3.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: keys.map((Key) => ({ Key })) } }));
+    return { ok: true };
+  } catch (e) {
+    return { ok: false, name: e.name, status: e.$metadata?.httpStatusCode };
+  }
+};`;
+
+describe('AWS::S3::Bucket', () => {
+  /** A bucket, and a function whose role may read, write and delete the keys under `shop/` only (CDK's prefix grant). */
+  const bucketStack = () =>
+    up(
+      {
+        Payloads: { Type: 'AWS::S3::Bucket', Properties: {} },
+        Role: { Type: 'AWS::IAM::Role', Properties: { AssumeRolePolicyDocument: {} } },
+        Policy: {
+          Type: 'AWS::IAM::Policy',
+          Properties: {
+            PolicyName: 'payloads',
+            Roles: [{ Ref: 'Role' }],
+            PolicyDocument: {
+              Statement: [
+                {
+                  Effect: 'Allow',
+                  Action: ['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:DeleteObject*', 's3:PutObject', 's3:Abort*'],
+                  Resource: [
+                    { 'Fn::GetAtt': ['Payloads', 'Arn'] },
+                    { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['Payloads', 'Arn'] }, '/shop/*']] },
+                  ],
+                },
+              ],
+            },
+          },
+        },
+        Fn: lambda('asset.s3', { Role: { 'Fn::GetAtt': ['Role', 'Arn'] }, Environment: { Variables: { BUCKET: { Ref: 'Payloads' } } } }),
+      },
+      { assets: { 'asset.s3': PAYLOADS } },
+    );
+
+  it('is created on the S3 emulator, lowercase-named as CloudFormation names buckets, and a function reaches it through its IAM gateway', async () => {
+    const s = await bucketStack();
+    expect(s.resolved.Resources.Fn?.Properties?.Environment).toEqual({ Variables: { BUCKET: 'spec-payloads' } });
+    const fn = s.functions.get('Fn');
+    expect(fn?.spec.environment.AWS_ENDPOINT_URL_S3).not.toBe(s.endpoints.AWS_ENDPOINT_URL_S3);
+    expect(await fn?.invoke({ op: 'put', key: 'shop/a' })).toEqual({ ok: true, result: { ok: true } });
+    expect(await fn?.invoke({ op: 'get', key: 'shop/a' })).toEqual({ ok: true, result: { ok: true, body: 'payload of shop/a' } });
+    // The object is in the emulator's bucket, as seen from outside the stack.
+    const outside = new S3Client(emulatorS3Config(s.endpoints.AWS_ENDPOINT_URL_S3 as string));
+    const got = await outside.send(new GetObjectCommand({ Bucket: 'spec-payloads', Key: 'shop/a' }));
+    expect(await got.Body?.transformToString()).toBe('payload of shop/a');
+    outside.destroy();
+    expect(logs.filter((l) => l.includes('AccessDenied'))).toEqual([]);
+  });
+
+  it("refuses, with S3's AccessDenied, a write, a read or a batch delete outside the granted prefix, and names the missing statement", async () => {
+    const s = await bucketStack();
+    const fn = s.functions.get('Fn');
+    expect(await fn?.invoke({ op: 'put', key: 'other/a' })).toEqual({ ok: true, result: { ok: false, name: 'AccessDenied', status: 403 } });
+    expect(logs.find((l) => l.startsWith('up: IAM: AccessDenied:'))).toMatch(
+      /called s3:PutObject on arn:aws:s3:::spec-payloads\/other\/a, .*Missing statement: \{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::spec-payloads\/other\/a"\}/,
+    );
+    expect(await fn?.invoke({ op: 'get', key: 'other/a' })).toMatchObject({ ok: true, result: { ok: false, name: 'AccessDenied' } });
+    await fn?.invoke({ op: 'put', key: 'shop/kept' });
+    // One key of the batch outside the prefix refuses the whole request (S3 authorizes each key).
+    expect(await fn?.invoke({ op: 'deleteMany', keys: ['shop/kept', 'other/b'] })).toMatchObject({
+      ok: true,
+      result: { ok: false, name: 'AccessDenied' },
+    });
+    expect(logs.some((l) => l.includes('called s3:DeleteObject on arn:aws:s3:::spec-payloads/other/b'))).toBe(true);
+    expect(await fn?.invoke({ op: 'get', key: 'shop/kept' })).toMatchObject({ ok: true, result: { ok: true } });
+    expect(await fn?.invoke({ op: 'deleteMany', keys: ['shop/kept'] })).toEqual({ ok: true, result: { ok: true } });
+    expect(await fn?.invoke({ op: 'get', key: 'shop/kept' })).toMatchObject({ ok: true, result: { ok: false, name: 'NoSuchKey' } });
   });
 });
 
