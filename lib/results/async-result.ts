@@ -156,8 +156,9 @@ export class AsyncResult<T = unknown> {
 
   /** Raises the stored error if this task failed or was revoked; otherwise does nothing. */
   async maybeThrow(): Promise<void> {
-    const r = await this.record();
-    if (r && PROPAGATE_STATES.has(r.state)) outcome(r, true);
+    const backend = await this.#host.backend();
+    const r = await backend.store.get(this.id);
+    if (r && PROPAGATE_STATES.has(r.state)) await raise(backend, r);
   }
 
   /** Stops the task if it has not started yet: stores REVOKED; its worker discards it. */
@@ -278,7 +279,7 @@ export class GroupResult<T extends readonly unknown[] = unknown[]> {
         // As Celery's join: members in order; the first ready failure raises.
         for (const r of recs) {
           if (!r || !isReady(r.state)) break;
-          if (PROPAGATE_STATES.has(r.state)) outcome(r, true);
+          if (PROPAGATE_STATES.has(r.state)) await raise(backend, r);
         }
       }
       if (recs.every((r) => r && isReady(r.state))) {
@@ -300,7 +301,8 @@ export class GroupResult<T extends readonly unknown[] = unknown[]> {
   }
 
   async maybeThrow(): Promise<void> {
-    for (const r of await this.records()) if (r && PROPAGATE_STATES.has(r.state)) outcome(r, true);
+    const backend = await this.#host.backend();
+    for (const r of await this.records()) if (r && PROPAGATE_STATES.has(r.state)) await raise(backend, r);
   }
 
   /** Revokes every member. */
@@ -317,6 +319,12 @@ export class GroupResult<T extends readonly unknown[] = unknown[]> {
   toJSON(): { id: string; results: string[] } {
     return { id: this.id, results: this.results.map((r) => r.id) };
   }
+}
+
+/** Throws the error a failed or revoked record stores, its details read back when stored by reference. */
+async function raise(backend: Backend, r: ResultRecord): Promise<never> {
+  outcome(await resolveValues(backend.payloads, r), true);
+  throw new Error(`record ${r.id} is ${r.state}, not an error`); // unreachable: outcome() threw
 }
 
 function outcome<T>(r: ResultRecord, propagate: boolean): T {
@@ -359,7 +367,7 @@ class Lineage {
     }
     for (const id of this.#ids) {
       const r = this.#ready.get(id);
-      if (r && PROPAGATE_STATES.has(r.state)) outcome(r, true);
+      if (r && PROPAGATE_STATES.has(r.state)) await raise(backend, r);
     }
   }
 }

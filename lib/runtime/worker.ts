@@ -1166,7 +1166,8 @@ async function retry(
   };
   await publish(app, backend, [{ envelope: next, queue: h.queue ?? app.queueOf(env.task), delaySeconds: delayFor(etaMs, now) }]);
   const reason = req.error ?? raised;
-  const serialized = serializeError(reason);
+  // Large details go by reference, as a failure's do (the RETRY record and event carry them).
+  const serialized = await offloadError(backend, app.settings, env.id, deliveryToken(a), serializeError(reason), new PutKeys());
   await backend.store.writeProgress({
     ...baseRecord(env, def, app.settings.resultExtended),
     state: States.RETRY,

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyCanvasJson } from '../../lib/canvas/json';
-import { chain, chord, createApp, group, onTaskEvents, resolveEventPayloads, type TaskEvent } from '../../lib/index';
+import { CeleriacError, chain, chord, createApp, group, onTaskEvents, resolveEventPayloads, type TaskEvent } from '../../lib/index';
 import { type LocalRuntime, startLocal } from '../../lib/local';
 import type { Backend, PayloadRef, PayloadStore, ResultRecord } from '../../lib/ports';
 import { recordingLogger, targets } from './targets';
@@ -79,6 +79,9 @@ describe.each(targets())('large payloads on $name', (target) => {
     look('echo', x);
     return typeof x === 'string' ? x.length : x;
   });
+  const boom = app.task('boom', (n: number) => {
+    throw new CeleriacError('TASK_ERROR', 'too much', { details: { blob: text(n) } });
+  });
   const kw = app.task('kw', (k: { blob: string; n: number }) => k.blob.length + k.n);
   const events: TaskEvent[] = [];
   app.subscribe('watch', { tasks: ['big'] });
@@ -108,7 +111,8 @@ describe.each(targets())('large payloads on $name', (target) => {
     expect(out).toBe(`b${input.slice(1)}`);
     expect(seen).toEqual(Array.from({ length: 3 }, () => ({ task: 'step', type: 'string', length: 5 * MiB })));
     // Every step's record holds a reference under the app's prefix, not the 5 MiB.
-    const records = [await r.parent?.parent?.record(), await r.parent?.record(), await r.record()];
+    const ids = [r.parent?.parent?.id, r.parent?.id, r.id] as string[];
+    const records = await Promise.all(ids.map((id) => app.asyncResult(id).record()));
     for (const rec of records as ResultRecord[]) {
       const ref = refOf(rec.result);
       expect(ref?.key.startsWith(`${app.name}/${rec.id}/result-`)).toBe(true);
@@ -123,6 +127,27 @@ describe.each(targets())('large payloads on $name', (target) => {
     expect(await r.get({ timeoutMs: 60_000 })).toEqual(sizes);
     expect(seen.map((s) => s.type)).toEqual(['string', 'string', 'string', 'string']);
     expect(seen.map((s) => s.length)).toEqual(sizes);
+  });
+
+  it('many small member results that are large together reach the chord body by one reference', async () => {
+    seen.length = 0;
+    const r = await chord(
+      group(...Array.from({ length: 12 }, (_, i) => big.s(8_000, String.fromCharCode(97 + i)))),
+      lengths.s(),
+    ).applyAsync();
+    expect(await r.get({ timeoutMs: 60_000 })).toEqual(Array.from({ length: 12 }, () => 8_000));
+    expect(seen.every((x) => x.type === 'string' && x.length === 8_000)).toBe(true);
+    // The body's message carried its 96 KB argument by reference, stored under the body's id.
+    expect(await holds(store, `${app.name}/${r.id}/args-0-0`)).toBe(true);
+  });
+
+  it("an error's large details are stored by reference and come back with the error", async () => {
+    const r = await boom.delay(100_000);
+    const err = await r.get({ timeoutMs: 30_000 }).catch((e: unknown) => e as CeleriacError);
+    expect(err).toMatchObject({ code: 'TASK_ERROR', message: 'too much' });
+    expect((err as CeleriacError).details?.blob).toHaveLength(100_000);
+    const rec = (await r.record()) as ResultRecord;
+    expect(refOf(rec.error?.details)?.key).toMatch(new RegExp(`^${app.name}/${r.id}/error-`));
   });
 
   it('a callback gets the large result it follows; kwargs over the threshold travel by reference too', async () => {
