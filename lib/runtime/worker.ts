@@ -744,10 +744,13 @@ async function storedResult(rt: WorkerRuntime, a: Attempt, value: unknown, puts:
   const { env } = a;
   const json = toJson(value, `result of ${env.task}`);
   const { backend, app } = rt;
-  if (backend.payloads !== undefined) return offloadResult(backend, app.settings, env.id, deliveryToken(a), json, puts);
-  const over = jsonOver(json, app.settings.maxResultBytes);
-  if (over !== undefined) throw resultTooLarge(env.id, over.bytes, app.settings.maxResultBytes, `result of ${env.task}`);
-  return json;
+  const { maxResultBytes, payloadThreshold } = app.settings;
+  const stored = backend.payloads === undefined ? json : await offloadResult(backend, app.settings, env.id, deliveryToken(a), json, puts);
+  // What stays inline is at most the threshold: measured again only when the threshold allows more than a record holds.
+  if (backend.payloads !== undefined && payloadThreshold <= maxResultBytes) return stored;
+  const over = jsonOver(stored, maxResultBytes);
+  if (over !== undefined) throw resultTooLarge(env.id, over.bytes, maxResultBytes, `result of ${env.task}`);
+  return stored;
 }
 
 /** A key part unique to this delivery: a racing duplicate never overwrites what the winner's record points to. */
