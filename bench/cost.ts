@@ -5,6 +5,10 @@
  * by phase, with its bytes and billing units), priced at us-east-1 list prices; Step Functions
  * Standard for the same workflows beside it.
  *
+ * "plain task, payload bucket" is "plain task" with a payload bucket configured: below the
+ * threshold it must cost exactly the same; "5 MiB argument → 3-step chain → 5 MiB result" moves
+ * its values through S3 (README, "Large payloads"; BENCH_PAYLOAD_N workflows, default 5).
+ *
  * Prices: us-east-1 list prices (see PRICES and bench/RESULTS.md for the pages).
  *
  *   npm run bench:cost
@@ -29,19 +33,32 @@ interface Workload {
   /** Step Functions Standard: state transitions of the same workflow (a Task state per task; a Map state counts itself plus its iterations). */
   readonly sfnTransitions: number;
   readonly sfnNote: string;
+  /** Run with a payload bucket (values over the threshold go to S3). */
+  readonly payloads?: boolean;
 }
 interface Tasks {
   add: ReturnType<typeof addTask>;
   sum: ReturnType<typeof sumTask>;
   paced: ReturnType<typeof addTask>;
   bounded: ReturnType<typeof addTask>;
+  pass: ReturnType<typeof passTask>;
 }
 const addTask = (app: App) => app.task('add', (x: number, y: number) => x + y);
 const sumTask = (app: App) => app.task('sum', (xs: number[]) => xs.reduce((a, b) => a + b, 0));
 // Limits far above what the run reaches: what is measured is the requests a limit adds, not waiting.
 const pacedTask = (app: App) => app.task('paced', (x: number, y: number) => x + y, { rateLimit: '1000000/s' });
 const boundedTask = (app: App) => app.task('bounded', (x: number, y: number) => x + y, { concurrency: 1000 });
-const registerTasks = (app: App): Tasks => ({ add: addTask(app), sum: sumTask(app), paced: pacedTask(app), bounded: boundedTask(app) });
+/** Returns its (large) input with one character changed: a step whose result is as large as its argument. */
+const passTask = (app: App) => app.task('pass', (s: string) => `${s.length % 10}${s.slice(1)}`);
+const registerTasks = (app: App): Tasks => ({
+  add: addTask(app),
+  sum: sumTask(app),
+  paced: pacedTask(app),
+  bounded: boundedTask(app),
+  pass: passTask(app),
+});
+const BIG = 5 * 1024 * 1024;
+const bigInput = (i: number): string => `${i % 10}`.repeat(BIG);
 
 /** 1,000 one-task workflows with args (i, i): the plain-task variants differ only in how they are sent. */
 const plainTask = (name: string, send: Workload['send'], sfnNote: string): Workload => ({
@@ -75,6 +92,18 @@ const WORKLOADS: Workload[] = [
     (_app, t, i) => t.bounded.delay(i, i),
     '1 Task state (Lambda invoke); a Map state’s MaxConcurrency is free',
   ),
+  // The threshold's effect below it: the same plain task with a payload bucket configured.
+  { ...plainTask('plain task, payload bucket', (_app, t, i) => t.add.delay(i, i), '1 Task state (Lambda invoke)'), payloads: true },
+  {
+    name: '5 MiB argument → 3-step chain → 5 MiB result',
+    n: Number(process.env.BENCH_PAYLOAD_N ?? 5),
+    tasks: 3,
+    payloads: true,
+    send: (_app, t, i) => chain(t.pass.s(bigInput(i)), t.pass.s(), t.pass.s()).applyAsync(),
+    expect: (i) => `${BIG % 10}${bigInput(i).slice(1)}`,
+    sfnTransitions: 3,
+    sfnNote: '3 Task states; Step Functions state holds 256 KiB at most: the 5 MiB would go through S3 by hand',
+  },
   {
     name: '3-step chain',
     n: 300,
@@ -137,21 +166,22 @@ async function main(): Promise<void> {
         }
       }
       console.log(
-        `per workflow: SQS ${c.sqs.toFixed(3)} req · DynamoDB ${c.wru.toFixed(3)} WRU + ${c.rru.toFixed(3)} RRU · EventBridge ${c.ev.toFixed(3)} events · Lambda ${c.invocations.toFixed(3)} invocations`,
+        `per workflow: SQS ${c.sqs.toFixed(3)} req · DynamoDB ${c.wru.toFixed(3)} WRU + ${c.rru.toFixed(3)} RRU · EventBridge ${c.ev.toFixed(3)} events · Lambda ${c.invocations.toFixed(3)} invocations · S3 ${c.s3Puts.toFixed(3)} PUT + ${c.s3Gets.toFixed(3)} GET` +
+          (c.clientS3Gets > 0 ? ` (+ ${c.clientS3Gets.toFixed(3)} GET by the caller's get(), not counted)` : ''),
       );
       console.log(
-        `$ per million workflows: SQS ${m$(c.usd.sqs)} + DynamoDB ${m$(c.usd.ddb)} + EventBridge ${m$(c.usd.events)} + Lambda ${m$(c.usd.lambda)} = ${m$(c.total)}  (${m$(c.total / w.tasks)} per million tasks)\n`,
+        `$ per million workflows: SQS ${m$(c.usd.sqs)} + DynamoDB ${m$(c.usd.ddb)} + EventBridge ${m$(c.usd.events)} + Lambda ${m$(c.usd.lambda)} + S3 ${m$(c.usd.s3)} = ${m$(c.total)}  (${m$(c.total / w.tasks)} per million tasks)\n`,
       );
       summary.push(
-        `| ${w.name} | ${events ? 'on' : 'off'} | ${m$(c.usd.sqs)} | ${m$(c.usd.ddb)} | ${m$(c.usd.events)} | ${m$(c.usd.lambda)} | **${m$(c.total)}** | ${m$(c.total / w.tasks)} |`,
+        `| ${w.name} | ${events ? 'on' : 'off'} | ${m$(c.usd.sqs)} | ${m$(c.usd.ddb)} | ${m$(c.usd.events)} | ${m$(c.usd.lambda)} | ${m$(c.usd.s3)} | **${m$(c.total)}** | ${m$(c.total / w.tasks)} |`,
       );
       totals.set(`${w.name}/${events}`, c.total);
       details.set(`${w.name}/${events}`, c);
     }
   }
   console.log('$ per million workflows (us-east-1 list prices)');
-  console.log('| workflow | events | SQS | DynamoDB | EventBridge | Lambda | total | per million tasks |');
-  console.log('|---|---|---:|---:|---:|---:|---:|---:|');
+  console.log('| workflow | events | SQS | DynamoDB | EventBridge | Lambda | S3 | total | per million tasks |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const s of summary) console.log(s);
   console.log('\nStep Functions Standard, same workflows ($25 per million state transitions; a state transition per state executed)');
   console.log(

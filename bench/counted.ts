@@ -26,6 +26,10 @@
  * LAMBDA_MS_PER_INVOCATION (default 100 ms billed per batch of 10) at the queue's memory size
  * (topology default 1024 MB), arm64.
  *
+ * Large payloads (README, "Large payloads"): a workload marked `payloads` runs with a payload
+ * bucket on fauxqs's S3, through a counting S3 client too (billed per request: PUT, GET; DELETE is
+ * free). The caller's `get()` of a result by reference costs one GET, phase `client`, not counted.
+ *
  * Prices: us-east-1 list prices (see PRICES and bench/RESULTS.md for the pages).
  */
 import {
@@ -35,6 +39,7 @@ import {
   type PutItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, type PutEventsCommandInput } from '@aws-sdk/client-eventbridge';
+import { S3Client } from '@aws-sdk/client-s3';
 import {
   type ReceiveMessageCommandOutput,
   type SendMessageBatchCommandInput,
@@ -45,6 +50,7 @@ import { awsBackend, SqsBroker } from '../lib/adapters/aws';
 import type { App } from '../lib/app';
 import { loadConfig } from '../lib/config';
 import { createApp } from '../lib/index';
+import { emulatorS3Config, ensureBucket } from '../lib/local/emulators';
 import {
   EMULATOR_CLIENT_CONFIG,
   ensureQueue,
@@ -76,6 +82,10 @@ export const PRICES = {
   ebEvent: 1.0 / 1e6,
   /** Step Functions Standard: $25 per million state transitions. */
   sfnTransition: 25 / 1e6,
+  /** S3 Standard: $0.005 per 1,000 PUT, COPY, POST, LIST requests (https://aws.amazon.com/s3/pricing/). */
+  s3Put: 0.005 / 1000,
+  /** S3 Standard: $0.0004 per 1,000 GET, SELECT and all other requests; DELETE is free (same page). */
+  s3Get: 0.0004 / 1000,
 };
 const CHUNK = 64 * 1024;
 /** Records per Lambda invocation: the topology's batch size. */
@@ -84,7 +94,7 @@ export const LAMBDA_MS = Number(process.env.LAMBDA_MS_PER_INVOCATION ?? 100);
 
 // ── counting clients ────────────────────────────────────────────────────────────────────────
 
-type Service = 'sqs' | 'dynamodb' | 'eventbridge';
+type Service = 'sqs' | 'dynamodb' | 'eventbridge' | 's3';
 export interface OpTally {
   calls: number;
   requestBytes: number;
@@ -128,7 +138,7 @@ function sentBodies(name: string, input: Record<string, unknown>): string[] {
 }
 
 /** Adds the counting middleware to a client. `who` prefixes the operation (app / esm). */
-function count<C extends SQSClient | DynamoDBClient | EventBridgeClient>(
+function count<C extends SQSClient | DynamoDBClient | EventBridgeClient | S3Client>(
   client: C,
   service: Service,
   tally: Tally,
@@ -185,6 +195,8 @@ function count<C extends SQSClient | DynamoDBClient | EventBridgeClient>(
 }
 
 function unitsOf(service: Service, name: string, input: Record<string, unknown>, output: Record<string, unknown>): number {
+  // S3 bills per request whatever its size (PUT and GET priced apart in costOf); DELETE is free.
+  if (service === 's3') return name === 'DeleteObjects' ? 0 : 1;
   if (service === 'sqs') {
     if (name === 'SendMessageBatch') {
       const bytes = ((input as unknown as SendMessageBatchCommandInput).Entries ?? []).reduce(
@@ -240,6 +252,8 @@ export interface CountedWorkload<T> {
   readonly register: (app: App) => T;
   readonly send: (app: App, tasks: T, i: number) => Promise<{ get(): Promise<unknown> }>;
   readonly expect: (i: number) => unknown;
+  /** Run with a payload bucket (fauxqs's S3): values over the app's threshold are offloaded. */
+  readonly payloads?: boolean;
 }
 
 export interface RunResult {
@@ -269,6 +283,7 @@ export async function emulatedRun<T>(w: CountedWorkload<T>, events: boolean): Pr
     ),
     dynamodb: count(new DynamoDBClient({ ...EMULATOR_CLIENT_CONFIG, endpoint: dynamo.endpoint }), 'dynamodb', tally, phase, 'app'),
     eventbridge: count(new EventBridgeClient({ ...EMULATOR_CLIENT_CONFIG, endpoint: eb.endpoint }), 'eventbridge', tally, phase, 'app'),
+    s3: count(new S3Client(emulatorS3Config(sqs.endpoint)), 's3', tally, phase, 'app'),
   };
   const esmClient = count(
     new SQSClient({ ...EMULATOR_CLIENT_CONFIG, endpoint: sqs.endpoint, useQueueUrlAsEndpoint: false }),
@@ -281,6 +296,8 @@ export async function emulatedRun<T>(w: CountedWorkload<T>, events: boolean): Pr
   try {
     const table = 'celeriac-cost';
     await ensureTable(dynamo.endpoint, table);
+    const bucket = 'celeriac-cost-payloads';
+    if (w.payloads) await ensureBucket(sqs.endpoint, bucket);
     const urls = await Promise.all(
       topology.queues.map((q) =>
         ensureQueue(sqs.endpoint, `cost-${q.name}`, {
@@ -298,6 +315,7 @@ export async function emulatedRun<T>(w: CountedWorkload<T>, events: boolean): Pr
       CELERIAC_QUEUE_URLS: JSON.stringify(queueUrls),
       CELERIAC_DLQ_URLS: JSON.stringify(Object.fromEntries(topology.queues.map((q, i) => [q.name, urls[i]?.dlqUrl]))),
       AWS_REGION: EMULATOR_CLIENT_CONFIG.region,
+      ...(w.payloads ? { CELERIAC_PAYLOAD_BUCKET: bucket } : {}),
     });
     const aws = awsBackend(config, { clients, kind: 'emulated', escapeNonBmpInJson: true });
     // Delayed sends (chord deadline checks) pass through unchanged and are remembered for phase 3.
@@ -373,7 +391,7 @@ export async function emulatedRun<T>(w: CountedWorkload<T>, events: boolean): Pr
     if (!events && eb.requests > 0) throw new Error('events off, but PutEvents was called');
     return result;
   } finally {
-    for (const c of [clients.sqs, clients.dynamodb, clients.eventbridge, esmClient, plainClient]) c.destroy();
+    for (const c of [clients.sqs, clients.dynamodb, clients.eventbridge, clients.s3, esmClient, plainClient]) c.destroy();
     await Promise.all([dynamo.stop(), sqs.stop(), eb.stop()]);
   }
 }
@@ -391,6 +409,8 @@ export function costOf(r: RunResult, per: number) {
   let wru = 0;
   let rru = 0;
   let ev = 0;
+  let s3Puts = 0;
+  let s3Gets = 0;
   let requestBytes = 0;
   let messageBytes = 0;
   for (const ph of COUNTED) {
@@ -398,7 +418,10 @@ export function costOf(r: RunResult, per: number) {
       const [, service, name] = key.split(' ') as [string, Service, string];
       requestBytes += t.requestBytes;
       messageBytes += t.bodyBytes;
-      if (service === 'sqs') {
+      if (service === 's3') {
+        if (name === 'GetObject') s3Gets += t.units;
+        else s3Puts += t.units;
+      } else if (service === 'sqs') {
         sqs += t.units;
         calls.sqs += t.calls;
       } else if (service === 'eventbridge') {
@@ -420,9 +443,14 @@ export function costOf(r: RunResult, per: number) {
     ddb: p(wru) * PRICES.ddbWru + p(rru) * PRICES.ddbRru,
     events: p(ev) * PRICES.ebEvent,
     lambda: p(invocations) * PRICES.lambdaRequest + p(gbSeconds) * PRICES.lambdaGbSecondArm,
+    s3: p(s3Puts) * PRICES.s3Put + p(s3Gets) * PRICES.s3Get,
   };
-  const total = usd.sqs + usd.ddb + usd.events + usd.lambda;
+  const total = usd.sqs + usd.ddb + usd.events + usd.lambda + usd.s3;
   return {
+    s3Puts: p(s3Puts),
+    s3Gets: p(s3Gets),
+    /** S3 GETs of the caller's get() (a result by reference): not a workflow's cost, shown apart. */
+    clientS3Gets: p(r.tally.get('client')?.get('app s3 GetObject')?.units ?? 0),
     sqs: p(sqs),
     wru: p(wru),
     rru: p(rru),

@@ -5,6 +5,7 @@ import { CeleriacError, ErrorCodes, TaskRevokedError } from './errors';
 import type { Backend } from './ports';
 import { serializeError } from './protocol/failure';
 import { type Json, type JsonObject, toJson } from './protocol/json';
+import { DEFAULT_MAX_RESULT_BYTES, DEFAULT_PAYLOAD_THRESHOLD_BYTES, SQS_MAX_MESSAGE_BYTES } from './protocol/limits';
 import type { NodeOptions } from './protocol/plan';
 import { AsyncResult, GroupResult, type ResultHost } from './results/async-result';
 import { States } from './results/states';
@@ -42,6 +43,12 @@ export interface AppOptions {
   readonly maxJsonDepth?: number;
   /** Store name, args, kwargs, queue, retries with every result (Celery's result_extended). */
   readonly resultExtended?: boolean;
+  /**
+   * Large payloads (README, "Large payloads"): an argument, the kwargs, a result or an error's
+   * details whose JSON is over `threshold` bytes is stored once in the backend's payload store
+   * (S3 when `CELERIAC_PAYLOAD_BUCKET` is set) and travels as a reference. Default 64 KiB.
+   */
+  readonly payloads?: { readonly threshold?: number };
   /**
    * Where the app and its worker log (Powertools Logger, console and pino all fit). Default:
    * Powertools Logger, JSON lines from `logLevel` up. Inside a task every line also carries the
@@ -132,9 +139,10 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
       inlinePlanBytes: options.inlinePlanBytes ?? 8_192,
       chordDeadlineSeconds: options.chordDeadlineSeconds ?? 86_400,
       maxGroupSize: options.maxGroupSize ?? 100_000,
-      maxResultBytes: options.maxResultBytes ?? 350_000,
+      maxResultBytes: options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES,
       maxJsonDepth: options.maxJsonDepth ?? 64,
       resultExtended: options.resultExtended ?? false,
+      payloadThreshold: payloadThreshold(options.payloads?.threshold),
     };
     this.#backendSource = options.backend;
     this.#registerBuiltins();
@@ -422,6 +430,18 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
       queues: [...queueNames].map((q) => ({ name: q, ...(this.#queues.get(q) ?? {}) })),
     };
   }
+}
+
+/** The payload threshold asked for, checked: a positive integer below the message limit it guards. */
+function payloadThreshold(asked: number | undefined): number {
+  if (asked === undefined) return DEFAULT_PAYLOAD_THRESHOLD_BYTES;
+  if (!Number.isSafeInteger(asked) || asked < 1 || asked >= SQS_MAX_MESSAGE_BYTES) {
+    throw new CeleriacError(
+      ErrorCodes.INVALID_OPTIONS,
+      `payloads.threshold must be an integer 1…${SQS_MAX_MESSAGE_BYTES - 1} (bytes; under the 1 MiB message limit it guards), got ${asked}`,
+    );
+  }
+  return asked;
 }
 
 function nameOf(t: TaskRef): string {

@@ -29,7 +29,10 @@ export const ENV = {
   logLevel: 'CELERIAC_LOG_LEVEL',
   /** CloudWatch namespace of the worker's task metrics (EMF lines); unset = no metrics. */
   metricsNamespace: 'CELERIAC_METRICS_NAMESPACE',
-  /** S3 bucket of large payloads (arguments, results kept by reference), keys under `<app>/`; unset = no payload store. */
+  /**
+   * S3 bucket of large payloads (README, "Large payloads"); keys are `<app>/…` (CELERIAC_APP).
+   * Unset: values over the limits are refused (MESSAGE_TOO_LARGE / RESULT_TOO_LARGE).
+   */
   payloadBucket: 'CELERIAC_PAYLOAD_BUCKET',
 } as const;
 
@@ -49,6 +52,8 @@ export interface CeleriacConfig {
   /** EventBridge Scheduler group and role for delays past 15 minutes; both or the worker hops. */
   readonly schedulerGroup: string | undefined;
   readonly schedulerRoleArn: string | undefined;
+  /** The payload bucket (`CELERIAC_PAYLOAD_BUCKET`), when large values are offloaded. */
+  readonly payloadBucket: string | undefined;
 }
 
 export const DEFAULT_RESULT_TTL_SECONDS = 86_400;
@@ -83,6 +88,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
     schedulerGroup: env[ENV.schedulerGroup] || undefined,
     schedulerRoleArn: env[ENV.schedulerRoleArn] || undefined,
+    payloadBucket: env[ENV.payloadBucket] || undefined,
   };
 }
 

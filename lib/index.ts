@@ -61,7 +61,7 @@ export { AsyncResult, type GetOptions, GroupResult, type ResultInfo } from './re
 export { PROPAGATE_STATES, READY_STATES, States, type TaskState } from './results/states';
 export { Signal, type Signals } from './signals';
 export { DetailTypes, eventSource, type Outcome, type TaskEventDetail } from './signals/events';
-export { onTaskEvents, type TaskEvent } from './subscriber';
+export { onTaskEvents, resolveEventPayloads, type TaskEvent, type TaskEventsOptions } from './subscriber';
 export { currentTask } from './task/context';
 export { ACCUMULATE_TASK, Replace } from './task/replace';
 export type { CallOptions, ErrorMatcher, RetryPolicy, StandardSchemaV1, TaskContext, TaskOptions } from './task/types';

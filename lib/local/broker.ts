@@ -9,9 +9,10 @@
  *   (ignore it). What the worker sees is the same: the message arrives when its delay is over.
  * - counts activity, so `drain()` can tell that nothing moved between two idle observations.
  */
-import { checkOutgoing } from '../adapters/limits';
+
 import { CeleriacError, ErrorCodes } from '../errors';
 import type { Broker, OutgoingMessage, QueueAdmin, QueueConsumer, ReceivedMessage } from '../ports';
+import { checkOutgoing } from '../protocol/limits';
 import type { Activity, LocalTime } from './time';
 
 /** A full broker: what the memory and SQS adapters both are. */

@@ -317,4 +317,9 @@ export interface Backend {
   readonly delayed?: DelayedSender;
   /** Rate limits and concurrency limits shared by every worker (a task with neither never touches it). */
   readonly flow?: FlowControl;
+  /**
+   * Where values over the app's payload threshold are kept (README, "Large payloads"). Without
+   * one, an oversized value is refused (MESSAGE_TOO_LARGE / RESULT_TOO_LARGE) as before.
+   */
+  readonly payloads?: PayloadStore;
 }

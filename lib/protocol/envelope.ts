@@ -3,14 +3,12 @@ import { type Domain, decodeWith } from './codec';
 import { checkPlan, validateFlow } from './flow';
 import { safeId } from './ids';
 import { assertSafeJson, type Json } from './json';
+import { bytesOver, messageTooLarge, SQS_MAX_MESSAGE_BYTES } from './limits';
 import type { Frame, Plan, PlanRecord } from './plan';
 import { CONTINUATION, ENVELOPE, encodeCompact, expandTopFrame, type HEADERS, MINIMAL_CALL, PLAN } from './wire';
 
 /** The one envelope version this codec writes. Readers reject others with UNSUPPORTED_VERSION. */
 export const ENVELOPE_VERSION = 1 as const;
-
-/** SQS's message size limit (bytes). Checked before sending, with the limit in the error. */
-export const SQS_MAX_MESSAGE_BYTES = 1_048_576;
 
 /** Headers every task message carries (Celery protocol 2 headers, camelCased; see HEADERS in lib/protocol/wire.ts). */
 export type EnvelopeHeaders = Domain<typeof HEADERS>;
@@ -152,17 +150,8 @@ export function decodeEnvelope(body: string, ctx: DecodeContext): Decoded {
 /** Encodes an envelope, refusing one over the SQS limit with MESSAGE_TOO_LARGE. */
 export function encodeEnvelope(env: Envelope, maxBytes: number = SQS_MAX_MESSAGE_BYTES): string {
   const body = JSON.stringify(encodeCompact(env));
-  // Fast path: a UTF-16 length under a third of the limit cannot exceed it in UTF-8.
-  if (body.length * 3 > maxBytes) {
-    const bytes = Buffer.byteLength(body, 'utf8');
-    if (bytes > maxBytes) {
-      throw new CeleriacError(
-        ErrorCodes.MESSAGE_TOO_LARGE,
-        `message for task ${env.task} (${env.id}) is ${bytes} bytes; the queue limit is ${maxBytes} bytes. Pass a reference (an S3 key, a table key) instead of the data.`,
-        { details: { bytes, limit: maxBytes, task: env.task } },
-      );
-    }
-  }
+  const bytes = bytesOver(body, maxBytes);
+  if (bytes !== undefined) throw messageTooLarge(`message for task ${env.task} (${env.id})`, bytes, { task: env.task }, maxBytes);
   return body;
 }
 

@@ -137,8 +137,3 @@ function hasToJson(v: unknown): boolean {
   if (Array.isArray(v)) return v.some(hasToJson);
   return Object.values(v).some(hasToJson);
 }
-
-/** UTF-8 byte length of a string, without allocating a buffer for ASCII. */
-export function utf8Length(s: string): number {
-  return Buffer.byteLength(s, 'utf8');
-}

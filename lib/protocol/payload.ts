@@ -5,7 +5,12 @@
  */
 import { createHash } from 'node:crypto';
 import { CeleriacError, ErrorCodes } from '../errors';
-import type { PayloadRef } from '../ports';
+import type { PayloadRef, PayloadStore } from '../ports';
+import { decodeWith, isPlainObject } from './codec';
+import type { SerializedError } from './failure';
+import { assertSafeJson, JSON_LIMITS, type Json } from './json';
+import { jsonOver } from './limits';
+import { PAYLOAD_MARK, PAYLOAD_REF } from './wire';
 
 /** The key of `path` in a store with `prefix`. Paths are the caller's (ids and a part name). */
 export function payloadKey(prefix: string, path: string): string {
@@ -46,4 +51,177 @@ export function checkPayload(ref: PayloadRef, text: string): string {
 
 function digest(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('base64url');
+}
+
+// ── values by reference: the seam every offload and every resolution goes through ──────────
+
+/** A value as it travels when it is kept in the payload store: `{ "$payload": ref }`. */
+export type PayloadPointer = { readonly [PAYLOAD_MARK]: PayloadRef };
+
+/** Fetches in flight at once when a value holds many references (a chord body's member results). */
+export const RESOLVE_CONCURRENCY = 8;
+
+/**
+ * Whether `e` refuses a reference for good (missing, foreign, corrupt, not JSON): the call or read
+ * that met it fails with it. Anything else (an unreachable store) is retryable and retried.
+ */
+export function isPayloadRefusal(e: unknown): e is CeleriacError {
+  return e instanceof CeleriacError && REFUSALS.has(e.code);
+}
+
+const REFUSALS = new Set<string>([ErrorCodes.PAYLOAD_FOREIGN, ErrorCodes.PAYLOAD_NOT_FOUND, ErrorCodes.PAYLOAD_CORRUPT]);
+
+/** Whether `x` is shaped as a reference (an object whose one key is `$payload`); not whether it is a valid one. */
+export function isPayloadPointer(x: unknown): x is PayloadPointer {
+  if (!isPlainObject(x) || !(PAYLOAD_MARK in x)) return false;
+  for (const k in x) if (k !== PAYLOAD_MARK) return false;
+  return true;
+}
+
+/** The pointer of a stored payload. */
+export function pointerOf(ref: PayloadRef): Json {
+  return { [PAYLOAD_MARK]: { key: ref.key, bytes: ref.bytes, sha256: ref.sha256 } };
+}
+
+/** What an offload did: the value as it travels, and the key it put (to delete if the send fails). */
+export interface Offloaded {
+  readonly value: Json;
+  readonly put?: string;
+}
+
+/**
+ * `value` as it travels: itself when its JSON text is at most `threshold` bytes (or it already is
+ * a reference, or there is no store), else a pointer to it, stored under `path`. The offload
+ * decision: the one place a value is weighed against the threshold.
+ */
+export async function offloadValue(store: PayloadStore | undefined, path: string, value: Json, threshold: number): Promise<Offloaded> {
+  const text = store === undefined ? undefined : offloadText(value, threshold);
+  return text === undefined || store === undefined ? { value } : storeText(store, path, text);
+}
+
+/** The decision alone, without awaiting: the JSON text to store when `value` goes by reference, else undefined. */
+export function offloadText(value: Json, threshold: number): string | undefined {
+  return isPayloadPointer(value) ? undefined : jsonOver(value, threshold)?.text;
+}
+
+/** Stores `text` (a value {@link offloadText} chose) under `path`: its pointer and the key put. */
+export async function storeText(store: PayloadStore, path: string, text: string): Promise<Offloaded> {
+  const ref = await store.put(path, text);
+  return { value: pointerOf(ref), put: ref.key };
+}
+
+/**
+ * The keys of the references `value` holds at the places {@link resolveValue} reads (the value
+ * itself, and its direct members): for `forget()` and for cleaning up after a failed send.
+ */
+export function pointerKeys(value: unknown): string[] {
+  if (isPayloadPointer(value)) return [keyOf(value)];
+  return [];
+}
+
+function keyOf(p: PayloadPointer): string {
+  const ref = p[PAYLOAD_MARK] as unknown;
+  return isPlainObject(ref) && typeof ref.key === 'string' ? ref.key : '';
+}
+
+/**
+ * `value` with its references replaced by what they point to: the value itself when it is one,
+ * then its direct members (an array of chord member results, the kwargs' values), at most
+ * {@link RESOLVE_CONCURRENCY} fetches at once. Nothing deeper is looked at: those are the places
+ * offloads write, and a plain value costs one pass over its top level.
+ *
+ * @throws CeleriacError PAYLOAD_FOREIGN (a malformed reference, one outside the app's prefix, or
+ *   one met where no payload store is configured), PAYLOAD_NOT_FOUND, PAYLOAD_CORRUPT: none
+ *   retryable; a store that is unreachable throws its own (retryable) error.
+ */
+export async function resolveValue(store: PayloadStore | undefined, value: Json): Promise<Json> {
+  const top = isPayloadPointer(value) ? await fetchPointer(store, value) : value;
+  if (Array.isArray(top)) {
+    if (!top.some(isPayloadPointer)) return top;
+    return mapBounded(top, (x) => (isPayloadPointer(x) ? fetchPointer(store, x) : Promise.resolve(x)));
+  }
+  if (isPlainObject(top)) {
+    const entries = Object.entries(top as Record<string, Json>);
+    if (!entries.some(([, x]) => isPayloadPointer(x))) return top;
+    const values = await mapBounded(entries, ([, x]) => (isPayloadPointer(x) ? fetchPointer(store, x) : Promise.resolve(x)));
+    return Object.fromEntries(entries.map(([k], i) => [k, values[i] as Json]));
+  }
+  return top;
+}
+
+/** Whether {@link resolveValue} would fetch anything for `value` (no await, no allocation for plain values). */
+export function holdsPointer(value: unknown): boolean {
+  if (isPayloadPointer(value)) return true;
+  if (Array.isArray(value)) return value.some(isPayloadPointer);
+  if (isPlainObject(value)) {
+    for (const k in value) if (isPayloadPointer(value[k])) return true;
+  }
+  return false;
+}
+
+async function fetchPointer(store: PayloadStore | undefined, p: PayloadPointer): Promise<Json> {
+  const decoded = decodeWith(PAYLOAD_REF, p[PAYLOAD_MARK]);
+  if (!decoded.ok) {
+    throw new CeleriacError(
+      ErrorCodes.PAYLOAD_FOREIGN,
+      `a "${PAYLOAD_MARK}" reference is malformed (${decoded.issues}); it was not written by celeriac`,
+    );
+  }
+  if (store === undefined) {
+    throw new CeleriacError(
+      ErrorCodes.PAYLOAD_FOREIGN,
+      `payload "${decoded.value.key}" cannot be read: this app has no payload store (configure a payload bucket, CELERIAC_PAYLOAD_BUCKET)`,
+    );
+  }
+  const text = await store.get(decoded.value);
+  try {
+    const parsed: unknown = JSON.parse(text);
+    assertSafeJson(parsed, JSON_LIMITS.maxDepth, decoded.value.key);
+    return parsed as Json;
+  } catch (e) {
+    throw new CeleriacError(ErrorCodes.PAYLOAD_CORRUPT, `payload "${decoded.value.key}" is not safe JSON: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+}
+
+/** `fn` over `items`, at most {@link RESOLVE_CONCURRENCY} at once, results in order. */
+export async function mapBounded<T, R>(items: readonly T[], fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(RESOLVE_CONCURRENCY, items.length) }, lane));
+  return out;
+}
+
+/** What a stored record or an event detail holds that may be by reference. */
+interface WithValues {
+  readonly result?: Json;
+  readonly error?: SerializedError;
+}
+
+/** The payload keys a record names (its result, its error's details): what `forget()` deletes with it. */
+export function recordPayloadKeys(rec: WithValues): string[] {
+  return [...pointerKeys(rec.result), ...pointerKeys(rec.error?.details)].filter((k) => k !== '');
+}
+
+/**
+ * `rec` (a result record, an event's detail) with its result and its error's details resolved:
+ * `rec` itself when it holds no reference (no call, no copy).
+ */
+export async function resolveValues<R extends WithValues>(store: PayloadStore | undefined, rec: R): Promise<R> {
+  const r = rec.result !== undefined && holdsPointer(rec.result);
+  const d = rec.error?.details !== undefined && isPayloadPointer(rec.error.details);
+  if (!r && !d) return rec;
+  const result = r ? await resolveValue(store, rec.result as Json) : rec.result;
+  const error =
+    d && rec.error
+      ? { ...rec.error, details: (await resolveValue(store, rec.error.details as Json)) as SerializedError['details'] }
+      : rec.error;
+  return { ...rec, ...(result !== undefined ? { result } : {}), ...(error !== undefined ? { error } : {}) };
 }

@@ -345,3 +345,12 @@ export function expandTopFrame(raw: Record<string, unknown>): void {
   if (typeof h !== 'object' || h === null || h.groupId === undefined || h.groupIndex === undefined) return;
   k[0] = { [JOIN_ID]: h.groupId, [MEMBER]: h.groupIndex, ...top };
 }
+
+/**
+ * A value kept in the payload store, where the value itself would be (an argument, the kwargs, a
+ * result, an error's details, an event's result): `{ "$payload": { key, bytes, sha256 } }`. The
+ * keys stay readable (subscribers reading raw events meet them); `exact`: an extra key is a lie.
+ */
+export const PAYLOAD_REF = record({ key: req('key', str), bytes: req('bytes', nat), sha256: req('sha256', str) }, { exact: true });
+/** The one key of a reference's wrapper object (reserved: a value shaped so is read as a reference). */
+export const PAYLOAD_MARK = '$payload';

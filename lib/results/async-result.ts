@@ -2,6 +2,7 @@ import { CeleriacError, ErrorCodes, TaskRevokedError, TimeoutError } from '../er
 import type { Backend, ResultRecord } from '../ports';
 import { deserializeError, type SerializedError } from '../protocol/failure';
 import type { Json } from '../protocol/json';
+import { mapBounded, recordPayloadKeys, resolveValues } from '../protocol/payload';
 import { isReady, PROPAGATE_STATES, States, type TaskState } from './states';
 
 /** What a result handle needs from its app. */
@@ -98,8 +99,10 @@ export class AsyncResult<T = unknown> {
 
   /** Result or error, traceback, parent, children, and the rest of the stored record. */
   async info(): Promise<ResultInfo<T>> {
-    const r = await this.record();
-    if (!r) return { id: this.id, state: States.PENDING, children: [] };
+    const backend = await this.#host.backend();
+    const stored = await backend.store.get(this.id);
+    if (!stored) return { id: this.id, state: States.PENDING, children: [] };
+    const r = await resolveValues(backend.payloads, stored);
     return {
       id: r.id,
       state: r.state,
@@ -141,9 +144,9 @@ export class AsyncResult<T = unknown> {
       const r = await backend.store.get(this.id);
       // A SUCCESS proves every ancestor succeeded (a chain step or chord body runs only after
       // them): the ancestors are read only while this task is not done or when it failed.
-      if (r?.state === States.SUCCESS) return outcome<T>(r, propagate);
+      if (r?.state === States.SUCCESS) return outcome<T>(await resolveValues(backend.payloads, r), propagate);
       if (lineage) await lineage.throwIfFailed(backend);
-      if (r && isReady(r.state)) return outcome<T>(r, propagate);
+      if (r && isReady(r.state)) return outcome<T>(await resolveValues(backend.payloads, r), propagate);
       if (options.timeoutMs !== undefined && backend.clock.now() - start >= options.timeoutMs) {
         throw new TimeoutError(`result ${this.id} was not ready after ${options.timeoutMs} ms (state ${r?.state ?? States.PENDING})`);
       }
@@ -153,8 +156,9 @@ export class AsyncResult<T = unknown> {
 
   /** Raises the stored error if this task failed or was revoked; otherwise does nothing. */
   async maybeThrow(): Promise<void> {
-    const r = await this.record();
-    if (r && PROPAGATE_STATES.has(r.state)) outcome(r, true);
+    const backend = await this.#host.backend();
+    const r = await backend.store.get(this.id);
+    if (r && PROPAGATE_STATES.has(r.state)) await raise(backend, r);
   }
 
   /** Stops the task if it has not started yet: stores REVOKED; its worker discards it. */
@@ -162,9 +166,18 @@ export class AsyncResult<T = unknown> {
     await this.#host.revoke(this.id);
   }
 
-  /** Deletes the stored result (and the local parents'); the state reads PENDING afterwards. */
+  /**
+   * Deletes the stored result (and the local parents'), with the payloads it points to (README,
+   * "Large payloads"); the state reads PENDING afterwards.
+   */
   async forget(): Promise<void> {
     const backend = await this.#host.backend();
+    if (backend.payloads !== undefined) {
+      // The record names its payloads: read it first (only where payloads can exist), delete them, then it.
+      const r = await backend.store.get(this.id);
+      const keys = r === undefined ? [] : recordPayloadKeys(r).filter((k) => k.startsWith(`${backend.payloads?.prefix}/`));
+      if (keys.length > 0) await backend.payloads.delete(keys);
+    }
     await backend.store.delete(this.id);
     if (this.parent) await this.parent.forget();
   }
@@ -266,10 +279,14 @@ export class GroupResult<T extends readonly unknown[] = unknown[]> {
         // As Celery's join: members in order; the first ready failure raises.
         for (const r of recs) {
           if (!r || !isReady(r.state)) break;
-          if (PROPAGATE_STATES.has(r.state)) outcome(r, true);
+          if (PROPAGATE_STATES.has(r.state)) await raise(backend, r);
         }
       }
-      if (recs.every((r) => r && isReady(r.state))) return recs.map((r) => outcome(r as ResultRecord, false)) as unknown as T;
+      if (recs.every((r) => r && isReady(r.state))) {
+        // Members by reference are read a few at a time, not all at once.
+        const resolved = await mapBounded(recs as ResultRecord[], (r) => resolveValues(backend.payloads, r));
+        return resolved.map((r) => outcome(r, false)) as unknown as T;
+      }
       if (options.timeoutMs !== undefined && backend.clock.now() - start >= options.timeoutMs) {
         const done = recs.filter((r) => r && isReady(r.state)).length;
         throw new TimeoutError(`group ${this.id}: ${done} of ${recs.length} results ready after ${options.timeoutMs} ms`);
@@ -284,7 +301,8 @@ export class GroupResult<T extends readonly unknown[] = unknown[]> {
   }
 
   async maybeThrow(): Promise<void> {
-    for (const r of await this.records()) if (r && PROPAGATE_STATES.has(r.state)) outcome(r, true);
+    const backend = await this.#host.backend();
+    for (const r of await this.records()) if (r && PROPAGATE_STATES.has(r.state)) await raise(backend, r);
   }
 
   /** Revokes every member. */
@@ -301,6 +319,12 @@ export class GroupResult<T extends readonly unknown[] = unknown[]> {
   toJSON(): { id: string; results: string[] } {
     return { id: this.id, results: this.results.map((r) => r.id) };
   }
+}
+
+/** Throws the error a failed or revoked record stores, its details read back when stored by reference. */
+async function raise(backend: Backend, r: ResultRecord): Promise<never> {
+  outcome(await resolveValues(backend.payloads, r), true);
+  throw new Error(`record ${r.id} is ${r.state}, not an error`); // unreachable: outcome() threw
 }
 
 function outcome<T>(r: ResultRecord, propagate: boolean): T {
@@ -343,7 +367,7 @@ class Lineage {
     }
     for (const id of this.#ids) {
       const r = this.#ready.get(id);
-      if (r && PROPAGATE_STATES.has(r.state)) outcome(r, true);
+      if (r && PROPAGATE_STATES.has(r.state)) await raise(backend, r);
     }
   }
 }

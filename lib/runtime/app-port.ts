@@ -42,4 +42,6 @@ export interface AppSettings {
   readonly maxResultBytes: number;
   readonly maxJsonDepth: number;
   readonly resultExtended: boolean;
+  /** Values over this many bytes go to the backend's payload store, when it has one (README, "Large payloads"). */
+  readonly payloadThreshold: number;
 }

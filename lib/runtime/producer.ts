@@ -13,6 +13,7 @@ import { type EngineEnv, type Flow, Outbox, startNode } from './engine';
 import { taskFairnessKey } from './fairness';
 import { type CallScope, callKeyOf, checkIdempotencyKey, claimCallKey, idempotencyTtlMs } from './idempotency';
 import { deriveId } from './ids';
+import { offloadPlan, PutKeys } from './payloads';
 import { publish } from './publish';
 
 /**
@@ -134,21 +135,40 @@ interface Caller {
   readonly fairnessKey: string | undefined;
 }
 
-/** Stores the plan if it does not travel inline, and publishes its first messages. */
+/**
+ * Stores the large arguments of the plan (README, "Large payloads") and the plan if it does not
+ * travel inline, and publishes its first messages. If that fails with nothing sent, the
+ * arguments it stored are deleted again.
+ */
 async function start(
   app: RuntimeApp,
   backend: Backend,
-  plan: Plan,
+  compiled: Plan,
   caller: Caller,
   publishing?: (messages: number) => void,
 ): Promise<void> {
   const { parent, fairnessKey } = caller;
-  const wf = await workflowRef(app, backend, plan);
-  const flow: Flow = { plan, workflow: wf, rootId: parent?.rootId ?? plan.id, fairnessKey };
-  const out = new Outbox();
-  await startNode(engineFor(app, backend), flow, plan.root, undefined, [], { parentId: parent?.id ?? null }, out);
-  publishing?.(out.dispatches.length);
-  await publish(app, backend, out.dispatches);
+  const puts = new PutKeys();
+  let dispatched = 0;
+  try {
+    const plan = await offloadPlan(backend, app.settings, compiled, puts);
+    const wf = await workflowRef(app, backend, plan);
+    const flow: Flow = { plan, workflow: wf, rootId: parent?.rootId ?? plan.id, fairnessKey };
+    const out = new Outbox();
+    await startNode(engineFor(app, backend), flow, plan.root, undefined, [], { parentId: parent?.id ?? null }, out);
+    dispatched = out.dispatches.length;
+    publishing?.(dispatched);
+    await publish(app, backend, out.dispatches);
+  } catch (e) {
+    if (!sentPartly(e, dispatched)) {
+      await puts.discard(backend.payloads).catch((err: unknown) =>
+        app.logger.warn('could not delete the payloads of an unsent call; they expire with the bucket lifecycle rule', {
+          error: String(err),
+        }),
+      );
+    }
+    throw e;
+  }
 }
 
 /**

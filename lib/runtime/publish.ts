@@ -1,14 +1,19 @@
+import { CeleriacError, ErrorCodes } from '../errors';
 import type { Backend, OutgoingMessage } from '../ports';
 import { encodeEnvelope } from '../protocol/envelope';
+import { utf8Bytes } from '../protocol/limits';
 import { inSendSpan, type TraceHeaders } from '../telemetry/tracing';
 import type { RuntimeApp } from './app-port';
 import { type Dispatch, MAX_DELAY_SECONDS } from './engine';
+import { offloadEnvelope, PutKeys } from './payloads';
 
 /**
  * Publishes dispatches, with `beforeTaskPublish` / `afterTaskPublish` around each (sender = task
  * name). A message due later than the broker can delay goes to the backend's scheduler when it
  * has one (one schedule, not a hop every 15 minutes); else it is sent with the longest delay and
- * the worker sends it on (see worker.ts).
+ * the worker sends it on (see worker.ts). Arguments over the app's payload threshold are stored
+ * first and travel by reference; a send that fails deletes what it stored for the messages that
+ * did not go out, so a failed publish leaves nothing behind.
  */
 export async function publish(app: RuntimeApp, backend: Backend, dispatches: readonly Dispatch[]): Promise<void> {
   if (dispatches.length === 0) return;
@@ -30,32 +35,73 @@ async function send(app: RuntimeApp, backend: Backend, dispatches: readonly Disp
   const messages: OutgoingMessage[] = [];
   const scheduled: { message: OutgoingMessage; at: number }[] = [];
   const now = backend.clock.now();
-  for (let i = 0; i < dispatches.length; i++) {
-    const d = dispatches[i] as Dispatch;
-    if (beforeTaskPublish.hasReceivers) {
-      await beforeTaskPublish.send({ sender: d.envelope.task, body: d.envelope, queue: d.queue, delaySeconds: d.delaySeconds });
+  // What each message's offload put, by message id (a failed send deletes those of the unsent).
+  const puts = new Map<string, PutKeys>();
+  try {
+    for (let i = 0; i < dispatches.length; i++) {
+      const d = dispatches[i] as Dispatch;
+      if (beforeTaskPublish.hasReceivers) {
+        await beforeTaskPublish.send({ sender: d.envelope.task, body: d.envelope, queue: d.queue, delaySeconds: d.delaySeconds });
+      }
+      const mine = new PutKeys();
+      puts.set(d.envelope.id, mine);
+      const envelope = await offloadEnvelope(backend, app.settings, d.envelope, mine);
+      const message = messageOf(d, encodeEnvelope(envelope));
+      const at = longDelay(d, now);
+      if (at !== undefined && backend.delayed && utf8Bytes(message.body) <= backend.delayed.maxBodyBytes) {
+        const { delaySeconds: _delay, ...due } = message;
+        scheduled.push({ message: due, at });
+      } else {
+        messages.push(message);
+      }
     }
-    const message: OutgoingMessage = {
-      queue: d.queue,
-      body: encodeEnvelope(d.envelope),
-      id: d.envelope.id,
-      ...(d.delaySeconds > 0 ? { delaySeconds: d.delaySeconds } : {}),
-      ...(d.envelope.headers.fairnessKey !== undefined ? { groupId: d.envelope.headers.fairnessKey } : {}),
-    };
-    const at = longDelay(d, now);
-    if (at !== undefined && backend.delayed && Buffer.byteLength(message.body) <= backend.delayed.maxBodyBytes) {
-      const { delaySeconds: _delay, ...due } = message;
-      scheduled.push({ message: due, at });
-    } else {
-      messages.push(message);
+    if (messages.length > 0) await backend.broker.send(messages);
+    for (const m of messages) puts.delete(m.id);
+    for (const s of scheduled) {
+      await backend.delayed?.sendAt(s.message, s.at);
+      puts.delete(s.message.id);
     }
+  } catch (e) {
+    await discardUnsent(app, backend, puts, e);
+    throw e;
   }
-  if (messages.length > 0) await backend.broker.send(messages);
-  for (const s of scheduled) await backend.delayed?.sendAt(s.message, s.at);
   if (afterTaskPublish.hasReceivers) {
     for (const d of dispatches) {
       await afterTaskPublish.send({ sender: d.envelope.task, body: d.envelope, queue: d.queue, delaySeconds: d.delaySeconds });
     }
+  }
+}
+
+function messageOf(d: Dispatch, body: string): OutgoingMessage {
+  return {
+    queue: d.queue,
+    body,
+    id: d.envelope.id,
+    ...(d.delaySeconds > 0 ? { delaySeconds: d.delaySeconds } : {}),
+    ...(d.envelope.headers.fairnessKey !== undefined ? { groupId: d.envelope.headers.fairnessKey } : {}),
+  };
+}
+
+/**
+ * After a failed send: deletes the payloads of the messages that did not go out — those the
+ * broker names (`PUBLISH_FAILED` lists them), or all (any other error: refused before sending).
+ * A delete that fails is logged, not thrown: the send's error is the one the caller must see.
+ */
+async function discardUnsent(app: RuntimeApp, backend: Backend, puts: ReadonlyMap<string, PutKeys>, e: unknown): Promise<void> {
+  if (backend.payloads === undefined) return;
+  const failed = e instanceof CeleriacError && e.code === ErrorCodes.PUBLISH_FAILED ? e.details?.failed : undefined;
+  const unsent = Array.isArray(failed)
+    ? failed.map((f) => (typeof f === 'object' && f !== null && !Array.isArray(f) ? String(f.id) : '')).filter((id) => puts.has(id))
+    : [...puts.keys()];
+  const keys = new PutKeys();
+  for (const id of unsent) for (const k of puts.get(id)?.keys ?? []) keys.add(k);
+  try {
+    await keys.discard(backend.payloads);
+  } catch (err) {
+    app.logger.warn('could not delete the payloads of an unsent message; they expire with the bucket lifecycle rule', {
+      keys: keys.keys.length,
+      error: String(err),
+    });
   }
 }
 

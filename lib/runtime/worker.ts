@@ -5,6 +5,7 @@
  * {@link processMessage}.
  */
 
+import { createHash } from 'node:crypto';
 import { DEFAULT_MAX_NODES } from '../canvas/compile';
 import type { AnySignature } from '../canvas/signature';
 import {
@@ -23,7 +24,9 @@ import type { Backend, Clock, Lease, ResultRecord, WriteResult } from '../ports'
 import { decodeContinuation, decodeEnvelope, decodePlan, type Envelope, encodeContinuation, encodePlan } from '../protocol/envelope';
 import { deserializeError, type SerializedError, serializeError } from '../protocol/failure';
 import { replacedKey, safeId } from '../protocol/ids';
-import { type Json, toJson } from '../protocol/json';
+import { type Json, type JsonObject, toJson } from '../protocol/json';
+import { EVENT_RESULT_BYTES, jsonOver, resultTooLarge } from '../protocol/limits';
+import { isPayloadRefusal } from '../protocol/payload';
 import { entryTasks, type Frame, isChainFrame, type Plan, planNode, type TaskNode, type WorkflowRef } from '../protocol/plan';
 import { isReady, States } from '../results/states';
 import type { PostrunPayload, RequestInfo } from '../signals';
@@ -59,6 +62,7 @@ import {
 import { taskFairnessKey } from './fairness';
 import { callKeyOf, claimCallKey, idempotencyTtlMs } from './idempotency';
 import { deriveId } from './ids';
+import { offloadError, offloadResult, PutKeys, resolveCall } from './payloads';
 import { validateEntries } from './producer';
 import { publish } from './publish';
 import { compileReplacement, nestingOf } from './replace';
@@ -98,8 +102,6 @@ export interface FaultHooks {
 }
 
 const HARD_MARGIN_MS = 1_000;
-/** Results larger than this travel in events as `result: null, resultTruncated: true` (entries hold 256 KB). */
-const EVENT_RESULT_BYTES = 200_000;
 const SOFT_MARGIN_MS = 3_000;
 const ETA_SKEW_MS = 1_000;
 const DEFAULT_LEASE_MS = 60_000;
@@ -325,14 +327,15 @@ async function handleCall(rt: WorkerRuntime, msg: IncomingMessage, inv: Invocati
   // A workflow that is a lie is refused like a malformed body: stored once under the transport's
   // id (never under the id it claims, which may be another workflow's), its body never run.
   if (!admitted.ok) return rejectMessage(rt, msg, inv, safeId(msg.messageId), env.task, admitted.error);
-  const request = requestOf(env);
+  let request = requestOf(env);
   const { flow } = admitted;
   if (env.task === CHORD_DEADLINE_TASK) return handleChordDeadline(rt, env, flow, lease);
 
   if (app.signals.taskReceived.hasReceivers) await app.signals.taskReceived.send({ sender: env.task, request });
   const def = app.getTask(env.task);
   const queueWaitMs = msg.sentAt !== undefined ? Math.max(0, now - msg.sentAt) : undefined;
-  const attempt = (ctx?: TaskContext): Attempt => ({ env, request, ctx, def, lease, started: now, flow, queueWaitMs });
+  let call: Call | undefined;
+  const attempt = (ctx?: TaskContext): Attempt => ({ env, request, ctx, def, lease, started: now, flow, queueWaitMs, call });
 
   const existing = await readGuard(rt, attempt());
   if (existing) {
@@ -363,9 +366,19 @@ async function handleCall(rt: WorkerRuntime, msg: IncomingMessage, inv: Invocati
     await settle(rt, attempt(), failureOf(err), 0);
     return 'ack';
   }
+  // Arguments stored by reference are read now, once the call is known to run (README, "Large
+  // payloads"); one that is missing or not the app's is this call's stored FAILURE.
+  try {
+    call = await resolveCall(backend.payloads, env);
+  } catch (e) {
+    if (!isPayloadRefusal(e)) throw e;
+    await settle(rt, attempt(), failureOf(e), 0);
+    return 'ack';
+  }
+  if (call.args !== env.args || call.kwargs !== env.kwargs) request = { ...request, args: call.args, kwargs: call.kwargs };
   if (!isThrottled(def)) return execute(rt, { ...attempt(), def }, inv);
   // A rate or concurrency limit: the call waits its turn (see lib/runtime/throttle.ts) before it runs.
-  const args = callArgs(env);
+  const args = callArgs(call);
   const gate = await throttle(backend, app.logger, app.name, def, env, args, inv.deadline);
   if (gate.kind === 'refused') {
     await settle(rt, attempt(), failureOf(gate.error), 0);
@@ -445,9 +458,15 @@ async function ownGuard(rt: WorkerRuntime, a: Attempt): Promise<ResultRecord | u
   return own && isReady(own.state) ? own : (guard ?? own);
 }
 
+/** A call's arguments as its body sees them (references resolved). */
+interface Call {
+  readonly args: readonly Json[];
+  readonly kwargs?: JsonObject | undefined;
+}
+
 /** The arguments the body is called with: the args, then the kwargs object when there is one. */
-function callArgs(env: Envelope): readonly unknown[] {
-  return env.kwargs && Object.keys(env.kwargs).length > 0 ? [...env.args, env.kwargs] : env.args;
+function callArgs(call: Call): readonly unknown[] {
+  return call.kwargs && Object.keys(call.kwargs).length > 0 ? [...call.args, call.kwargs] : call.args;
 }
 
 /** The workflow `env` runs in: its messages inherit `env`'s root and fairness key. */
@@ -494,7 +513,7 @@ async function execute(rt: WorkerRuntime, base: Attempt & { readonly def: TaskDe
     return 'retry';
   }
   const controller = new AbortController();
-  const args = callArgs(env);
+  const args = callArgs(base.call ?? env);
 
   const ctx: TaskContext = {
     ...request,
@@ -551,13 +570,16 @@ async function execute(rt: WorkerRuntime, base: Attempt & { readonly def: TaskDe
 
   if (outcome.kind === 'success') {
     let value: Json;
+    const puts = new PutKeys();
     try {
-      value = checkResult(outcome.value, env, app.settings.maxResultBytes);
+      value = await storedResult(rt, attempt, outcome.value, puts);
     } catch (e) {
+      if (e instanceof CeleriacError && e.retryable) throw e; // the payload store is unreachable: retry the message
       await fail(rt, attempt, e, duration);
       return 'ack';
     }
-    await succeed(rt, attempt, value, outcome.value, duration);
+    // A racing delivery stored its own outcome first: what this one put is nobody's.
+    if (!(await succeed(rt, attempt, value, outcome.value, duration))) await puts.discard(backend.payloads);
     return 'ack';
   }
 
@@ -714,27 +736,26 @@ async function runWithLimits(
   }
 }
 
-function resultBytes(v: Json): number {
-  if (typeof v === 'string') return v.length * 3 > EVENT_RESULT_BYTES ? Buffer.byteLength(v) : v.length;
-  if (typeof v !== 'object' || v === null) return 8;
-  const s = JSON.stringify(v);
-  return s.length * 3 > EVENT_RESULT_BYTES ? Buffer.byteLength(s) : s.length;
+/**
+ * A body's return value as it is stored and travels: JSON, by reference when over the payload
+ * threshold (and the backend has a payload store), else refused over `maxResultBytes`.
+ */
+async function storedResult(rt: WorkerRuntime, a: Attempt, value: unknown, puts: PutKeys): Promise<Json> {
+  const { env } = a;
+  const json = toJson(value, `result of ${env.task}`);
+  const { backend, app } = rt;
+  const { maxResultBytes, payloadThreshold } = app.settings;
+  const stored = backend.payloads === undefined ? json : await offloadResult(backend, app.settings, env.id, deliveryToken(a), json, puts);
+  // What stays inline is at most the threshold: measured again only when the threshold allows more than a record holds.
+  if (backend.payloads !== undefined && payloadThreshold <= maxResultBytes) return stored;
+  const over = jsonOver(stored, maxResultBytes);
+  if (over !== undefined) throw resultTooLarge(env.id, over.bytes, maxResultBytes, `result of ${env.task}`);
+  return stored;
 }
 
-function checkResult(value: unknown, env: Envelope, maxBytes: number): Json {
-  const json = toJson(value, `result of ${env.task}`);
-  if (json !== null && (typeof json === 'object' || (typeof json === 'string' && json.length * 3 > EVENT_RESULT_BYTES))) {
-    const s = typeof json === 'string' ? json : JSON.stringify(json);
-    const bytes = s.length * 3 > maxBytes ? Buffer.byteLength(s) : s.length;
-    if (bytes > maxBytes) {
-      throw new CeleriacError(
-        ErrorCodes.RESULT_TOO_LARGE,
-        `result of ${env.task}[${env.id}] is ${bytes} bytes; results are limited to ${maxBytes} bytes (DynamoDB items hold 400 KB). Store large data elsewhere and return a reference.`,
-        { details: { bytes, limit: maxBytes } },
-      );
-    }
-  }
-  return json;
+/** A key part unique to this delivery: a racing duplicate never overwrites what the winner's record points to. */
+function deliveryToken(a: Attempt): string {
+  return createHash('sha256').update(a.lease.owner).digest('base64url').slice(0, 12);
 }
 
 // ── settling an outcome ────────────────────────────────────────────────────────────────────
@@ -753,6 +774,8 @@ interface Attempt {
   readonly flow: Flow | undefined;
   /** How long the message waited on its queue before this attempt began (ms), when the transport says. */
   readonly queueWaitMs: number | undefined;
+  /** The call's arguments with references resolved, once read (absent: the body never runs, or none were by reference). */
+  readonly call?: Call | undefined;
 }
 
 /** What an attempt ended in, for good (a retry is not an outcome: nothing is settled). */
@@ -1002,16 +1025,18 @@ function ignoresResult(a: Attempt, route: Route): boolean {
   return (a.env.headers.ignoreResult ?? a.def?.options.ignoreResult ?? false) && !route.continues;
 }
 
-async function succeed(rt: WorkerRuntime, a: Attempt, value: Json, raw: unknown, durationMs: number): Promise<void> {
-  if (!(await settle(rt, a, { kind: 'success', value }, durationMs))) return; // a racing duplicate stored first
+/** Settles a success, then runs the success hooks. False when a racing duplicate stored first. */
+async function succeed(rt: WorkerRuntime, a: Attempt, value: Json, raw: unknown, durationMs: number): Promise<boolean> {
+  if (!(await settle(rt, a, { kind: 'success', value }, durationMs))) return false;
   const { env, ctx, def } = a;
-  if (!ctx || !def) return;
+  if (!ctx || !def) return true;
   const { signals } = rt.app;
   const hooks = def.options;
   if (hooks.onSuccess) await guardHook(rt, 'onSuccess', env, () => runWithContext(ctx, () => hooks.onSuccess?.(raw, ctx)));
   if (signals.taskSuccess.hasReceivers) await signals.taskSuccess.send({ sender: env.task, taskId: env.id, result: raw });
   if (hooks.afterReturn) await guardHook(rt, 'afterReturn', env, () => runWithContext(ctx, () => hooks.afterReturn?.('SUCCESS', raw, ctx)));
   await postrun(rt, a, raw, States.SUCCESS, durationMs);
+  return true;
 }
 
 /**
@@ -1020,8 +1045,17 @@ async function succeed(rt: WorkerRuntime, a: Attempt, value: Json, raw: unknown,
  * and `taskPostrun` says REJECTED (celery-semantics §hooks).
  */
 async function fail(rt: WorkerRuntime, a: Attempt, error: unknown, durationMs: number, rejected = false): Promise<void> {
-  const outcome = failureOf(error);
-  if (!(await settle(rt, a, outcome, durationMs))) return;
+  const failure = failureOf(error);
+  const puts = new PutKeys();
+  // An error's details over the payload threshold are stored by reference, as a result is.
+  const outcome: Outcome =
+    failure.kind === 'failure' && rt.backend.payloads !== undefined
+      ? { ...failure, error: await offloadError(rt.backend, rt.app.settings, a.env.id, deliveryToken(a), failure.error, puts) }
+      : failure;
+  if (!(await settle(rt, a, outcome, durationMs))) {
+    await puts.discard(rt.backend.payloads);
+    return;
+  }
   const { env, ctx, def } = a;
   if (!ctx) return;
   const { signals } = rt.app;
@@ -1135,7 +1169,8 @@ async function retry(
   };
   await publish(app, backend, [{ envelope: next, queue: h.queue ?? app.queueOf(env.task), delaySeconds: delayFor(etaMs, now) }]);
   const reason = req.error ?? raised;
-  const serialized = serializeError(reason);
+  // Large details go by reference, as a failure's do (the RETRY record and event carry them).
+  const serialized = await offloadError(backend, app.settings, env.id, deliveryToken(a), serializeError(reason), new PutKeys());
   await backend.store.writeProgress({
     ...baseRecord(env, def, app.settings.resultExtended),
     state: States.RETRY,
@@ -1232,7 +1267,7 @@ async function emit(
   const { app, backend } = rt;
   const now = backend.clock.now();
   const h = env.headers;
-  if (part.result !== undefined && part.result !== null && resultBytes(part.result) > EVENT_RESULT_BYTES) {
+  if (part.result !== undefined && jsonOver(part.result, EVENT_RESULT_BYTES) !== undefined) {
     // An EventBridge entry holds 256 KB; a larger result stays in the store, the event says so.
     part = { ...part, result: null, resultTruncated: true };
   }

@@ -12,9 +12,9 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CeleriacError, ErrorCodes } from '../../errors';
 import type { CallClaim, Clock, JoinCount, JoinShard, Lease, ResultRecord, ResultStore, WriteResult } from '../../ports';
+import { bytesOver, DYNAMO_MAX_ITEM_BYTES, resultTooLarge, utf8Bytes } from '../../protocol/limits';
 import type { PlanRecord } from '../../protocol/plan';
 import { isReady, States } from '../../results/states';
-import { DYNAMO_MAX_ITEM_BYTES, resultTooLarge, utf8Bytes } from '../limits';
 import { systemClock } from '../system';
 import { backendError, DEFAULT_RETRY, errorName, type RetryPolicy, retryLeftovers } from './retry';
 
@@ -411,8 +411,8 @@ export class DynamoResultStore implements ResultStore {
       item[A.leaseOwner] = { S: lease.owner };
       item[A.leaseUntil] = { N: String(lease.until) };
     }
-    // Cheap bound first (≤ 3 UTF-8 bytes per UTF-16 unit), exact count only near the limit.
-    if (json.length * 3 + 1024 > DYNAMO_MAX_ITEM_BYTES) {
+    // The record's text bounds the item (its other attributes take under 1 KiB); exact only near the limit.
+    if (bytesOver(json, DYNAMO_MAX_ITEM_BYTES - 1024) !== undefined) {
       const bytes = itemBytes(item);
       if (bytes > DYNAMO_MAX_ITEM_BYTES) throw resultTooLarge(record.id, bytes);
     }

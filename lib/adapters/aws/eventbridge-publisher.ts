@@ -1,7 +1,7 @@
 import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { CeleriacError, ErrorCodes } from '../../errors';
 import type { BusEvent, Clock, EventPublisher } from '../../ports';
-import { EVENTS_MAX_BATCH_BYTES, EVENTS_MAX_BATCH_ENTRIES, eventEntryBytes, eventTooLarge } from '../limits';
+import { EVENTS_MAX_BATCH_BYTES, EVENTS_MAX_BATCH_ENTRIES, eventEntryBytes, eventTooLarge } from '../../protocol/limits';
 import { systemClock } from '../system';
 import { type BatchOutcome, Coalescer, type EntryFailure } from './coalescer';
 import { DEFAULT_RETRY, errorName, isTransient, type RetryPolicy } from './retry';

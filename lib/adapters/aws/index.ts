@@ -8,6 +8,7 @@
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { type CeleriacConfig, loadConfig } from '../../config';
@@ -17,6 +18,7 @@ import { randomIds, systemClock } from '../system';
 import { DynamoResultStore } from './dynamo-result-store';
 import { EventBridgePublisher } from './eventbridge-publisher';
 import type { RetryPolicy } from './retry';
+import { S3PayloadStore } from './s3-payload-store';
 import { SchedulerDelayedSender } from './scheduler-sender';
 import { SqsBroker } from './sqs-broker';
 
@@ -44,12 +46,19 @@ export interface AwsBackendOptions {
     readonly dynamodb?: DynamoDBClient;
     readonly eventbridge?: EventBridgeClient;
     readonly scheduler?: SchedulerClient;
+    readonly s3?: S3Client;
   };
   readonly clientConfig?: AwsClientConfig;
   /** One endpoint for every service (an emulator, LocalStack). Overrides `config.endpoint`. */
   readonly endpoint?: string;
   /** Per-service endpoints; override `endpoint`. */
-  readonly endpoints?: { readonly sqs?: string; readonly dynamodb?: string; readonly eventbridge?: string; readonly scheduler?: string };
+  readonly endpoints?: {
+    readonly sqs?: string;
+    readonly dynamodb?: string;
+    readonly eventbridge?: string;
+    readonly scheduler?: string;
+    readonly s3?: string;
+  };
   readonly clock?: Clock;
   readonly ids?: Ids;
   /** Backoff for failed batch entries and unprocessed keys. */
@@ -102,7 +111,7 @@ export function awsBackend(config: CeleriacConfig, opts: AwsBackendOptions = {})
     );
   }
   const clock = opts.clock ?? systemClock;
-  const endpointFor = (svc: 'sqs' | 'dynamodb' | 'eventbridge' | 'scheduler'): string | undefined =>
+  const endpointFor = (svc: 'sqs' | 'dynamodb' | 'eventbridge' | 'scheduler' | 's3'): string | undefined =>
     opts.endpoints?.[svc] ?? opts.endpoint ?? config.endpoint;
   const base = {
     ...(config.region === undefined ? {} : { region: config.region }),
@@ -157,6 +166,20 @@ export function awsBackend(config: CeleriacConfig, opts: AwsBackendOptions = {})
         })
       : undefined;
   const retry = opts.retry ?? {};
+  // Large payloads go to S3 only where the stack configured a bucket; elsewhere they are refused.
+  const s3Endpoint = endpointFor('s3');
+  const payloads =
+    config.payloadBucket === undefined
+      ? undefined
+      : new S3PayloadStore({
+          client: make(
+            opts.clients?.s3,
+            // Path-style on a custom endpoint (an emulator, LocalStack): no bucket subdomains there.
+            () => new S3Client({ ...base, ...(s3Endpoint === undefined ? {} : { endpoint: s3Endpoint, forcePathStyle: true }) }),
+          ),
+          bucket: config.payloadBucket,
+          prefix: payloadPrefix(config),
+        });
   return {
     kind: opts.kind ?? ((sqsEndpoint ?? ddbEndpoint ?? ebEndpoint) ? 'localstack' : 'aws'),
     broker: new SqsBroker({ client: sqs, queueUrls: config.queueUrls, clock, retry, escapeNonBmpInJson: opts.escapeNonBmpInJson ?? false }),
@@ -170,6 +193,7 @@ export function awsBackend(config: CeleriacConfig, opts: AwsBackendOptions = {})
     pollIntervalMs: 500,
     queueAliases: queueAliases(config.queueUrls),
     ...(delayed === undefined ? {} : { delayed }),
+    ...(payloads === undefined ? {} : { payloads }),
     clients: { sqs, dynamodb, eventbridge },
     destroy() {
       for (const c of created) c.destroy();
@@ -192,9 +216,21 @@ export function awsBackendFromEnv(env: Readonly<Record<string, string | undefine
     dynamodb: opts.endpoints?.dynamodb ?? pick('AWS_ENDPOINT_URL_DYNAMODB'),
     eventbridge: opts.endpoints?.eventbridge ?? pick('AWS_ENDPOINT_URL_EVENTBRIDGE'),
     scheduler: opts.endpoints?.scheduler ?? pick('AWS_ENDPOINT_URL_SCHEDULER'),
+    s3: opts.endpoints?.s3 ?? pick('AWS_ENDPOINT_URL_S3'),
   };
   const defined = Object.fromEntries(Object.entries(endpoints).filter(([, v]) => v !== undefined)) as AwsBackendOptions['endpoints'];
   return awsBackend(config, { ...opts, ...(defined === undefined ? {} : { endpoints: defined }) });
+}
+
+/** The key prefix of the app's payloads: its name, which the stack's IAM grant (`<app>/*`) and lifecycle rule match. */
+function payloadPrefix(config: CeleriacConfig): string {
+  if (config.app === undefined || config.app === '') {
+    throw new CeleriacError(
+      ErrorCodes.NOT_CONFIGURED,
+      'CELERIAC_PAYLOAD_BUCKET is set but CELERIAC_APP is not: payload keys are under the app name (the CDK stack sets both)',
+    );
+  }
+  return config.app;
 }
 
 /**

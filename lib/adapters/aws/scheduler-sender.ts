@@ -8,9 +8,7 @@ import { createHash } from 'node:crypto';
 import { CreateScheduleCommand, type SchedulerClient } from '@aws-sdk/client-scheduler';
 import { CeleriacError, ErrorCodes } from '../../errors';
 import type { DelayedSender, OutgoingMessage } from '../../ports';
-
-/** EventBridge Scheduler takes a target input of up to 256 KiB; a larger body goes the hop way. */
-export const SCHEDULE_INPUT_MAX_BYTES = 256 * 1024;
+import { SCHEDULE_INPUT_MAX_BYTES } from '../../protocol/limits';
 
 export interface SchedulerSenderOptions {
   readonly client: SchedulerClient;
@@ -25,6 +23,7 @@ export interface SchedulerSenderOptions {
 }
 
 export class SchedulerDelayedSender implements DelayedSender {
+  /** EventBridge Scheduler takes a target input of up to 256 KiB; a larger body goes the hop way. */
   readonly maxBodyBytes = SCHEDULE_INPUT_MAX_BYTES;
   readonly #o: SchedulerSenderOptions;
 

@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { CeleriacError, ErrorCodes } from '../../errors';
 import type { Broker, Clock, OutgoingMessage, QueueAdmin, QueueConsumer, ReceivedMessage } from '../../ports';
-import { checkOutgoing, SQS_MAX_BATCH_BYTES, SQS_MAX_BATCH_ENTRIES, SQS_MAX_VISIBILITY_SECONDS } from '../limits';
+import { checkOutgoing, SQS_MAX_BATCH_BYTES, SQS_MAX_BATCH_ENTRIES, SQS_MAX_VISIBILITY_SECONDS } from '../../protocol/limits';
 import { systemClock } from '../system';
 import { type BatchOutcome, Coalescer, type EntryFailure } from './coalescer';
 import { backendError, DEFAULT_RETRY, errorName, isTransient, type RetryPolicy } from './retry';

@@ -1,6 +1,6 @@
 import { CeleriacError, ErrorCodes } from '../../errors';
 import type { Broker, Clock, Ids, OutgoingMessage, QueueAdmin, QueueConsumer, ReceivedMessage } from '../../ports';
-import { checkOutgoing, SQS_MAX_BATCH_ENTRIES, SQS_MAX_VISIBILITY_SECONDS } from '../limits';
+import { checkOutgoing, SQS_MAX_BATCH_ENTRIES, SQS_MAX_VISIBILITY_SECONDS } from '../../protocol/limits';
 import { sleepOn, systemClock } from './clock';
 import { MinHeap } from './heap';
 import { randomIds } from './ids';

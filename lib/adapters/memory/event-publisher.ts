@@ -1,5 +1,5 @@
 import type { BusEvent, EventPublisher } from '../../ports';
-import { EVENTS_MAX_BATCH_BYTES, eventEntryBytes, eventTooLarge } from '../limits';
+import { EVENTS_MAX_BATCH_BYTES, eventEntryBytes, eventTooLarge } from '../../protocol/limits';
 
 /** Receives each published batch; a returned promise is awaited by `publish`. */
 export type BusListener = (events: readonly BusEvent[]) => void | Promise<void>;

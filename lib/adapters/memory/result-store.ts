@@ -1,8 +1,8 @@
 import { CeleriacError, ErrorCodes } from '../../errors';
 import type { CallClaim, JoinCount, JoinShard, Lease, ResultRecord, ResultStore, WriteResult } from '../../ports';
+import { bytesOver, DYNAMO_MAX_ITEM_BYTES, resultTooLarge } from '../../protocol/limits';
 import type { PlanRecord } from '../../protocol/plan';
 import { isReady } from '../../results/states';
-import { DYNAMO_MAX_ITEM_BYTES, resultTooLarge, utf8Bytes } from '../limits';
 
 /**
  * A stored record, split the way the DynamoDB adapter splits it: the immutable part as JSON
@@ -188,11 +188,8 @@ function toEntry(record: ResultRecord): Entry {
   const { cont, lease } = record;
   // Rest-destructuring is measurably slower than this on the hot path; most writes carry neither.
   const json = JSON.stringify(cont === undefined && lease === undefined ? record : withoutContinuation(record));
-  // Cheap bound first: a UTF-16 unit is at most 3 UTF-8 bytes.
-  if (json.length * 3 + ITEM_OVERHEAD_BYTES > DYNAMO_MAX_ITEM_BYTES) {
-    const bytes = utf8Bytes(json) + ITEM_OVERHEAD_BYTES;
-    if (bytes > DYNAMO_MAX_ITEM_BYTES) throw resultTooLarge(record.id, bytes);
-  }
+  const over = bytesOver(json, DYNAMO_MAX_ITEM_BYTES - ITEM_OVERHEAD_BYTES);
+  if (over !== undefined) throw resultTooLarge(record.id, over + ITEM_OVERHEAD_BYTES);
   return {
     json,
     state: record.state,

@@ -7,7 +7,14 @@
 import { type AwsBackend, awsBackend } from '../../adapters/aws';
 import { loadConfig } from '../../config';
 import type { Topology } from '../../routing';
-import { EMULATOR_CLIENT_CONFIG, type EventBridgeEndpoint, ensureQueue, ensureTable, startEventBridgeEndpoint } from '../emulators';
+import {
+  EMULATOR_CLIENT_CONFIG,
+  type EventBridgeEndpoint,
+  ensureBucket,
+  ensureQueue,
+  ensureTable,
+  startEventBridgeEndpoint,
+} from '../emulators';
 import { dlqNameOf, type LocalQueue, localQueueSettings } from '../queues';
 import { runStopSequence, stopStep } from '../stop';
 import type { LocalResources } from '../types';
@@ -17,6 +24,8 @@ import type { BackendContext, LocalBackend } from './backend';
 export interface AwsServices {
   readonly sqs: string;
   readonly dynamodb: string;
+  /** An S3 endpoint for large payloads (fauxqs serves one next to SQS); absent: payloads are not offloaded. */
+  readonly s3?: string;
   /** Stops them, when this run started them (emulators); absent for a server that outlives the run. */
   readonly stop?: () => Promise<void>;
 }
@@ -30,7 +39,10 @@ export interface AwsMode {
   prepare?(ctx: BackendContext, aws: AwsBackend, queues: readonly LocalQueue[]): Promise<void>;
 }
 
-type Endpoints = { readonly eventbridge: string; readonly dynamodb: string; readonly sqs: string };
+type Endpoints = { readonly eventbridge: string; readonly dynamodb: string; readonly sqs: string; readonly s3?: string };
+
+/** The bucket of large payloads on a local S3 endpoint; one for every app, each under its own `<app>/` prefix as on AWS. */
+export const LOCAL_PAYLOAD_BUCKET = 'celeriac-payloads';
 
 /** Starts an AWS-protocol backend for `mode`; a failed start stops what it had started. */
 export async function startAwsBackend(ctx: BackendContext, mode: AwsMode): Promise<LocalBackend> {
@@ -51,12 +63,24 @@ export async function startAwsBackend(ctx: BackendContext, mode: AwsMode): Promi
   try {
     capture = await startCapture(ctx);
     services = await mode.startServices(ctx);
-    const endpoints: Endpoints = { eventbridge: capture.endpoint, dynamodb: services.dynamodb, sqs: services.sqs };
+    const endpoints: Endpoints = {
+      eventbridge: capture.endpoint,
+      dynamodb: services.dynamodb,
+      sqs: services.sqs,
+      ...(services.s3 !== undefined ? { s3: services.s3 } : {}),
+    };
     const { queues, resources } = await createResources(ctx, endpoints);
     aws = connect(ctx, mode.kind, resources, endpoints);
     await mode.prepare?.(ctx, aws, queues);
     // Local reads cost nothing: poll results often so `get()` returns promptly.
-    const ports = { store: aws.store, events: aws.events, ids: aws.ids, pollIntervalMs: 20, ...(aws.flow ? { flow: aws.flow } : {}) };
+    const ports = {
+      store: aws.store,
+      events: aws.events,
+      ids: aws.ids,
+      pollIntervalMs: 20,
+      ...(aws.flow ? { flow: aws.flow } : {}),
+      ...(aws.payloads ? { payloads: aws.payloads } : {}),
+    };
     return { inner: aws.broker, ports, queues, resources, endpoints, stop };
   } catch (e) {
     await stop();
@@ -88,8 +112,9 @@ function startCapture(ctx: BackendContext): Promise<EventBridgeEndpoint> {
 async function createResources(ctx: BackendContext, endpoints: Endpoints): Promise<{ queues: LocalQueue[]; resources: LocalResources }> {
   const { topology } = ctx;
   const table = `celeriac-${topology.app}`;
-  const [, ...urls] = await Promise.all([
+  const [, , ...urls] = await Promise.all([
     ensureTable(endpoints.dynamodb, table),
+    endpoints.s3 === undefined ? undefined : ensureBucket(endpoints.s3, LOCAL_PAYLOAD_BUCKET),
     ...topology.queues.map((q) =>
       ensureQueue(endpoints.sqs, physicalName(topology, q.name), {
         dlqName: dlqNameOf(topology.app, q.name),
@@ -131,9 +156,15 @@ function connect(ctx: BackendContext, kind: AwsMode['kind'], resources: LocalRes
     CELERIAC_DLQ_URLS: JSON.stringify(resources.dlqUrls),
     // The emulator helpers create the table and queues in this region; `region` only names ARNs and events.
     AWS_REGION: EMULATOR_CLIENT_CONFIG.region,
+    ...(endpoints.s3 !== undefined ? { CELERIAC_PAYLOAD_BUCKET: LOCAL_PAYLOAD_BUCKET } : {}),
   });
   return awsBackend(config, {
-    endpoints: { sqs: endpoints.sqs, dynamodb: endpoints.dynamodb, eventbridge: endpoints.eventbridge },
+    endpoints: {
+      sqs: endpoints.sqs,
+      dynamodb: endpoints.dynamodb,
+      eventbridge: endpoints.eventbridge,
+      ...(endpoints.s3 !== undefined ? { s3: endpoints.s3 } : {}),
+    },
     clientConfig: EMULATOR_CLIENT_CONFIG,
     clock: ctx.time,
     kind,

@@ -1,6 +1,7 @@
 /**
  * `emulated` mode's backend (the default): real-protocol stand-ins in this process on free
- * loopback ports — dynalite (DynamoDB) and fauxqs (SQS) — reached through the AWS adapters.
+ * loopback ports — dynalite (DynamoDB) and fauxqs (SQS, and S3 for large payloads) — reached
+ * through the AWS adapters.
  */
 import { startDynalite, startFauxqs } from '../emulators';
 import { runStopSequence, stopStep } from '../stop';
@@ -33,5 +34,6 @@ async function startEmulators(ctx: BackendContext): Promise<AwsServices> {
     await stop();
     throw sqs.reason;
   }
-  return { dynamodb: dynamo.value.endpoint, sqs: sqs.value.endpoint, stop };
+  // fauxqs serves S3 on the same endpoint as SQS: large payloads go there (README, "Large payloads").
+  return { dynamodb: dynamo.value.endpoint, sqs: sqs.value.endpoint, s3: sqs.value.endpoint, stop };
 }

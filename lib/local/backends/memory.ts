@@ -3,7 +3,7 @@
  * table; the queues still get the topology's redrive policy.
  */
 import { randomUUID } from 'node:crypto';
-import { memoryBackend } from '../../adapters/memory';
+import { MemoryPayloadStore, memoryBackend } from '../../adapters/memory';
 import { dlqNameOf, type LocalQueue, localQueueSettings } from '../queues';
 import { runStopSequence, stopStep } from '../stop';
 import type { BackendContext, LocalBackend } from './backend';
@@ -21,7 +21,15 @@ export async function startMemoryBackend(ctx: BackendContext): Promise<LocalBack
   const unsubscribe = mb.events.subscribe((batch) => ctx.onEvents(batch.map((e) => ({ ...e, id: randomUUID() }))));
   return {
     inner: mb.broker,
-    ports: { store: mb.store, events: mb.events, ids: mb.ids, pollIntervalMs: 5, ...(mb.flow ? { flow: mb.flow } : {}) },
+    ports: {
+      store: mb.store,
+      events: mb.events,
+      ids: mb.ids,
+      pollIntervalMs: 5,
+      ...(mb.flow ? { flow: mb.flow } : {}),
+      // Large payloads stay in memory too, under the app's prefix as on S3.
+      payloads: new MemoryPayloadStore({ prefix: topology.app }),
+    },
     queues,
     resources: {
       app: topology.app,

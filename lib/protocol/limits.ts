@@ -1,10 +1,14 @@
 /**
- * AWS service limits that every adapter enforces, so a workload that passes in memory mode does
- * not first fail on AWS. Values are the documented hard limits.
+ * The one owner of sizes: the AWS service limits every adapter enforces (so a workload that
+ * passes in memory mode does not first fail on AWS; values are the documented hard limits), the
+ * byte counting they are checked with, and the offload decision (which values go to the payload
+ * store instead of travelling inline). The codec, the adapters, the worker and the stores all ask
+ * here; none counts bytes its own way.
  */
 import { CeleriacError, ErrorCodes } from '../errors';
 import type { OutgoingMessage } from '../ports';
-import { FAIRNESS_KEY_RULE, isFairnessKey } from '../protocol/fairness';
+import { FAIRNESS_KEY_RULE, isFairnessKey } from './fairness';
+import type { Json } from './json';
 
 /** SQS: largest message body (SendMessage and each SendMessageBatch entry), bytes. */
 export const SQS_MAX_MESSAGE_BYTES = 1_048_576;
@@ -23,15 +27,59 @@ export const EVENTS_MAX_BATCH_ENTRIES = 10;
 /** EventBridge: largest PutEvents request (sum of entry sizes), bytes. */
 export const EVENTS_MAX_BATCH_BYTES = 262_144;
 
+/** EventBridge Scheduler: largest target input (a delayed message's body), bytes. */
+export const SCHEDULE_INPUT_MAX_BYTES = 262_144;
+/** Default bound on a stored result (bytes): a DynamoDB item, less room for the record's other attributes. */
+export const DEFAULT_MAX_RESULT_BYTES = 350_000;
+/**
+ * Results larger than this travel in events as `result: null, resultTruncated: true` when they
+ * are not offloaded (no payload store): an event must fit a PutEvents request.
+ */
+export const EVENT_RESULT_BYTES = 200_000;
+
+/**
+ * Default offload threshold (bytes): a value (an argument, the kwargs, a result, an error's
+ * details) larger than this is stored once in the payload store and travels as a reference.
+ * 64 KiB is a quarter of the smallest limit it guards (a Scheduler input and a PutEvents request,
+ * 256 KiB), so a message or record holding a few values just under it still fits everywhere;
+ * and a value this size stored in DynamoDB would cost 64 write units per write, more than an S3
+ * PUT and GET together, so from here on a reference is also the cheaper way.
+ */
+export const DEFAULT_PAYLOAD_THRESHOLD_BYTES = 65_536;
+
 /** UTF-8 byte length. */
 export function utf8Bytes(s: string): number {
   return Buffer.byteLength(s, 'utf8');
 }
 
-/** True when `s` may be longer than `limit` bytes (cheap pre-check before counting). */
-export function mayExceed(s: string, limit: number): boolean {
-  return s.length * 3 > limit;
+/**
+ * The UTF-8 size of `s` when it is larger than `limit` bytes, else undefined. Counts bytes only
+ * when the cheap bound (a UTF-16 unit is at most 3 UTF-8 bytes) says it might be: the one place
+ * this heuristic is written.
+ */
+export function bytesOver(s: string, limit: number): number | undefined {
+  if (s.length * 3 <= limit) return undefined;
+  const bytes = utf8Bytes(s);
+  return bytes > limit ? bytes : undefined;
 }
+
+/**
+ * A JSON value's text and size when that text is larger than `limit` bytes, else undefined.
+ * Scalars other than strings never are (a number is at most 24 characters); strings are measured
+ * as JSON text (quotes and escapes included).
+ */
+export function jsonOver(value: Json, limit: number): { readonly text: string; readonly bytes: number } | undefined {
+  if (value === null || typeof value === 'number' || typeof value === 'boolean') return undefined;
+  // A string's JSON text is at most 6 bytes per UTF-16 unit (a `\\uXXXX` escape) plus its quotes.
+  if (typeof value === 'string' && value.length * 6 + 2 <= limit) return undefined;
+  const text = JSON.stringify(value);
+  const bytes = bytesOver(text, limit);
+  return bytes === undefined ? undefined : { text, bytes };
+}
+
+/** Where a value that did not fit goes, for the error's hint. */
+const OFFLOAD_HINT =
+  'configure a payload bucket (CELERIAC_PAYLOAD_BUCKET; the stack sets it) so that large values are stored once in S3 and travel as a reference, or pass a reference (an S3 key) yourself';
 
 /**
  * Characters SQS refuses besides lone surrogates (allowed: tab, LF, CR, U+0020–U+D7FF,
@@ -84,24 +132,34 @@ export function checkOutgoing(messages: readonly OutgoingMessage[]): number[] {
       );
     }
     const size = utf8Bytes(m.body);
-    if (size > SQS_MAX_MESSAGE_BYTES) {
-      throw new CeleriacError(
-        ErrorCodes.MESSAGE_TOO_LARGE,
-        `message ${m.id} for queue "${m.queue}" is ${size} bytes; SQS accepts at most ${SQS_MAX_MESSAGE_BYTES} bytes (1 MiB)`,
-        { details: { id: m.id, queue: m.queue, bytes: size, limit: SQS_MAX_MESSAGE_BYTES } },
-      );
-    }
+    if (size > SQS_MAX_MESSAGE_BYTES) throw messageTooLarge(`message ${m.id} for queue "${m.queue}"`, size, { id: m.id, queue: m.queue });
     sizes[i] = size;
   }
   return sizes;
 }
 
-/** The error for a result record that cannot be stored in one DynamoDB item. */
-export function resultTooLarge(id: string, bytes: number): CeleriacError {
+/** The error for a message over SQS's limit (`what` names it). */
+export function messageTooLarge(
+  what: string,
+  bytes: number,
+  details: Record<string, Json> = {},
+  limit = SQS_MAX_MESSAGE_BYTES,
+): CeleriacError {
+  return new CeleriacError(
+    ErrorCodes.MESSAGE_TOO_LARGE,
+    `${what} is ${bytes} bytes; the queue limit is ${limit} bytes (1 MiB): ${OFFLOAD_HINT}`,
+    {
+      details: { ...details, bytes, limit },
+    },
+  );
+}
+
+/** The error for a result (or a whole record, `what`) over the bound on stored results. */
+export function resultTooLarge(id: string, bytes: number, limit: number = DYNAMO_MAX_ITEM_BYTES, what = 'result record'): CeleriacError {
   return new CeleriacError(
     ErrorCodes.RESULT_TOO_LARGE,
-    `result record for task ${id} is ${bytes} bytes; a DynamoDB item holds at most ${DYNAMO_MAX_ITEM_BYTES} bytes (400 KB). Return a reference (an S3 key) instead of the data`,
-    { details: { id, bytes, limit: DYNAMO_MAX_ITEM_BYTES } },
+    `${what} of task ${id} is ${bytes} bytes; at most ${limit} bytes are stored in a record (a DynamoDB item holds ${DYNAMO_MAX_ITEM_BYTES} bytes): ${OFFLOAD_HINT}`,
+    { details: { id, bytes, limit } },
   );
 }
 
