@@ -43,7 +43,7 @@ const CANONICAL: ReadonlySet<string> = new Set([
 ]);
 
 /** Endpoint and region entries an outputs file of `celeriac up` carries, passed through as they are. */
-const ENDPOINT_KEY = /^(AWS_ENDPOINT_URL(_[A-Z]+)?|AWS_REGION)$/;
+const ENDPOINT_KEY = /^(AWS_ENDPOINT_URL(_[A-Z0-9]+)?|AWS_REGION)$/;
 
 const stripHash = (k: string): string => k.replace(/[0-9A-F]{8}$/, '');
 const normalise = (k: string): string =>

@@ -46,4 +46,20 @@ describe('envFromOutputs', () => {
       CELERIAC_SCHEDULER_ROLE_ARN: 'arn:aws:iam::1:role/shop-SchedulerRole',
     });
   });
+
+  it("takes the endpoints celeriac up adds, every service's (S3's name has a digit) and the region", () => {
+    const endpoints = {
+      AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:1',
+      AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1',
+      AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:2',
+      AWS_ENDPOINT_URL_EVENTBRIDGE: 'http://127.0.0.1:3',
+      AWS_ENDPOINT_URL_SCHEDULER: 'http://127.0.0.1:4',
+      AWS_REGION: 'us-east-1',
+    };
+    expect(envFromOutputs(outputsFile({ AppName: 'shop', TableName: 'shop-results', ...endpoints }))).toEqual({
+      CELERIAC_APP: 'shop',
+      CELERIAC_TABLE: 'shop-results',
+      ...endpoints,
+    });
+  });
 });

@@ -16,6 +16,7 @@
  * CELERIAC_DEPLOYED_STACK picks a stack when the outputs file holds several.
  */
 import { randomUUID } from 'node:crypto';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { add, app, charge, report, sum } from '../../examples/shop/src/app';
@@ -54,6 +55,23 @@ describe(`the shop app on ${DEPLOYED ? 'the deployment in CELERIAC_DEPLOYED_OUTP
     if (url === undefined) throw new Error(`${deployment.label}: the stack outputs have no QueueUrls.default`);
     queueUrl = url;
   }, 60_000);
+
+  /** Keys under `prefix` in the stack's payload bucket, read with the S3 SDK as any tool would. */
+  async function payloadKeys(prefix: string): Promise<string[]> {
+    const env = deployment.env;
+    const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+    const s3 = new S3Client({
+      ...deployment.clientConfig,
+      ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
+      ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
+    });
+    try {
+      const out = await s3.send(new ListObjectsV2Command({ Bucket: env.CELERIAC_PAYLOAD_BUCKET, Prefix: prefix }));
+      return (out.Contents ?? []).map((o) => o.Key as string);
+    } finally {
+      s3.destroy();
+    }
+  }
 
   afterAll(async () => {
     backend?.destroy();
@@ -127,6 +145,25 @@ describe(`the shop app on ${DEPLOYED ? 'the deployment in CELERIAC_DEPLOYED_OUTP
       const refunded = app.asyncResult<string>(errbackCallId(r.id, 'refund'));
       expect(await refunded.get(within())).toBe(`refund opened for ${r.id}`);
       expect(await backend.store.get(r.id)).toMatchObject({ state: States.FAILURE, task: 'charge' });
+    },
+    SPEC_TIMEOUT_MS,
+  );
+
+  it(
+    "large payloads: a 400 KB argument travels by reference in the stack's bucket through a chain and its static link",
+    async () => {
+      const within = budget();
+      // 50,000 numbers of 7 characters: about 400 KB of JSON, over the 64 KiB threshold and SQS's 256 KiB message.
+      const numbers = Array.from({ length: 50_000 }, (_, i) => 100_000 + i);
+      const total = numbers.reduce((a, b) => a + b, 0);
+      const r = await chain(sum.s(numbers), add.s(1), report.s()).applyAsync();
+
+      expect(await r.get(within())).toBe(`total=${total + 1}`);
+      const first = r.parent?.parent?.id as string;
+      // The argument went by reference: it is an object under the app's prefix in the stack's bucket.
+      expect(await payloadKeys(`shop/${first}/`)).toEqual([`shop/${first}/args-0-0`]);
+      const notified = app.asyncResult<string>(linkCallId(r.id, 'notify'));
+      expect(await notified.get(within())).toBe(`notified: total=${total + 1}`);
     },
     SPEC_TIMEOUT_MS,
   );
