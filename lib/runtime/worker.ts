@@ -20,7 +20,7 @@ import {
   TaskRevokedError,
   TimeLimitExceededError,
 } from '../errors';
-import type { Backend, Clock, Lease, ResultRecord, WriteResult } from '../ports';
+import type { Backend, Clock, Lease, ReadOptions, ResultRecord, WriteResult } from '../ports';
 import { decodeContinuation, decodeEnvelope, decodePlan, type Envelope, encodeContinuation, encodePlan } from '../protocol/envelope';
 import { deserializeError, type SerializedError, serializeError } from '../protocol/failure';
 import { replacedKey, safeId } from '../protocol/ids';
@@ -337,7 +337,11 @@ async function handleCall(rt: WorkerRuntime, msg: IncomingMessage, inv: Invocati
   let call: Call | undefined;
   const attempt = (ctx?: TaskContext): Attempt => ({ env, request, ctx, def, lease, started: now, flow, queueWaitMs, call });
 
-  const existing = await readGuard(rt, attempt());
+  // A first delivery reads the guard eventually consistently (half the read's price): a copy that
+  // misses an outcome stored within the last second runs like a racing copy, and the conditional
+  // outcome write still lets only one store and continue. A redelivery (the first delivery died,
+  // failed or was cut) reads strongly, so it finds what that delivery left to finish.
+  const existing = await readGuard(rt, attempt(), { consistent: msg.receiveCount > 1 });
   if (existing) {
     if (isReady(existing.state)) {
       if (existing.cont !== 'pending') return 'ack'; // duplicate of finished work
@@ -443,18 +447,18 @@ async function admit(rt: WorkerRuntime, env: Envelope): Promise<Admission> {
  * The record guarding this attempt's outcome, as stored: the task's own, or (a result nobody
  * keeps) its guard record — whichever is ready, so a failure stored under the task's id counts too.
  */
-async function readGuard(rt: WorkerRuntime, a: Attempt): Promise<ResultRecord | undefined> {
-  const own = await ownGuard(rt, a);
+async function readGuard(rt: WorkerRuntime, a: Attempt, read: ReadOptions): Promise<ResultRecord | undefined> {
+  const own = await ownGuard(rt, a, read);
   if (own === undefined || isReady(own.state)) return own;
   // A task that replaced itself stores no outcome under its id (it reads REPLACED, then whatever
   // its replacement, which took the id, writes): its guard is the replace record of this nesting.
-  return (await rt.backend.store.get(replacedKey(a.env.id, nestingOf(a.env) + 1))) ?? own;
+  return (await rt.backend.store.get(replacedKey(a.env.id, nestingOf(a.env) + 1), read)) ?? own;
 }
 
-async function ownGuard(rt: WorkerRuntime, a: Attempt): Promise<ResultRecord | undefined> {
+async function ownGuard(rt: WorkerRuntime, a: Attempt, read: ReadOptions): Promise<ResultRecord | undefined> {
   const id = a.env.id;
-  if (!ignoresResult(a, routeOf(rt, a, { kind: 'success', value: null }))) return rt.backend.store.get(id);
-  const [own, guard] = await rt.backend.store.getMany([id, ignoredResultKey(id)]);
+  if (!ignoresResult(a, routeOf(rt, a, { kind: 'success', value: null }))) return rt.backend.store.get(id, read);
+  const [own, guard] = await rt.backend.store.getMany([id, ignoredResultKey(id)], read);
   return own && isReady(own.state) ? own : (guard ?? own);
 }
 
