@@ -72,22 +72,29 @@ export function createWorker(
     const records = event.Records ?? [];
     const failures: { itemIdentifier: string }[] = [];
     const aliases = rt.backend.queueAliases;
+    // A batch comes from one queue: its name is worked out once per ARN seen, not per record.
+    let lastArn: string | undefined;
+    let lastQueue = '';
     const queueOf = (r: SQSRecord): string => {
-      if (options.queueName) return options.queueName(r.eventSourceARN);
-      const physical = r.eventSourceARN.slice(r.eventSourceARN.lastIndexOf(':') + 1);
-      return aliases?.get(physical) ?? physical;
+      const arn = r.eventSourceARN;
+      if (arn === lastArn) return lastQueue;
+      const physical = arn.slice(arn.lastIndexOf(':') + 1);
+      lastQueue = options.queueName ? options.queueName(arn) : (aliases?.get(physical) ?? physical);
+      lastArn = arn;
+      return lastQueue;
     };
     let next = 0;
     const workerLoop = async () => {
       while (next < records.length) {
         const r = records[next++] as SQSRecord;
+        const attrs = r.attributes;
         const msg: IncomingMessage = {
           body: r.body,
           messageId: r.messageId,
-          receiveCount: Number(r.attributes?.ApproximateReceiveCount ?? '1'),
+          receiveCount: Number(attrs?.ApproximateReceiveCount ?? '1'),
           queue: queueOf(r),
-          ...sentAtOf(r),
-          ...(r.attributes?.AWSTraceHeader !== undefined ? { awsTraceHeader: r.attributes.AWSTraceHeader } : {}),
+          sentAt: sentAtOf(attrs?.SentTimestamp),
+          awsTraceHeader: attrs?.AWSTraceHeader,
         };
         const d = await processMessage(rt, msg, { deadline });
         if (d === 'retry') failures.push({ itemIdentifier: r.messageId });
@@ -106,7 +113,7 @@ export function createWorker(
 }
 
 /** The record's SentTimestamp (epoch ms), where SQS (or local mode's poller) gave one. */
-function sentAtOf(r: SQSRecord): { sentAt?: number } {
-  const sentAt = Number(r.attributes?.SentTimestamp);
-  return Number.isFinite(sentAt) && sentAt > 0 ? { sentAt } : {};
+function sentAtOf(attr: string | undefined): number | undefined {
+  const sentAt = Number(attr);
+  return Number.isFinite(sentAt) && sentAt > 0 ? sentAt : undefined;
 }

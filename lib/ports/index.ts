@@ -155,11 +155,21 @@ export interface JoinCount {
   readonly failed: readonly number[];
 }
 
+/** How a {@link ResultStore} read is made. */
+export interface ReadOptions {
+  /**
+   * `false`: an eventually consistent read (DynamoDB: half the read units), which may miss a
+   * write made within about the last second. Default `true` (strongly consistent). An adapter
+   * with nothing cheaper may always read strongly consistently.
+   */
+  readonly consistent?: boolean;
+}
+
 export interface ResultStore {
-  /** Strongly consistent read. */
-  get(id: string): Promise<ResultRecord | undefined>;
-  /** Strongly consistent reads, in the order asked; missing → undefined. */
-  getMany(ids: readonly string[]): Promise<(ResultRecord | undefined)[]>;
+  /** Strongly consistent read (unless `options.consistent` is false). */
+  get(id: string, options?: ReadOptions): Promise<ResultRecord | undefined>;
+  /** Strongly consistent reads (unless `options.consistent` is false), in the order asked; missing → undefined. */
+  getMany(ids: readonly string[], options?: ReadOptions): Promise<(ResultRecord | undefined)[]>;
   /**
    * Writes a record if no ready record exists (absent, or state not in SUCCESS/FAILURE/REVOKED).
    * This is the exactly-once guard: of two racing writers exactly one gets `written: true`.

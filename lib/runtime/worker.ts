@@ -20,7 +20,7 @@ import {
   TaskRevokedError,
   TimeLimitExceededError,
 } from '../errors';
-import type { Backend, Clock, Lease, ResultRecord, WriteResult } from '../ports';
+import type { Backend, Clock, Lease, ReadOptions, ResultRecord, WriteResult } from '../ports';
 import { decodeContinuation, decodeEnvelope, decodePlan, type Envelope, encodeContinuation, encodePlan } from '../protocol/envelope';
 import { deserializeError, type SerializedError, serializeError } from '../protocol/failure';
 import { replacedKey, safeId } from '../protocol/ids';
@@ -30,7 +30,7 @@ import { isPayloadRefusal } from '../protocol/payload';
 import { entryTasks, type Frame, isChainFrame, type Plan, planNode, type TaskNode, type WorkflowRef } from '../protocol/plan';
 import { isReady, States } from '../results/states';
 import type { PostrunPayload, RequestInfo } from '../signals';
-import { type DetailType, DetailTypes, eventSource, type TaskEventDetail } from '../signals/events';
+import { type DetailType, DetailTypes, eventSource, isoTime, type TaskEventDetail } from '../signals/events';
 import { checkArity } from '../task/arity';
 import { calledChildren, runWithContext } from '../task/context';
 import { Replace } from '../task/replace';
@@ -134,6 +134,8 @@ export class WorkerRuntime {
   /** Unique per worker instance: lease owners must never collide across concurrent invocations. */
   readonly instance: string;
   readonly callTimeoutMs: number;
+  /** The `source` of this app's lifecycle events. */
+  readonly eventSource: string;
   #seq = 0;
   /** Plans are immutable: a warm worker reads each one once. Only reads in flight (bounded) or settled well are kept. */
   readonly #plans = new Map<string, Promise<Plan>>();
@@ -146,6 +148,7 @@ export class WorkerRuntime {
     this.faults = faults;
     this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.instance = backend.ids.uuid();
+    this.eventSource = eventSource(app.name);
     this.engine = {
       store: backend.store,
       clock: backend.clock,
@@ -276,8 +279,8 @@ async function handle(rt: WorkerRuntime, msg: IncomingMessage, inv: InvocationIn
   const owner = msg.queue !== undefined ? app.queueOwner(msg.queue) : undefined;
   const decoded = decodeEnvelope(msg.body, {
     messageId: msg.messageId,
-    ...(msg.queue !== undefined ? { queue: msg.queue } : {}),
-    ...(owner !== undefined ? { queueOwner: owner } : {}),
+    queue: msg.queue,
+    queueOwner: owner,
     maxDepth: app.settings.maxJsonDepth,
   });
   if (!decoded.ok) return rejectMessage(rt, msg, inv, decoded.id, decoded.task, decoded.error);
@@ -337,7 +340,11 @@ async function handleCall(rt: WorkerRuntime, msg: IncomingMessage, inv: Invocati
   let call: Call | undefined;
   const attempt = (ctx?: TaskContext): Attempt => ({ env, request, ctx, def, lease, started: now, flow, queueWaitMs, call });
 
-  const existing = await readGuard(rt, attempt());
+  // A first delivery reads the guard eventually consistently (half the read's price): a copy that
+  // misses an outcome stored within the last second runs like a racing copy, and the conditional
+  // outcome write still lets only one store and continue. A redelivery (the first delivery died,
+  // failed or was cut) reads strongly, so it finds what that delivery left to finish.
+  const existing = await readGuard(rt, attempt(), { consistent: msg.receiveCount > 1 });
   if (existing) {
     if (isReady(existing.state)) {
       if (existing.cont !== 'pending') return 'ack'; // duplicate of finished work
@@ -376,7 +383,7 @@ async function handleCall(rt: WorkerRuntime, msg: IncomingMessage, inv: Invocati
     return 'ack';
   }
   if (call.args !== env.args || call.kwargs !== env.kwargs) request = { ...request, args: call.args, kwargs: call.kwargs };
-  if (!isThrottled(def)) return execute(rt, { ...attempt(), def }, inv);
+  if (!isThrottled(def)) return execute(rt, attempt(), def, inv);
   // A rate or concurrency limit: the call waits its turn (see lib/runtime/throttle.ts) before it runs.
   const args = callArgs(call);
   const gate = await throttle(backend, app.logger, app.name, def, env, args, inv.deadline);
@@ -391,7 +398,7 @@ async function handleCall(rt: WorkerRuntime, msg: IncomingMessage, inv: Invocati
     return 'ack';
   }
   try {
-    return await execute(rt, { ...attempt(), def }, inv);
+    return await execute(rt, attempt(), def, inv);
   } finally {
     await gate.release();
   }
@@ -443,18 +450,18 @@ async function admit(rt: WorkerRuntime, env: Envelope): Promise<Admission> {
  * The record guarding this attempt's outcome, as stored: the task's own, or (a result nobody
  * keeps) its guard record — whichever is ready, so a failure stored under the task's id counts too.
  */
-async function readGuard(rt: WorkerRuntime, a: Attempt): Promise<ResultRecord | undefined> {
-  const own = await ownGuard(rt, a);
+async function readGuard(rt: WorkerRuntime, a: Attempt, read: ReadOptions): Promise<ResultRecord | undefined> {
+  const own = await ownGuard(rt, a, read);
   if (own === undefined || isReady(own.state)) return own;
   // A task that replaced itself stores no outcome under its id (it reads REPLACED, then whatever
   // its replacement, which took the id, writes): its guard is the replace record of this nesting.
-  return (await rt.backend.store.get(replacedKey(a.env.id, nestingOf(a.env) + 1))) ?? own;
+  return (await rt.backend.store.get(replacedKey(a.env.id, nestingOf(a.env) + 1), read)) ?? own;
 }
 
-async function ownGuard(rt: WorkerRuntime, a: Attempt): Promise<ResultRecord | undefined> {
+async function ownGuard(rt: WorkerRuntime, a: Attempt, read: ReadOptions): Promise<ResultRecord | undefined> {
   const id = a.env.id;
-  if (!ignoresResult(a, routeOf(rt, a, { kind: 'success', value: null }))) return rt.backend.store.get(id);
-  const [own, guard] = await rt.backend.store.getMany([id, ignoredResultKey(id)]);
+  if (!ignoresResult(a, routeOf(rt, a, { kind: 'success', value: null }))) return rt.backend.store.get(id, read);
+  const [own, guard] = await rt.backend.store.getMany([id, ignoredResultKey(id)], read);
   return own && isReady(own.state) ? own : (guard ?? own);
 }
 
@@ -499,8 +506,8 @@ function requestOf(env: Envelope): RequestInfo {
 type RunOutcome = { readonly kind: 'success'; readonly value: unknown } | { readonly kind: 'error'; readonly error: unknown };
 
 /** Runs the task body of `base` (a registered task, admitted) and settles what it ended in. */
-async function execute(rt: WorkerRuntime, base: Attempt & { readonly def: TaskDef }, inv: InvocationInfo): Promise<Disposition> {
-  const { env, request, def } = base;
+async function execute(rt: WorkerRuntime, base: Attempt, def: TaskDef, inv: InvocationInfo): Promise<Disposition> {
+  const { env, request } = base;
   const { app, backend } = rt;
   const { signals } = app;
   const started = backend.clock.now();
@@ -872,13 +879,10 @@ async function settle(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationM
   const route = routeOf(rt, a, outcome);
   const pending = route.continues || route.events;
   const record = outcome.kind === 'success' && ignoresResult(a, route) ? ignoredRecordOf(rt, a) : recordOf(rt, a, outcome, durationMs);
-  const w = await rt.backend.store.writeIfNotReady({
-    ...record,
-    // `pending` while anything is left to publish, the lifecycle event included: a redelivery
-    // after a crash publishes it again. The lease also identifies our own write (see ours()).
-    cont: pending ? 'pending' : 'done',
-    lease: a.lease,
-  });
+  // `pending` while anything is left to publish, the lifecycle event included: a redelivery
+  // after a crash publishes it again. The lease also identifies our own write (see ours()).
+  // (The record is this call's own fresh object: completed in place rather than copied.)
+  const w = await rt.backend.store.writeIfNotReady(Object.assign(record, { cont: pending ? 'pending' : 'done', lease: a.lease } as const));
   if (!ours(w, a.lease)) {
     // `revoke()` stored REVOKED while this delivery ran: nobody else is left to count it into
     // its join, publish its event and mark it done, so this delivery does (as a redelivery would).
@@ -1271,6 +1275,8 @@ async function emit(
     // An EventBridge entry holds 256 KB; a larger result stays in the store, the event says so.
     part = { ...part, result: null, resultTruncated: true };
   }
+  // One shape for every event (absent optional fields are undefined, which JSON leaves out): no
+  // spreads on the worker path.
   const detail: TaskEventDetail = {
     v: 1,
     app: app.name,
@@ -1278,19 +1284,25 @@ async function emit(
     id: env.id,
     rootId: h.rootId,
     parentId: h.parentId,
-    ...(h.groupId !== undefined ? { groupId: h.groupId } : {}),
+    groupId: h.groupId,
     attempt: h.retries,
-    ...(h.queue !== undefined ? { queue: h.queue } : {}),
-    timestamp: new Date(now).toISOString(),
+    queue: h.queue,
+    timestamp: isoTime(now),
     // Always present, null when unset: a static link's input transformer then always finds its
     // path, and never depends on how EventBridge fills a placeholder whose path is missing.
     ...carriedSlots(h.fairnessKey),
-    ...part,
+    state: part.state,
+    result: part.result,
+    error: part.error,
+    durationMs: part.durationMs,
+    resultTruncated: part.resultTruncated,
   };
   await backend.events.publish([
-    { source: eventSource(app.name), detailType, detail: detail as unknown as Record<string, Json>, time: now, resources: [] },
+    { source: rt.eventSource, detailType, detail: detail as unknown as Record<string, Json>, time: now, resources: NO_RESOURCES },
   ]);
 }
+
+const NO_RESOURCES: readonly string[] = Object.freeze([]);
 
 // ── helpers ────────────────────────────────────────────────────────────────────────────────
 

@@ -19,6 +19,26 @@ export type DetailType = (typeof DetailTypes)[Outcome];
 /** EventBridge `source` of an app's events. */
 export const eventSource = (app: string): string => `celeriac.${app}`;
 
+let isoSecond = Number.NaN;
+let isoPrefix = '';
+
+/**
+ * `new Date(ms).toISOString()`, for an event's `timestamp`. Formatting a date costs about as much
+ * as serialising the whole event, and events come many to a second: the part up to the second is
+ * formatted once per second.
+ */
+export function isoTime(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  // Outside years 1970-9999 the ISO form changes shape: format it whole.
+  if (!(second >= 0 && second < 253_402_300_800)) return new Date(ms).toISOString();
+  if (second !== isoSecond) {
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, 20);
+    isoSecond = second;
+  }
+  const milli = Math.floor(ms) - second * 1000;
+  return `${isoPrefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
+}
+
 /** The `detail` of every lifecycle event (version 1). */
 export interface TaskEventDetail {
   readonly v: 1;

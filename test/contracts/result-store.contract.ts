@@ -66,6 +66,14 @@ export function resultStoreContract(name: string, setup: () => ResultStore | Pro
         expect(got.map((r) => r?.result)).toEqual(['B', undefined, 'A', 'B']);
       });
 
+      it('an eventually consistent read (consistent: false) answers what is stored (the emulators and DynamoDB Local are consistent at once)', async () => {
+        const [a, b] = [id(), id()];
+        await store.writeIfNotReady(success(a, 'A'));
+        expect((await store.get(a, { consistent: false }))?.result).toBe('A');
+        expect(await store.get(b, { consistent: false })).toBeUndefined();
+        expect((await store.getMany([b, a], { consistent: false })).map((r) => r?.result)).toEqual([undefined, 'A']);
+      });
+
       it('getMany reads more than 100 ids (more than one batch request)', async () => {
         const ids = Array.from({ length: 130 }, id);
         await Promise.all(ids.filter((_, i) => i % 2 === 0).map((x, i) => store.writeIfNotReady(success(x, i))));

@@ -36,6 +36,26 @@ describe('DynamoDB (dynalite)', () => {
     const store = (ttlSeconds = 3_600) =>
       new DynamoResultStore({ client: new DynamoDBClient({ ...clientConfig, endpoint: dynalite.endpoint }), table, ttlSeconds, clock });
 
+    it('asks DynamoDB for an eventually consistent read (half the read units) only when told to', async () => {
+      const client = new DynamoDBClient({ ...clientConfig, endpoint: dynalite.endpoint });
+      const asked: unknown[] = [];
+      client.middlewareStack.add(
+        (next) => async (args) => {
+          const input = args.input as { ConsistentRead?: boolean; RequestItems?: Record<string, { ConsistentRead?: boolean }> };
+          asked.push(input.ConsistentRead ?? input.RequestItems?.[table]?.ConsistentRead);
+          return next(args);
+        },
+        { step: 'initialize' },
+      );
+      const s = new DynamoResultStore({ client, table, clock });
+      const taskId = randomUUID();
+      await s.get(taskId);
+      await s.get(taskId, { consistent: false });
+      await s.getMany([taskId], { consistent: false });
+      await s.getMany([taskId]);
+      expect(asked).toEqual([true, false, false, true]);
+    });
+
     it('stores items under the keys documented in KEYS.md, each with a TTL', async () => {
       const s = store();
       const [taskId, planId, joinId, claimKey] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];

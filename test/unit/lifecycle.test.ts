@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { currentTask, ErrorCodes, Ignore, Reject } from '../../lib/index';
+import { isoTime } from '../../lib/signals/events';
 import { retryCountdown } from '../../lib/task/retry';
 import { harness } from '../helpers/harness';
 
@@ -450,5 +451,13 @@ describe('lifecycle events: one per outcome', () => {
     await quiet.delay();
     await h.drain();
     expect(h.backend.events.events).toHaveLength(0);
+  });
+});
+
+describe('event timestamps', () => {
+  it('isoTime formats like Date#toISOString, within a second, across seconds and outside 1970-9999', () => {
+    const base = Date.UTC(2026, 11, 2, 16, 59, 59, 0);
+    const times = [base, base + 7, base + 42, base + 999, base + 1_000, base + 1_005, 0, 12.7, -1, 253_402_300_800_000, base];
+    expect(times.map(isoTime)).toEqual(times.map((t) => new Date(t).toISOString()));
   });
 });

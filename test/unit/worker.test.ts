@@ -198,6 +198,40 @@ describe('at-least-once in, exactly-once effects out', () => {
     expect(await r.get()).toBe(2);
     expect(firstRuns).toBe(1); // resumed, not re-run
   });
+
+  it('a first delivery reads its guard eventually consistently, a redelivery strongly', async () => {
+    const h = harness();
+    const reads: (boolean | undefined)[] = [];
+    const get = h.backend.store.get.bind(h.backend.store);
+    h.backend.store.get = async (id, options) => {
+      reads.push(options?.consistent);
+      return get(id, options);
+    };
+    h.app.task('add', (x: number, y: number) => x + y);
+    const body = '{"task":"add","args":[2,3]}';
+    await h.handler(sqsEvent('default', [msg(body, 'm-first', 1)]));
+    await h.handler(sqsEvent('default', [msg(body, 'm-again', 2)]));
+    expect(reads).toEqual([false, true]);
+  });
+
+  it('a copy whose eventually consistent read missed the stored outcome stores and publishes nothing more', async () => {
+    const h = harness();
+    let runs = 0;
+    h.app.task('add', (x: number, y: number) => {
+      runs++;
+      return x + y;
+    });
+    const first = msg('{"task":"add","args":[2,3],"id":"t-1"}', 'm-1');
+    await h.handler(sqsEvent('default', [first]));
+    // The copy's read answers from a replica that has not seen the outcome yet.
+    const get = h.backend.store.get.bind(h.backend.store);
+    h.backend.store.get = async (id, options) => (options?.consistent === false ? undefined : get(id, options));
+    const res = await h.handler(sqsEvent('default', [msg('{"task":"add","args":[2,30],"id":"t-1"}', 'm-2')]));
+    expect(res.batchItemFailures).toEqual([]);
+    expect(runs).toBe(2); // it ran, as a racing copy may
+    expect(await h.app.asyncResult('t-1').get()).toBe(5); // the first outcome stands
+    expect(h.backend.events.events.filter((e) => e.detail.id === 't-1')).toHaveLength(1);
+  });
 });
 
 describe('queue names on AWS', () => {

@@ -11,7 +11,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CeleriacError, ErrorCodes } from '../../errors';
-import type { CallClaim, Clock, JoinCount, JoinShard, Lease, ResultRecord, ResultStore, WriteResult } from '../../ports';
+import type { CallClaim, Clock, JoinCount, JoinShard, Lease, ReadOptions, ResultRecord, ResultStore, WriteResult } from '../../ports';
 import { bytesOver, DYNAMO_MAX_ITEM_BYTES, resultTooLarge, utf8Bytes } from '../../protocol/limits';
 import type { PlanRecord } from '../../protocol/plan';
 import { isReady, States } from '../../results/states';
@@ -117,13 +117,13 @@ export class DynamoResultStore implements ResultStore {
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
   }
 
-  async get(id: string): Promise<ResultRecord | undefined> {
-    const item = await this.getItem(resultKey(id), 'GetItem (result)');
+  async get(id: string, options?: ReadOptions): Promise<ResultRecord | undefined> {
+    const item = await this.getItem(resultKey(id), 'GetItem (result)', options?.consistent ?? true);
     return item === undefined ? undefined : toRecord(item);
   }
 
-  async getMany(ids: readonly string[]): Promise<(ResultRecord | undefined)[]> {
-    const items = await this.batchGet(ids.map(resultKey));
+  async getMany(ids: readonly string[], options?: ReadOptions): Promise<(ResultRecord | undefined)[]> {
+    const items = await this.batchGet(ids.map(resultKey), options?.consistent ?? true);
     return ids.map((id) => {
       const item = items.get(resultKey(id));
       return item === undefined ? undefined : toRecord(item);
@@ -427,17 +427,17 @@ export class DynamoResultStore implements ResultStore {
     }
   }
 
-  private async getItem(pk: string, what: string): Promise<Item | undefined> {
+  private async getItem(pk: string, what: string, consistent = true): Promise<Item | undefined> {
     try {
-      const out = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk: { S: pk } }, ConsistentRead: true }));
+      const out = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk: { S: pk } }, ConsistentRead: consistent }));
       return out.Item;
     } catch (e) {
       throw this.error(what, e);
     }
   }
 
-  /** Strongly consistent reads of many keys (deduplicated, 100 per request, unprocessed keys retried). */
-  private async batchGet(pks: readonly string[]): Promise<Map<string, Item>> {
+  /** Reads of many keys (deduplicated, 100 per request, unprocessed keys retried), strongly consistent unless `consistent` is false. */
+  private async batchGet(pks: readonly string[], consistent = true): Promise<Map<string, Item>> {
     const found = new Map<string, Item>();
     const unique = [...new Set(pks)];
     const chunks: string[][] = [];
@@ -449,7 +449,7 @@ export class DynamoResultStore implements ResultStore {
           try {
             out = await this.client.send(
               new BatchGetItemCommand({
-                RequestItems: { [this.table]: { Keys: keys.map((k) => ({ pk: { S: k } })), ConsistentRead: true } },
+                RequestItems: { [this.table]: { Keys: keys.map((k) => ({ pk: { S: k } })), ConsistentRead: consistent } },
               }),
             );
           } catch (e) {

@@ -48,7 +48,7 @@ export class MemoryEventPublisher implements EventPublisher {
         detailType: e.detailType,
         json,
         time: e.time,
-        ...(e.resources === undefined ? {} : { resources: [...e.resources] }),
+        resources: e.resources === undefined ? undefined : e.resources.length === 0 ? NONE : [...e.resources],
       });
     }
     for (const c of stored) this.log.push(c);
@@ -83,12 +83,14 @@ export class MemoryEventPublisher implements EventPublisher {
   }
 }
 
+const NONE: readonly string[] = Object.freeze([]);
+
 interface StoredEvent {
   readonly source: string;
   readonly detailType: string;
   readonly json: string;
   readonly time: number;
-  readonly resources?: readonly string[];
+  readonly resources: readonly string[] | undefined;
 }
 
 function materialize(e: StoredEvent): BusEvent {
@@ -97,6 +99,6 @@ function materialize(e: StoredEvent): BusEvent {
     detailType: e.detailType,
     detail: JSON.parse(e.json) as BusEvent['detail'],
     time: e.time,
-    ...(e.resources === undefined ? {} : { resources: [...e.resources] }),
+    ...(e.resources === undefined ? {} : { resources: e.resources.length === 0 ? [] : [...e.resources] }),
   };
 }

@@ -1,5 +1,5 @@
 import { CeleriacError, ErrorCodes } from '../../errors';
-import type { CallClaim, JoinCount, JoinShard, Lease, ResultRecord, ResultStore, WriteResult } from '../../ports';
+import type { CallClaim, JoinCount, JoinShard, Lease, ReadOptions, ResultRecord, ResultStore, WriteResult } from '../../ports';
 import { bytesOver, DYNAMO_MAX_ITEM_BYTES, resultTooLarge } from '../../protocol/limits';
 import type { PlanRecord } from '../../protocol/plan';
 import { isReady } from '../../results/states';
@@ -50,11 +50,12 @@ export class MemoryResultStore implements ResultStore {
   /** Idempotency keys → the call that holds each (frozen copies). */
   private readonly calls = new Map<string, CallClaim>();
 
-  async get(id: string): Promise<ResultRecord | undefined> {
+  // Every read is strongly consistent (a valid answer to an eventually consistent read too).
+  async get(id: string, _options?: ReadOptions): Promise<ResultRecord | undefined> {
     return this.read(id);
   }
 
-  async getMany(ids: readonly string[]): Promise<(ResultRecord | undefined)[]> {
+  async getMany(ids: readonly string[], _options?: ReadOptions): Promise<(ResultRecord | undefined)[]> {
     return ids.map((id) => this.read(id));
   }
 
