@@ -16,6 +16,8 @@ export default defineConfig({
     aws: 'lib/adapters/aws/index.ts',
     cdk: 'cdk/index.ts',
     cli: 'lib/cli/main.ts',
+    // Not a public entry: the emulator thread's module, which lib/local/emulators.ts finds next to itself.
+    'emulator-thread': 'lib/local/emulator-thread.ts',
   },
   outDir: 'dist',
   format: 'esm',

@@ -1,22 +1,23 @@
 /**
- * Experiment for the emulated-mode goal of bench:peers: does moving the emulators off the main
- * thread help? The peers workloads (1,000 `add` tasks; 300 three-step chains; first send → all
- * results ready) on a hand-built emulated runtime — the AWS adapters against dynalite + fauxqs +
- * the PutEvents capture endpoint, pollers from lib/local/poller.ts with local mode's defaults
- * (batch 10, 2 concurrent batches per queue, results polled every 20 ms) — with the emulators
+ * What the emulators' own thread buys emulated local mode: the peers workloads (1,000 `add`
+ * tasks; 300 three-step chains; first send → all results ready) on a hand-built emulated runtime
+ * — the AWS adapters against dynalite + fauxqs + the PutEvents capture endpoint, pollers from
+ * lib/local/poller.ts with local mode's defaults (batch 10, 2 concurrent batches per queue,
+ * results polled every 20 ms), the clients local mode uses (FAST_EMULATOR_CLIENT_CONFIG) — with
+ * dynalite and fauxqs
  *
- *   in-process  (as `startLocal(app, { mode: 'emulated' })` runs them), or
- *   in a child process (bench/emulators-child.ts), so the second core serves them.
+ *   in this thread  (startDynalite + startFauxqs, as the contract tests run them), or
+ *   in their own    (startEmulatorThread, as `startLocal(app, { mode: 'emulated' })` runs them).
  *
- * Variants alternate, median of RUNS (default 3) after one warm-up each.
+ * Variants alternate, median of RUNS (default 3) after one warm-up each; wall seconds and CPU
+ * seconds of this process (every thread), which a loaded machine inflates less than wall time.
  *
  *   node --import tsx bench/emulated-split.ts
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join, resolve } from 'node:path';
 import { awsBackend } from '../lib/adapters/aws';
 import { loadConfig } from '../lib/config';
 import { chain, createApp } from '../lib/index';
+import { FAST_EMULATOR_CLIENT_CONFIG, startEmulatorThread } from '../lib/local/emulators';
 import {
   EMULATOR_CLIENT_CONFIG,
   ensureQueue,
@@ -29,9 +30,8 @@ import {
 import { buildTopology } from '../lib/routing';
 import { createWorker } from '../lib/worker';
 import { quiet } from './driver';
-import { machine, median, settle, stopChild, waitForQuiet } from './env';
+import { machine, median, settle, waitForQuiet } from './env';
 
-const ROOT = resolve(import.meta.dirname, '..');
 const RUNS = Number(process.env.RUNS ?? 3);
 
 interface Endpoints {
@@ -50,25 +50,31 @@ async function inProcess(): Promise<{ endpoints: Endpoints; stop(): Promise<void
   };
 }
 
-async function childProcess(): Promise<{ endpoints: Endpoints; stop(): Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/emulators-child.ts')], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const endpoints = await new Promise<Endpoints>((res, rej) => {
-    let buf = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) res(JSON.parse(buf.slice(0, nl)) as Endpoints);
-    });
-    child.once('exit', (code) => rej(new Error(`emulators child exited ${code}`)));
-  });
-  return { endpoints, stop: () => stopChild(child) };
+async function ownThread(): Promise<{ endpoints: Endpoints; stop(): Promise<void> }> {
+  const [emulators, eb] = await Promise.all([startEmulatorThread(), startEventBridgeEndpoint()]);
+  return {
+    endpoints: { dynamodb: emulators.dynamodb, sqs: emulators.sqs, eventbridge: eb.endpoint },
+    stop: async () => {
+      await Promise.all([emulators.stop(), eb.stop()]);
+    },
+  };
 }
 
-async function round(where: 'in-process' | 'child process'): Promise<{ independent: number; chains: number }> {
-  const emu = where === 'in-process' ? await inProcess() : await childProcess();
+type Where = 'this thread' | 'own thread';
+interface Round {
+  independent: number;
+  chains: number;
+  cpuIndependent: number;
+  cpuChains: number;
+}
+
+const cpuSeconds = (since: NodeJS.CpuUsage): number => {
+  const c = process.cpuUsage(since);
+  return (c.user + c.system) / 1e6;
+};
+
+async function round(where: Where): Promise<Round> {
+  const emu = where === 'this thread' ? await inProcess() : await ownThread();
   const app = createApp({ name: 'split', logger: quiet });
   const add = app.task('add', (x: number, y: number) => x + y);
   const topology = buildTopology(app.topology());
@@ -92,7 +98,7 @@ async function round(where: 'in-process' | 'child process'): Promise<{ independe
   });
   const aws = awsBackend(config, {
     endpoints: emu.endpoints,
-    clientConfig: EMULATOR_CLIENT_CONFIG,
+    clientConfig: FAST_EMULATOR_CLIENT_CONFIG,
     escapeNonBmpInJson: true,
     kind: 'emulated',
   });
@@ -114,6 +120,7 @@ async function round(where: 'in-process' | 'child process'): Promise<{ independe
   for (const p of pollers) p.start();
   try {
     await settle();
+    let c0 = process.cpuUsage();
     let t0 = performance.now();
     const rs = await Promise.all(Array.from({ length: 1000 }, (_, k) => add.delay(k, k)));
     const v = await app
@@ -123,7 +130,9 @@ async function round(where: 'in-process' | 'child process'): Promise<{ independe
       )
       .get({ timeoutMs: 300_000 });
     const independent = (performance.now() - t0) / 1000;
+    const cpuIndependent = cpuSeconds(c0);
     if (v.some((x, k) => x !== 2 * k)) throw new Error('wrong results');
+    c0 = process.cpuUsage();
     t0 = performance.now();
     const cs = await Promise.all(Array.from({ length: 300 }, (_, k) => chain(add.s(k, 1), add.s(2), add.s(3)).applyAsync()));
     const cv = await app
@@ -133,8 +142,9 @@ async function round(where: 'in-process' | 'child process'): Promise<{ independe
       )
       .get({ timeoutMs: 300_000 });
     const chains = (performance.now() - t0) / 1000;
+    const cpuChains = cpuSeconds(c0);
     if (cv.some((x, k) => x !== k + 6)) throw new Error('wrong chain results');
-    return { independent, chains };
+    return { independent, chains, cpuIndependent, cpuChains };
   } finally {
     await Promise.all(pollers.map((p) => p.stop()));
     aws.destroy();
@@ -145,22 +155,21 @@ async function round(where: 'in-process' | 'child process'): Promise<{ independe
 
 await waitForQuiet();
 console.log(machine());
-const out: Record<string, { independent: number[]; chains: number[] }> = {
-  'in-process': { independent: [], chains: [] },
-  'child process': { independent: [], chains: [] },
-};
+const out: Record<Where, Round[]> = { 'this thread': [], 'own thread': [] };
 for (let i = 0; i <= RUNS; i++) {
-  for (const where of ['in-process', 'child process'] as const) {
+  for (const where of ['this thread', 'own thread'] as const) {
     const r = await round(where);
-    if (i === 0) continue; // warm-up
-    out[where]?.independent.push(r.independent);
-    out[where]?.chains.push(r.chains);
+    if (i > 0) out[where].push(r); // the first round of each is a warm-up
   }
 }
-console.log(`median of ${RUNS} (after 1 warm-up): seconds from first send to all results ready`);
-console.log('| emulators | 1,000 tasks (s) | 300 3-step chains (s) | runs |\n|---|---:|---:|---|');
-for (const [where, t] of Object.entries(out)) {
+const med = (rs: Round[], k: keyof Round) => median(rs.map((r) => r[k])).toFixed(3);
+console.log(`median of ${RUNS} (after 1 warm-up): seconds from first send to all results ready; CPU seconds of this process`);
+console.log(
+  '| dynalite + fauxqs | 1,000 tasks (s) | CPU (s) | 300 3-step chains (s) | CPU (s) | runs (s) |\n|---|---:|---:|---:|---:|---|',
+);
+for (const [where, rs] of Object.entries(out) as [Where, Round[]][]) {
+  const runs = `${rs.map((r) => r.independent.toFixed(2)).join(', ')}; ${rs.map((r) => r.chains.toFixed(2)).join(', ')}`;
   console.log(
-    `| ${where} | ${median(t.independent).toFixed(3)} | ${median(t.chains).toFixed(3)} | ${t.independent.map((x) => x.toFixed(2)).join(', ')}; ${t.chains.map((x) => x.toFixed(2)).join(', ')} |`,
+    `| ${where} | ${med(rs, 'independent')} | ${med(rs, 'cpuIndependent')} | ${med(rs, 'chains')} | ${med(rs, 'cpuChains')} | ${runs} |`,
   );
 }

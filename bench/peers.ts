@@ -11,8 +11,8 @@
  *     prefork pool, 2 processes (bench/peers_celery.py);
  *   - BullMQ on the same Redis (Queue + Worker; chains as FlowProducer flows), if the npm package
  *     `bullmq` is installed — otherwise skipped with a line saying so;
- *   - celeriac local mode `memory` and `emulated` (fauxqs + dynalite in-process, through the AWS
- *     adapters), with the app's default settings (events on, batch size 10, 2 batches per queue).
+ *   - celeriac local mode `memory` and `emulated` (fauxqs + dynalite in their worker thread, through
+ *     the AWS adapters), with the app's default settings (events on, batch size 10, 2 batches per queue).
  *
  * The script installs what is missing (apt-get: python3-celery, python3-redis, redis-server),
  * starts Redis on a free loopback port and the Celery worker, and stops both by PID.
@@ -319,7 +319,7 @@ async function main(): Promise<void> {
   }
   results.set('celeriac local, memory', await celeriac('memory'));
   loads.push(fmtLoad());
-  results.set('celeriac local, emulated (fauxqs + dynalite)', await celeriac('emulated'));
+  results.set('celeriac local, emulated (fauxqs + dynalite, own thread)', await celeriac('emulated'));
   loads.push(fmtLoad());
 
   const base = results.get('Celery 5.2 + Redis (prefork, 2 processes)') as Timings;
@@ -348,7 +348,7 @@ async function main(): Promise<void> {
         `  ${name}: independent ${t.independent.map((x) => x.toFixed(3)).join(', ')}; chains ${t.chains.map((x) => x.toFixed(3)).join(', ')}`,
       );
   const [memI, memC] = ratios.get('celeriac local, memory') as [number, number];
-  const [emuI, emuC] = ratios.get('celeriac local, emulated (fauxqs + dynalite)') as [number, number];
+  const [emuI, emuC] = ratios.get('celeriac local, emulated (fauxqs + dynalite, own thread)') as [number, number];
   // Memory mode against BullMQ: both ratios are to the same Celery run, so their quotient is the time ratio.
   const bull = ratios.get(`BullMQ + Redis (1 worker, concurrency ${BULLMQ_CONCURRENCY})`);
   const figures = {

@@ -1,14 +1,21 @@
 /**
- * Real-protocol emulators, in-process on loopback: dynalite (DynamoDB), fauxqs (SQS) and a
- * capture endpoint for EventBridge PutEvents. Local mode and the contract tests point the AWS
- * adapters at these, so the code that runs locally is the code that runs on AWS.
+ * Real-protocol emulators on loopback: dynalite (DynamoDB), fauxqs (SQS, and S3 on the same
+ * port) and a capture endpoint for EventBridge PutEvents. Local mode and the contract tests point
+ * the AWS adapters at these, so the code that runs locally is the code that runs on AWS.
  *
- * Every server listens on 127.0.0.1 port 0 (a free port) and `stop()` closes it and its open
- * connections, so neither tests nor `celeriac dev` hang on exit.
+ * dynalite and fauxqs run either in this thread ({@link startDynalite}, {@link startFauxqs}: the
+ * contract tests, `celeriac up`) or in a worker thread of their own ({@link startEmulatorThread}:
+ * emulated local mode, so the emulators get the second core). Every server listens on 127.0.0.1
+ * port 0 (a free port) and `stop()` closes it and its open connections, so neither tests nor
+ * `celeriac dev` hang on exit.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { CeleriacError, ErrorCodes } from '../errors';
+import { serveDynalite, serveFauxqs } from './emulator-servers';
+import type { EmulatorThreadData, EmulatorThreadMessage } from './emulator-thread';
 import { close, listen, readBody } from './http';
 
 // Provisioning goes through the AWS adapter (the only code that imports the SDK).
@@ -19,6 +26,7 @@ export {
   ensureBucket,
   ensureQueue,
   ensureTable,
+  FAST_EMULATOR_CLIENT_CONFIG,
 } from '../adapters/aws/provision';
 
 /** A running emulator. */
@@ -37,23 +45,9 @@ export interface DynaliteOptions {
   readonly port?: number;
 }
 
-type DynaliteFactory = (opts: Record<string, unknown>) => Server;
-
-/**
- * Starts dynalite in this process. Tables become ACTIVE at once (dynalite's default is a 500 ms
- * CREATING phase, which only slows tests down).
- */
+/** Starts dynalite in this thread. Tables become ACTIVE at once. */
 export async function startDynalite(opts: DynaliteOptions = {}): Promise<Emulator> {
-  // dynalite is CommonJS without type declarations.
-  const dynalite = createRequire(import.meta.url)('dynalite') as DynaliteFactory;
-  const server = dynalite({
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
-    ...(opts.path === undefined ? {} : { path: opts.path }),
-  });
-  const port = await listen(server, opts.port ?? 0);
-  return { endpoint: `http://127.0.0.1:${port}`, stop: () => close(server) };
+  return onLoopback(await serveDynalite(opts));
 }
 
 // ── SQS: fauxqs ──────────────────────────────────────────────────────────────────────────────
@@ -65,26 +59,139 @@ export interface FauxqsOptions {
   readonly logger?: boolean;
 }
 
-/** Starts fauxqs (SQS emulator; needs Node ≥ 22.5) in this process. */
+/** Starts fauxqs (SQS and S3 emulator; needs Node ≥ 22.5) in this thread. */
 export async function startFauxqs(opts: FauxqsOptions = {}): Promise<Emulator> {
-  // fauxqs stores queues in node:sqlite: on an older Node say which version is needed, in one
-  // line, rather than fail on a missing built-in deep inside the emulator.
-  if (!hasNodeSqlite()) {
-    throw new CeleriacError(
-      ErrorCodes.BACKEND_UNAVAILABLE,
-      `emulated local mode needs Node.js >= 22.5 (its SQS emulator, fauxqs, uses node:sqlite); this is Node.js ${process.versions.node}: upgrade Node, or use mode 'memory'`,
-      { retryable: false },
-    );
-  }
-  const { startFauxqs: start } = await import('fauxqs');
-  const server = await start({ port: opts.port ?? 0, logger: opts.logger ?? false });
-  return { endpoint: `http://127.0.0.1:${server.port}`, stop: () => server.stop() };
+  requireNodeSqlite();
+  return onLoopback(await serveFauxqs(opts));
 }
 
-function hasNodeSqlite(): boolean {
-  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-  return major > 22 || (major === 22 && minor >= 5);
+function onLoopback(s: { readonly port: number; stop(): Promise<void> }): Emulator {
+  return { endpoint: `http://127.0.0.1:${s.port}`, stop: () => s.stop() };
 }
+
+/**
+ * fauxqs stores queues in node:sqlite: on an older Node say which version is needed, in one line,
+ * rather than fail on a missing built-in deep inside the emulator.
+ */
+function requireNodeSqlite(): void {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  if (major > 22 || (major === 22 && minor >= 5)) return;
+  throw new CeleriacError(
+    ErrorCodes.BACKEND_UNAVAILABLE,
+    `emulated local mode needs Node.js >= 22.5 (its SQS emulator, fauxqs, uses node:sqlite); this is Node.js ${process.versions.node}: upgrade Node, or use mode 'memory'`,
+    { retryable: false },
+  );
+}
+
+// ── dynalite and fauxqs in a thread of their own ─────────────────────────────────────────────
+
+/** dynalite and fauxqs serving from their own thread. */
+export interface EmulatorThread {
+  /** dynalite's endpoint. */
+  readonly dynamodb: string;
+  /** fauxqs's endpoint. */
+  readonly sqs: string;
+  /** fauxqs serves S3 on its SQS port: the same endpoint (path-style addressing). */
+  readonly s3: string;
+  /** Closes both servers and ends the thread; rejects if closing failed (the thread is ended anyway). */
+  stop(): Promise<void>;
+}
+
+export interface EmulatorThreadOptions extends EmulatorThreadData {
+  /** Called if the thread fails after it started (its endpoints then refuse connections). */
+  readonly onCrash?: (error: unknown) => void;
+  /** How long `stop()` waits for the servers to close before it ends the thread anyway (ms). Default 5000. */
+  readonly stopTimeoutMs?: number;
+}
+
+/**
+ * Starts dynalite and fauxqs in a worker thread (lib/local/emulator-thread.ts). Emulated local mode
+ * runs them there because a round trip costs the emulator about as much CPU as the SDK call that
+ * makes it: on their own event loop they use the second core instead of queueing behind the
+ * worker. A thread, not a child process, so they end with this process however it ends (a crash,
+ * SIGKILL): nothing is left listening. The thread loads only the two emulators, not celeriac.
+ */
+export async function startEmulatorThread(opts: EmulatorThreadOptions = {}): Promise<EmulatorThread> {
+  requireNodeSqlite();
+  const data: EmulatorThreadData = { dynamodbPort: opts.dynamodbPort, sqsPort: opts.sqsPort };
+  const worker = new Worker(threadEntry(), { ...threadOptions(), workerData: data });
+  let ready = false;
+  let exited = false;
+  let failure: unknown;
+  let stopping: Promise<void> | undefined;
+  const exit = new Promise<number>((resolve) =>
+    worker.once('exit', (code) => {
+      exited = true;
+      resolve(code);
+    }),
+  );
+  worker.on('error', (e) => {
+    failure ??= e;
+    if (ready && !stopping) opts.onCrash?.(e);
+  });
+  void exit.then((code) => {
+    if (ready && !stopping && failure === undefined) opts.onCrash?.(new Error(`the emulator thread ended (exit code ${code})`));
+  });
+  const m = await Promise.race([
+    new Promise<EmulatorThreadMessage>((resolve) => worker.once('message', resolve)),
+    exit.then((code): never => {
+      throw failure ?? new Error(`the emulator thread ended before its emulators started (exit code ${code})`);
+    }),
+  ]);
+  ready = true;
+  const at = (port: number) => `http://127.0.0.1:${port}`;
+  return {
+    dynamodb: at(m.dynamodbPort),
+    sqs: at(m.sqsPort),
+    s3: at(m.sqsPort),
+    stop() {
+      const before = failure;
+      stopping ??= (async () => {
+        if (!exited) {
+          worker.postMessage({ type: 'stop' });
+          const timer = setTimeout(() => void worker.terminate(), opts.stopTimeoutMs ?? 5_000);
+          await exit;
+          clearTimeout(timer);
+        }
+        // A failure reported through onCrash before stop() is not reported again.
+        if (failure !== undefined && failure !== before) throw failure;
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Where the thread's entry is: the built file next to this one, or the source under tsx / vitest. */
+function threadEntry(): URL {
+  return new URL(FROM_SOURCE ? './emulator-thread.ts' : './emulator-thread.js', import.meta.url);
+}
+
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+
+/**
+ * The thread's Node options: this process's (loaders, conditions), minus the ones about this
+ * process's own entry (`-e`, `--input-type`: a Worker given those refuses to start). Running from
+ * source (this repository's tests and benches), the thread needs tsx to load TypeScript, unless
+ * this process already runs under it.
+ */
+function threadOptions(): { execArgv: string[] } {
+  const execArgv: string[] = [];
+  const own = process.execArgv;
+  for (let i = 0; i < own.length; i++) {
+    const a = own[i] as string;
+    if (EVAL_FLAGS.has(a)) {
+      i++; // and its value
+    } else if (![...EVAL_FLAGS].some((f) => a.startsWith(`${f}=`))) {
+      execArgv.push(a);
+    }
+  }
+  if (FROM_SOURCE && !execArgv.some((a) => a.includes('tsx'))) {
+    execArgv.push('--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href);
+  }
+  return { execArgv };
+}
+
+const EVAL_FLAGS = new Set(['-e', '--eval', '-p', '--print', '--input-type']);
 
 // ── EventBridge: PutEvents capture endpoint ──────────────────────────────────────────────────
 

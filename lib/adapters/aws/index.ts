@@ -36,7 +36,7 @@ export { SqsBroker, type SqsBrokerOptions } from './sqs-broker';
 /** Client settings shared by the three clients celeriac creates (ignored for injected clients). */
 export type AwsClientConfig = Pick<
   DynamoDBClientConfig,
-  'region' | 'credentials' | 'maxAttempts' | 'retryMode' | 'requestHandler' | 'logger'
+  'region' | 'credentials' | 'maxAttempts' | 'retryMode' | 'requestHandler' | 'logger' | 'signer'
 >;
 
 export interface AwsBackendOptions {
@@ -175,7 +175,13 @@ export function awsBackend(config: CeleriacConfig, opts: AwsBackendOptions = {})
           client: make(
             opts.clients?.s3,
             // Path-style on a custom endpoint (an emulator, LocalStack): no bucket subdomains there.
-            () => new S3Client({ ...base, ...(s3Endpoint === undefined ? {} : { endpoint: s3Endpoint, forcePathStyle: true }) }),
+            // S3 keeps the SDK's own signer (it signs the payload hash S3 checks), whatever signer the others use.
+            () =>
+              new S3Client({
+                ...base,
+                signer: undefined,
+                ...(s3Endpoint === undefined ? {} : { endpoint: s3Endpoint, forcePathStyle: true }),
+              }),
           ),
           bucket: config.payloadBucket,
           prefix: payloadPrefix(config),

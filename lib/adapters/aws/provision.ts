@@ -29,6 +29,43 @@ export const EMULATOR_CLIENT_CONFIG = {
   credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
 } as const;
 
+/** What the SDK hands a request signer (its `HttpRequest`, structurally). */
+interface SignableRequest {
+  headers: Record<string, string>;
+}
+
+/**
+ * Client settings for dynalite and fauxqs (emulated local mode), over {@link EMULATOR_CLIENT_CONFIG}:
+ * the same requests on the same protocols, minus two costs of the SDK that buy nothing against an
+ * emulator on loopback. Measured by profile, they were ~15 % of emulated mode's CPU:
+ *
+ * - `signer`: SigV4 hashes the body and computes four HMACs per request; neither emulator checks a
+ *   signature — dynalite only checks that the Authorization header is well formed. This signer
+ *   sets the headers SigV4 sets (`X-Amz-Date`, `Authorization` with the credential scope and signed
+ *   headers) with an all-zero signature. (LocalStack mode keeps the real signer.)
+ * - `logger`: the SDK builds a redacted copy of every command's input and output for
+ *   `logger.info`, and skips that only when the logger has no `info` method; errors still go to
+ *   `error` (and are thrown to celeriac as before).
+ */
+export const FAST_EMULATOR_CLIENT_CONFIG = {
+  ...EMULATOR_CLIENT_CONFIG,
+  signer: {
+    sign: <R extends SignableRequest>(
+      request: R,
+      opts?: { readonly signingDate?: Date; readonly signingRegion?: string; readonly signingService?: string },
+    ): Promise<R> => {
+      // Basic ISO 8601, as SigV4 writes it: 20260102T030405Z.
+      const amzDate = (opts?.signingDate ?? new Date()).toISOString().replace(/[-:]|\.\d{3}/g, '');
+      const scope = `${amzDate.slice(0, 8)}/${opts?.signingRegion ?? EMULATOR_CLIENT_CONFIG.region}/${opts?.signingService ?? 'unknown'}/aws4_request`;
+      request.headers['x-amz-date'] = amzDate;
+      request.headers.authorization = `AWS4-HMAC-SHA256 Credential=${EMULATOR_CLIENT_CONFIG.credentials.accessKeyId}/${scope}, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`;
+      return Promise.resolve(request);
+    },
+  },
+  // No `info`: see above. The SDK calls every logger method as `logger?.info?.(…)`.
+  logger: { debug() {}, warn() {}, error() {} } as unknown as { debug(): void; info(): void; warn(): void; error(): void },
+};
+
 /**
  * Creates the celeriac table (partition key `pk`, on-demand) if it does not exist and waits until
  * it is ACTIVE. The key layout is in lib/adapters/aws/KEYS.md. TTL is not enabled here: dynalite

@@ -13,6 +13,7 @@ import {
   ensureBucket,
   ensureQueue,
   ensureTable,
+  FAST_EMULATOR_CLIENT_CONFIG,
   startEventBridgeEndpoint,
 } from '../emulators';
 import { dlqNameOf, type LocalQueue, localQueueSettings } from '../queues';
@@ -165,7 +166,8 @@ function connect(ctx: BackendContext, kind: AwsMode['kind'], resources: LocalRes
       eventbridge: endpoints.eventbridge,
       ...(endpoints.s3 !== undefined ? { s3: endpoints.s3 } : {}),
     },
-    clientConfig: EMULATOR_CLIENT_CONFIG,
+    // dynalite and fauxqs check no signature; LocalStack may, so it keeps the real signer.
+    clientConfig: kind === 'emulated' ? FAST_EMULATOR_CLIENT_CONFIG : EMULATOR_CLIENT_CONFIG,
     clock: ctx.time,
     kind,
   });

@@ -1,6 +1,7 @@
 /**
- * A failed start of emulated local mode stops what it had started: an emulator left listening
- * would hold the process open (on a Node without node:sqlite, fauxqs fails while dynalite runs).
+ * Starting and stopping emulated local mode: a failed start stops what it had started (an
+ * endpoint left listening would hold the process open), and stop() stops the emulator thread
+ * before the PutEvents endpoint the app's clients were last talking to.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../../lib/index';
@@ -10,9 +11,9 @@ const state = vi.hoisted(() => ({ fail: new Set<string>(), log: [] as string[] }
 
 vi.mock('../../../lib/local/emulators', async (importOriginal) => {
   const real = await importOriginal<typeof Emulators>();
-  /** Starts the real service unless told to fail, and records when it is stopped. */
+  /** Starts the real thing unless told to fail, and records when it is stopped. */
   const tracked =
-    <A extends unknown[], E extends Emulators.Emulator>(name: string, start: (...a: A) => Promise<E>) =>
+    <A extends unknown[], E extends { stop(): Promise<void> }>(name: string, start: (...a: A) => Promise<E>) =>
     async (...a: A): Promise<E> => {
       if (state.fail.has(name)) throw new Error(`${name} could not start`);
       const e = await start(...a);
@@ -25,8 +26,7 @@ vi.mock('../../../lib/local/emulators', async (importOriginal) => {
     };
   return {
     ...real,
-    startDynalite: tracked('dynalite', real.startDynalite),
-    startFauxqs: tracked('fauxqs', real.startFauxqs),
+    startEmulatorThread: tracked('emulator thread', real.startEmulatorThread),
     startEventBridgeEndpoint: tracked('eventbridge', real.startEventBridgeEndpoint),
   };
 });
@@ -44,23 +44,17 @@ afterEach(() => {
   state.log.length = 0;
 });
 
-describe('a failed start of emulated local mode', () => {
-  it('when fauxqs fails, stops dynalite and the PutEvents endpoint, and rejects with fauxqs’s error', async () => {
-    state.fail.add('fauxqs');
-    await expect(startLocal(quietApp('start-fauxqs-fails'), { mode: 'emulated' })).rejects.toThrow('fauxqs could not start');
-    expect(state.log).toEqual(['dynalite stopped', 'eventbridge stopped']);
+describe('starting emulated local mode', () => {
+  it('when the emulator thread fails to start, stops the PutEvents endpoint and rejects with the thread’s error', async () => {
+    state.fail.add('emulator thread');
+    await expect(startLocal(quietApp('start-thread-fails'), { mode: 'emulated' })).rejects.toThrow('emulator thread could not start');
+    expect(state.log).toEqual(['eventbridge stopped']);
   });
 
-  it('when dynalite fails, stops fauxqs and the PutEvents endpoint, and rejects with dynalite’s error', async () => {
-    state.fail.add('dynalite');
-    await expect(startLocal(quietApp('start-dynalite-fails'), { mode: 'emulated' })).rejects.toThrow('dynalite could not start');
-    expect(state.log).toEqual(['fauxqs stopped', 'eventbridge stopped']);
-  });
-
-  it('when both start, stop() stops fauxqs, then dynalite, then the PutEvents endpoint', async () => {
+  it('stop() stops the emulator thread, then the PutEvents endpoint', async () => {
     const local = await startLocal(quietApp('start-both'), { mode: 'emulated', pollWaitMs: 50 });
     expect(state.log).toEqual([]);
     await local.stop();
-    expect(state.log).toEqual(['fauxqs stopped', 'dynalite stopped', 'eventbridge stopped']);
+    expect(state.log).toEqual(['emulator thread stopped', 'eventbridge stopped']);
   });
 });
