@@ -11,9 +11,10 @@
  */
 import { createHash } from 'node:crypto';
 import type { Backend, PayloadStore } from '../ports';
-import type { Envelope } from '../protocol/envelope';
+import { type Envelope, encodeEnvelope } from '../protocol/envelope';
 import type { SerializedError } from '../protocol/failure';
 import type { Json, JsonObject } from '../protocol/json';
+import { bytesOver } from '../protocol/limits';
 import { holdsPointer, offloadText, offloadValue, resolveValue, storeText } from '../protocol/payload';
 import type { Plan, PlanNode } from '../protocol/plan';
 import type { AppSettings } from './app-port';
@@ -71,8 +72,20 @@ async function offloadArgs(
   return { args: outArgs ?? args, kwargs: outKwargs ?? kwargs };
 }
 
+/**
+ * The message body of `env`, its large arguments by reference. A message no larger than the
+ * threshold holds no argument over it (each argument's text is part of the body's), so the common
+ * call is encoded once and no argument is sized on its own.
+ */
+export async function encodeOffloaded(backend: Backend, settings: AppSettings, env: Envelope, puts: PutKeys): Promise<string> {
+  if (backend.payloads === undefined) return encodeEnvelope(env);
+  const whole = encodeEnvelope(env, Number.POSITIVE_INFINITY);
+  if (bytesOver(whole, settings.payloadThreshold) === undefined) return whole;
+  return encodeEnvelope(await offloadEnvelope(backend, settings, env, puts));
+}
+
 /** `env` as it travels (its large arguments by reference); `env` itself when nothing is large or no store is configured. */
-export async function offloadEnvelope(backend: Backend, settings: AppSettings, env: Envelope, puts: PutKeys): Promise<Envelope> {
+async function offloadEnvelope(backend: Backend, settings: AppSettings, env: Envelope, puts: PutKeys): Promise<Envelope> {
   const store = backend.payloads;
   if (store === undefined) return env;
   const o = await offloadArgs(store, settings.payloadThreshold, env.id, env.headers.retries, env.args, env.kwargs, puts);

@@ -1,11 +1,10 @@
 import { CeleriacError, ErrorCodes } from '../errors';
 import type { Backend, OutgoingMessage } from '../ports';
-import { encodeEnvelope } from '../protocol/envelope';
 import { utf8Bytes } from '../protocol/limits';
 import { inSendSpan, type TraceHeaders } from '../telemetry/tracing';
 import type { RuntimeApp } from './app-port';
 import { type Dispatch, MAX_DELAY_SECONDS } from './engine';
-import { offloadEnvelope, PutKeys } from './payloads';
+import { encodeOffloaded, PutKeys } from './payloads';
 
 /**
  * Publishes dispatches, with `beforeTaskPublish` / `afterTaskPublish` around each (sender = task
@@ -45,8 +44,7 @@ async function send(app: RuntimeApp, backend: Backend, dispatches: readonly Disp
       }
       const mine = new PutKeys();
       puts.set(d.envelope.id, mine);
-      const envelope = await offloadEnvelope(backend, app.settings, d.envelope, mine);
-      const message = messageOf(d, encodeEnvelope(envelope));
+      const message = messageOf(d, await encodeOffloaded(backend, app.settings, d.envelope, mine));
       const at = longDelay(d, now);
       if (at !== undefined && backend.delayed && utf8Bytes(message.body) <= backend.delayed.maxBodyBytes) {
         const { delaySeconds: _delay, ...due } = message;
