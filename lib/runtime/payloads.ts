@@ -118,11 +118,21 @@ export async function resolveCall(
   env: Envelope,
 ): Promise<{ readonly args: readonly Json[]; readonly kwargs: JsonObject | undefined }> {
   const kwargs = env.kwargs;
-  if (!env.args.some(holdsPointer) && (kwargs === undefined || !holdsPointer(kwargs))) return { args: env.args, kwargs };
-  const args: Json[] = [];
+  const args = await resolveArgs(store, env.args);
+  if (kwargs === undefined || !holdsPointer(kwargs)) return { args, kwargs };
+  return { args, kwargs: (await resolveValue(store, kwargs)) as JsonObject };
+}
+
+/**
+ * Positional arguments with their references resolved (the same array when none is one): a
+ * call's, or a failed call's as an errback's request gives them.
+ */
+export async function resolveArgs(store: PayloadStore | undefined, args: readonly Json[]): Promise<readonly Json[]> {
+  if (!args.some(holdsPointer)) return args;
+  const out: Json[] = [];
   // One argument at a time: each may be large, and each resolves its own members boundedly.
-  for (const a of env.args) args.push(await resolveValue(store, a));
-  return { args, kwargs: kwargs === undefined ? undefined : ((await resolveValue(store, kwargs)) as JsonObject) };
+  for (const a of args) out.push(await resolveValue(store, a));
+  return out;
 }
 
 /** `value` (a result) as it is stored and travels: by reference when over the threshold. */

@@ -62,7 +62,7 @@ import {
 import { taskFairnessKey } from './fairness';
 import { callKeyOf, claimCallKey, idempotencyTtlMs } from './idempotency';
 import { deriveId } from './ids';
-import { offloadError, offloadResult, PutKeys, resolveCall } from './payloads';
+import { offloadError, offloadResult, PutKeys, resolveArgs, resolveCall } from './payloads';
 import { validateEntries } from './producer';
 import { publish } from './publish';
 import { compileReplacement, nestingOf } from './replace';
@@ -222,12 +222,31 @@ export class WorkerRuntime {
   async #inlineErrback(node: TaskNode, failed: FailedTask): Promise<void> {
     const def = this.app.getTask(node.name);
     if (!def) return;
-    const request = { id: failed.id, task: failed.task, args: failed.args, rootId: failed.rootId };
+    const request = { id: failed.id, task: failed.task, args: await this.#errbackArgs(failed), rootId: failed.rootId };
     try {
       await def.fn(request, deserializeError(failed.error), failed.traceback, ...node.args);
     } catch (e) {
       // Celery (main) logs and ignores errors raised inside an inline errback.
       this.app.logger.error('inline errback failed', { errback: node.name, failedTask: failed.id, error: serializeError(e) });
+    }
+  }
+
+  /**
+   * The failed call's arguments as its body saw them: references read back (README, "Large
+   * payloads"). One whose object is gone or not the app's is passed as the reference, with a
+   * warning: the errback still hears of the failure. A read that fails otherwise is thrown before
+   * the errback runs, so the redelivery that retries the outcome calls it then.
+   */
+  async #errbackArgs(failed: FailedTask): Promise<readonly Json[]> {
+    try {
+      return await resolveArgs(this.backend.payloads, failed.args);
+    } catch (e) {
+      if (!isPayloadRefusal(e)) throw e;
+      this.app.logger.warn('an errback gets the failed call\'s arguments as references: a payload could not be read', {
+        failedTask: failed.id,
+        error: serializeError(e),
+      });
+      return failed.args;
     }
   }
 }
@@ -334,7 +353,17 @@ async function handleCall(rt: WorkerRuntime, msg: IncomingMessage, inv: Invocati
   const { flow } = admitted;
   if (env.task === CHORD_DEADLINE_TASK) return handleChordDeadline(rt, env, flow, lease);
 
-  if (app.signals.taskReceived.hasReceivers) await app.signals.taskReceived.send({ sender: env.task, request });
+  // Arguments stored by reference are read once (README, "Large payloads"): here when a
+  // `taskReceived` receiver is to see them, else once the call is known to run (below).
+  const resolving = once(() => resolveCall(backend.payloads, env));
+  if (app.signals.taskReceived.hasReceivers) {
+    request = await withCall(request, env, resolving).catch((e: unknown) => {
+      // A reference that cannot be read is the call's stored FAILURE below; the signal sees it as sent.
+      if (isPayloadRefusal(e)) return request;
+      throw e;
+    });
+    await app.signals.taskReceived.send({ sender: env.task, request });
+  }
   const def = app.getTask(env.task);
   const queueWaitMs = msg.sentAt !== undefined ? Math.max(0, now - msg.sentAt) : undefined;
   let call: Call | undefined;
@@ -373,16 +402,15 @@ async function handleCall(rt: WorkerRuntime, msg: IncomingMessage, inv: Invocati
     await settle(rt, attempt(), failureOf(err), 0);
     return 'ack';
   }
-  // Arguments stored by reference are read now, once the call is known to run (README, "Large
-  // payloads"); one that is missing or not the app's is this call's stored FAILURE.
+  // A reference that is missing or not the app's is this call's stored FAILURE.
   try {
-    call = await resolveCall(backend.payloads, env);
+    call = await resolving();
   } catch (e) {
     if (!isPayloadRefusal(e)) throw e;
     await settle(rt, attempt(), failureOf(e), 0);
     return 'ack';
   }
-  if (call.args !== env.args || call.kwargs !== env.kwargs) request = { ...request, args: call.args, kwargs: call.kwargs };
+  request = await withCall(request, env, resolving);
   if (!isThrottled(def)) return execute(rt, attempt(), def, inv);
   // A rate or concurrency limit: the call waits its turn (see lib/runtime/throttle.ts) before it runs.
   const args = callArgs(call);
@@ -471,6 +499,18 @@ interface Call {
   readonly kwargs?: JsonObject | undefined;
 }
 
+/** `request` with the call's arguments as the body sees them (the same object when none was a reference). */
+async function withCall(request: RequestInfo, env: Envelope, resolving: () => Promise<Call>): Promise<RequestInfo> {
+  const call = await resolving();
+  return call.args === env.args && call.kwargs === env.kwargs ? request : { ...request, args: call.args, kwargs: call.kwargs };
+}
+
+/** `f`'s promise, made on the first call and returned on every later one. */
+function once<T>(f: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= f());
+}
+
 /** The arguments the body is called with: the args, then the kwargs object when there is one. */
 function callArgs(call: Call): readonly unknown[] {
   return call.kwargs && Object.keys(call.kwargs).length > 0 ? [...call.args, call.kwargs] : call.args;
@@ -549,7 +589,7 @@ async function execute(rt: WorkerRuntime, base: Attempt, def: TaskDef, inv: Invo
   const attempt: Attempt = { ...base, ctx, started };
 
   if (signals.taskPrerun.hasReceivers) {
-    await signals.taskPrerun.send({ sender: env.task, taskId: env.id, task: env.task, args, kwargs: env.kwargs });
+    await signals.taskPrerun.send({ sender: env.task, taskId: env.id, task: env.task, args, kwargs: request.kwargs });
   }
   if (def.options.trackStarted) {
     await backend.store.writeProgress({
@@ -949,7 +989,8 @@ async function continueOutcome(rt: WorkerRuntime, a: Attempt, flow: Flow | undef
         const failed: FailedTask = {
           id: env.id,
           task: env.task,
-          args: env.args,
+          // As the body saw them, when it ran in this delivery (a resumed outcome's are read again).
+          args: a.call?.args ?? env.args,
           error: outcome.error,
           rootId: env.headers.rootId,
           traceback: outcome.traceback,
@@ -1430,7 +1471,7 @@ async function postrun(rt: WorkerRuntime, a: Attempt, retval: unknown, state: Po
     taskId: env.id,
     task: env.task,
     args: a.ctx?.args ?? env.args,
-    kwargs: env.kwargs,
+    kwargs: a.request.kwargs,
     retval,
     state,
     runtimeMs,

@@ -1,0 +1,117 @@
+/**
+ * Large payloads (README, "Large payloads"): every reader of a call's arguments sees the values,
+ * never the references they travel as — an errback that takes the failed call's request, the
+ * `taskReceived`, `taskPrerun`, `taskFailure` and `taskPostrun` signals, and the task's hooks — on
+ * every target. A reference that cannot be read is shown to `taskReceived` as it was sent, and
+ * the call is still its one stored FAILURE.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyCanvasJson } from '../../lib/canvas/json';
+import { chord, createApp, group } from '../../lib/index';
+import { type LocalRuntime, startLocal } from '../../lib/local';
+import { recordingLogger, targets } from './targets';
+
+/** Over the default 64 KiB threshold: travels by reference. */
+const LARGE = 100_000;
+const text = (n: number, c = 'a'): string => c.repeat(n);
+
+/** How a reader saw an argument: a value's length, or that it was a reference. */
+function shape(x: unknown): string | number {
+  if (typeof x === 'string') return x.length;
+  if (typeof x === 'object' && x !== null && '$payload' in x) return 'reference';
+  return JSON.stringify(x);
+}
+
+describe.each(targets())('readers of large arguments on $name', (target) => {
+  const logger = recordingLogger();
+  const app = createApp({ name: `readers-${target.name}`, logger });
+  /** What each reader saw, by reader; cleared per spec. */
+  const saw: Record<string, (string | number)[]> = {};
+  const note = (reader: string, ...xs: unknown[]): void => {
+    (saw[reader] ??= []).push(...xs.map(shape));
+  };
+  const fail = app.task(
+    'fail',
+    (s: string, opts: { blob: string }) => {
+      note('body', s, opts.blob);
+      throw new Error(`refused ${s.length} characters`);
+    },
+    {
+      onFailure(_exc, ctx) {
+        note('onFailure', ctx.args[0], ctx.kwargs?.blob);
+      },
+    },
+  );
+  // Two parameters or more: a new-style errback, called inline with the failed call's request.
+  const report = app.task('report', (request: { readonly args: readonly unknown[] }, _exc: Error) => {
+    note('errback', ...request.args);
+  });
+  const member = app.task('member', (n: number) => {
+    if (n < 0) throw new Error('a member failed');
+    return text(n, 'm');
+  });
+  const gather = app.task('gather', (xs: string[], label: string) => `${label.length}:${xs.length}`);
+  app.task('echo', (x: unknown) => shape(x));
+  let local: LocalRuntime;
+
+  beforeAll(async () => {
+    app.signals.taskReceived.connect((e) =>
+      note(`received:${e.sender}`, ...e.request.args, ...(e.request.kwargs === undefined ? [] : [e.request.kwargs.blob])),
+    );
+    app.signals.taskPrerun.connect((e) => note(`prerun:${e.sender}`, e.kwargs?.blob));
+    app.signals.taskFailure.connect((e) => note(`failure:${e.sender}`, e.args[0], e.kwargs?.blob));
+    app.signals.taskPostrun.connect((e) => note(`postrun:${e.sender}`, e.kwargs?.blob));
+    local = await startLocal(app, target.options);
+  });
+  afterAll(async () => {
+    await local?.stop();
+  });
+
+  const clear = (): void => {
+    for (const k of Object.keys(saw)) delete saw[k];
+  };
+
+  it('an inline errback gets the failed call’s large argument as the value, as do the signals and hooks', async () => {
+    clear();
+    const big = text(LARGE, 'x');
+    // kwargs come from a JSON canvas, as a producer without the code sends them.
+    const applied = await applyCanvasJson(app, {
+      task: 'fail',
+      args: [big],
+      kwargs: { blob: text(LARGE, 'k') },
+      linkError: [{ task: 'report' }],
+    });
+    const r = app.asyncResult(applied.id);
+    await expect(r.get({ timeoutMs: 30_000 })).rejects.toThrow(`refused ${LARGE} characters`);
+    await local.drain();
+    expect(saw.body).toEqual([LARGE, LARGE]);
+    expect(saw.errback).toEqual([LARGE]);
+    expect(saw['received:fail']).toEqual([LARGE, LARGE]);
+    expect(saw['prerun:fail']).toEqual([LARGE]);
+    expect(saw.onFailure).toEqual([LARGE, LARGE]);
+    expect(saw['failure:fail']).toEqual([LARGE, LARGE]);
+    expect(saw['postrun:fail']).toEqual([LARGE]);
+    expect(logger.errors).toEqual([]);
+  });
+
+  it('an errback of a chord body whose member failed gets the body’s large argument as the value', async () => {
+    clear();
+    const r = await chord(group(member.s(10), member.s(-1)), gather.s(text(LARGE, 'g')).linkError(report.s())).applyAsync();
+    await expect(r.get({ timeoutMs: 30_000 })).rejects.toThrow();
+    await local.drain();
+    expect(saw.errback).toEqual([LARGE]);
+  });
+
+  it('a reference that cannot be read reaches taskReceived and the errback as sent, and the call is one stored FAILURE', async () => {
+    clear();
+    const forged = { $payload: { key: `${app.name}/never/written`, bytes: 5, sha256: 'x' } };
+    const r = await app.sendTask('echo', [forged], { linkError: report.s() });
+    await expect(r.get({ timeoutMs: 30_000 })).rejects.toMatchObject({ code: 'PAYLOAD_NOT_FOUND' });
+    expect((await r.record())?.state).toBe('FAILURE');
+    expect(saw['received:echo']).toEqual(['reference']);
+    expect(saw['prerun:echo']).toBeUndefined(); // the body never ran
+    // The errback hears of the failure all the same, with the argument as it was sent.
+    await local.drain();
+    expect(saw.errback).toEqual(['reference']);
+  });
+});
