@@ -26,8 +26,12 @@ export interface StartLocalOptions {
   readonly mode?: LocalMode;
   /** `localstack` mode: the endpoint serving SQS and DynamoDB. Default `http://localhost:4566`. */
   readonly endpoint?: string;
-  /** `localstack` mode: per-service endpoints, over `endpoint` (as `AWS_ENDPOINT_URL_<SERVICE>` over `AWS_ENDPOINT_URL`). */
-  readonly endpoints?: { readonly sqs?: string; readonly dynamodb?: string };
+  /**
+   * `localstack` mode: per-service endpoints, over `endpoint` (as `AWS_ENDPOINT_URL_<SERVICE>` over
+   * `AWS_ENDPOINT_URL`). `s3` holds the large payloads (README, "Large payloads"), in bucket
+   * `celeriac-payloads`, created at start.
+   */
+  readonly endpoints?: { readonly sqs?: string; readonly dynamodb?: string; readonly s3?: string };
   /** Region in SQS records (`eventSourceARN`, `awsRegion`) and bus events. Default `us-east-1`. */
   readonly region?: string;
   /** Directory subscriber `entry` paths are relative to. Default `process.cwd()`. */
@@ -143,7 +147,7 @@ export interface LocalRuntime {
   /** The topology being run: the same data the CDK stack deploys. */
   readonly topology: Topology;
   /** Endpoints of the services in `emulated` and `localstack` modes (for the CLI, or AWS_ENDPOINT_URL_* of a child process). */
-  readonly endpoints: { readonly sqs?: string; readonly dynamodb?: string; readonly eventbridge?: string };
+  readonly endpoints: { readonly sqs?: string; readonly dynamodb?: string; readonly eventbridge?: string; readonly s3?: string };
   /** Table, bus, queue and DLQ URLs: the stack outputs of this runtime (see {@link LocalResources}). */
   readonly resources: LocalResources;
   /** Recent events on the bus, oldest first, as EventBridge delivers them. */

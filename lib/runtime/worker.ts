@@ -242,7 +242,7 @@ export class WorkerRuntime {
       return await resolveArgs(this.backend.payloads, failed.args);
     } catch (e) {
       if (!isPayloadRefusal(e)) throw e;
-      this.app.logger.warn('an errback gets the failed call\'s arguments as references: a payload could not be read', {
+      this.app.logger.warn("an errback gets the failed call's arguments as references: a payload could not be read", {
         failedTask: failed.id,
         error: serializeError(e),
       });

@@ -23,11 +23,12 @@ export function workerTargets(): WorkerTarget[] {
     return base;
   }
   let emulators: Emulator[] = [];
-  let endpoints: { dynamodb: string; sqs: string } | undefined;
+  let endpoints: { dynamodb: string; sqs: string; s3: string } | undefined;
   beforeAll(async () => {
     const [ddb, sqs] = await Promise.all([startDynamoDbLocal(), startFauxqs()]);
     emulators = [ddb, sqs];
-    endpoints = { dynamodb: ddb.endpoint, sqs: sqs.endpoint };
+    // fauxqs serves S3 on its SQS port: the large payloads go there, as LocalStack's would.
+    endpoints = { dynamodb: ddb.endpoint, sqs: sqs.endpoint, s3: sqs.endpoint };
   }, 120_000);
   afterAll(async () => {
     for (const e of emulators) await e.stop();

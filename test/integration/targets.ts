@@ -4,7 +4,7 @@
  *   CELERIAC_TARGET=memory | emulated | localstack   (a comma-separated list works too)
  *
  * Default: memory and emulated. `localstack` needs a running LocalStack at AWS_ENDPOINT_URL
- * (default http://localhost:4566; AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL_DYNAMODB override it per
+ * (default http://localhost:4566; AWS_ENDPOINT_URL_SQS / _DYNAMODB / _S3 override it per
  * service). This file is the only place that knows the targets apart: the
  * tests themselves run the same code against each.
  */
@@ -34,6 +34,7 @@ export function targets(env: Readonly<Record<string, string | undefined>> = proc
               endpoints: {
                 ...(env.AWS_ENDPOINT_URL_SQS ? { sqs: env.AWS_ENDPOINT_URL_SQS } : {}),
                 ...(env.AWS_ENDPOINT_URL_DYNAMODB ? { dynamodb: env.AWS_ENDPOINT_URL_DYNAMODB } : {}),
+                ...(env.AWS_ENDPOINT_URL_S3 ? { s3: env.AWS_ENDPOINT_URL_S3 } : {}),
               },
             }
           : { mode },

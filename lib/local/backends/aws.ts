@@ -25,7 +25,7 @@ import type { BackendContext, LocalBackend } from './backend';
 export interface AwsServices {
   readonly sqs: string;
   readonly dynamodb: string;
-  /** An S3 endpoint for large payloads (fauxqs serves one next to SQS); absent: payloads are not offloaded. */
+  /** An S3 endpoint for large payloads (fauxqs serves one next to SQS; LocalStack on its edge port); absent: payloads are not offloaded. */
   readonly s3?: string;
   /** Stops them, when this run started them (emulators); absent for a server that outlives the run. */
   readonly stop?: () => Promise<void>;

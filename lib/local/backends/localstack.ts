@@ -1,7 +1,7 @@
 /**
- * `localstack` mode's backend: the SQS and DynamoDB of a running LocalStack (or any
- * AWS-compatible endpoint), reached through the AWS adapters. The server is not this run's: it is
- * neither started nor stopped here.
+ * `localstack` mode's backend: the SQS, DynamoDB and S3 (large payloads) of a running LocalStack
+ * (or any AWS-compatible endpoints), reached through the AWS adapters. The server is not this
+ * run's: it is neither started nor stopped here.
  */
 import type { AwsBackend } from '../../adapters/aws';
 import { serializeError } from '../../protocol/failure';
@@ -20,7 +20,8 @@ export function startLocalstackBackend(ctx: BackendContext): Promise<LocalBacken
 /** The configured endpoints: per service over `endpoint` (as `AWS_ENDPOINT_URL_<SERVICE>` over `AWS_ENDPOINT_URL`). */
 function localstackServices(ctx: BackendContext): Promise<AwsServices> {
   const endpoint = ctx.options.endpoint ?? DEFAULT_ENDPOINT;
-  return Promise.resolve({ dynamodb: ctx.options.endpoints?.dynamodb ?? endpoint, sqs: ctx.options.endpoints?.sqs ?? endpoint });
+  const per = ctx.options.endpoints;
+  return Promise.resolve({ dynamodb: per?.dynamodb ?? endpoint, sqs: per?.sqs ?? endpoint, s3: per?.s3 ?? endpoint });
 }
 
 /** A shared LocalStack keeps queues between runs: start from empty ones (a purge that fails is logged, not fatal). */
