@@ -2,10 +2,11 @@ import type { HandleSpec } from './canvas/compile';
 import { type AnySignature, type CanvasHost, Group, Signature } from './canvas/signature';
 import type { Remaining, Suffixes } from './canvas/types';
 import { CeleriacError, ErrorCodes, TaskRevokedError } from './errors';
-import type { Backend } from './ports';
+import type { Backend, PayloadStore } from './ports';
 import { serializeError } from './protocol/failure';
 import { type Json, type JsonObject, toJson } from './protocol/json';
 import { DEFAULT_MAX_RESULT_BYTES, DEFAULT_PAYLOAD_THRESHOLD_BYTES, SQS_MAX_MESSAGE_BYTES } from './protocol/limits';
+import { isPayloadPointer, readPointer } from './protocol/payload';
 import type { NodeOptions } from './protocol/plan';
 import { AsyncResult, GroupResult, type ResultHost } from './results/async-result';
 import { States } from './results/states';
@@ -170,6 +171,10 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
     // Flow-control options fail here, at start-up, rather than in a worker.
     if (options.rateLimit !== undefined) startIntervalMs(name, options.rateLimit);
     if (options.concurrency !== undefined) checkConcurrency(name, options.concurrency as number);
+    if (options.lazyPayloads && options.schema !== undefined) {
+      // The schema would check `{ $payload }` references, not the values they stand for.
+      throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `task "${name}": lazyPayloads and schema cannot be combined (a schema checks values)`);
+    }
     this.#tasks.set(name, { name, fn, options });
     this.#owners = undefined;
     return this.#makeTask<A, Awaited<R>>(name, options);
@@ -186,7 +191,8 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
       applyAsync: (args, opts = {}) => this.applyCanvas(new Signature(this, name, []), args, opts) as Promise<AsyncResult<R>>,
       run: async (...args) => {
         const def = this.#tasks.get(name) as TaskDef;
-        return (await runWithContext(directContext(name, args), () => def.fn(...args))) as R;
+        const payloads = async () => (await this.backend()).payloads;
+        return (await runWithContext(directContext(name, args, payloads), () => def.fn(...args))) as R;
       },
       map: (items) => new Signature(this, MAP_TASK, [name, jsonArgs(items as unknown[])]) as unknown as Signature<[], R[]>,
       starmap: (items) => new Signature(this, STARMAP_TASK, [name, jsonArgs(items as unknown[])]) as unknown as Signature<[], R[]>,
@@ -448,7 +454,7 @@ function nameOf(t: TaskRef): string {
   return typeof t === 'string' ? t : t.name;
 }
 
-function directContext(name: string, args: readonly unknown[]): TaskContext {
+function directContext(name: string, args: readonly unknown[], payloads: () => Promise<PayloadStore | undefined>): TaskContext {
   const id = `direct-${name}`;
   return {
     id,
@@ -478,6 +484,8 @@ function directContext(name: string, args: readonly unknown[]): TaskContext {
       throw new CeleriacError(ErrorCodes.TASK_ERROR, `${name}.replace() called outside a worker`);
     },
     async updateState() {},
+    // The backend is asked for only when there is a reference to read: a direct call needs none otherwise.
+    readPayload: async <T>(x: unknown) => (isPayloadPointer(x) ? readPointer(await payloads(), x) : x) as T,
   };
 }
 

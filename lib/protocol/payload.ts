@@ -149,6 +149,17 @@ export async function resolveValue(store: PayloadStore | undefined, value: Json)
   return top;
 }
 
+/**
+ * The value `value` points to when it is a reference, read one level only (a list stored by
+ * reference comes back with its own members' references in place); any other value as it is.
+ * What a task with `lazyPayloads` reads its arguments with, one at a time.
+ *
+ * @throws CeleriacError as {@link resolveValue}.
+ */
+export async function readPointer(store: PayloadStore | undefined, value: unknown): Promise<unknown> {
+  return isPayloadPointer(value) ? fetchPointer(store, value) : value;
+}
+
 /** Whether {@link resolveValue} would fetch anything for `value` (no await, no allocation for plain values). */
 export function holdsPointer(value: unknown): boolean {
   if (isPayloadPointer(value)) return true;

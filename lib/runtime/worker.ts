@@ -26,7 +26,7 @@ import { deserializeError, type SerializedError, serializeError } from '../proto
 import { replacedKey, safeId } from '../protocol/ids';
 import { type Json, type JsonObject, toJson } from '../protocol/json';
 import { EVENT_RESULT_BYTES, jsonOver, resultTooLarge } from '../protocol/limits';
-import { isPayloadRefusal } from '../protocol/payload';
+import { isPayloadRefusal, readPointer } from '../protocol/payload';
 import { entryTasks, type Frame, isChainFrame, type Plan, planNode, type TaskNode, type WorkflowRef } from '../protocol/plan';
 import { isReady, States } from '../results/states';
 import type { PostrunPayload, RequestInfo } from '../signals';
@@ -222,7 +222,9 @@ export class WorkerRuntime {
   async #inlineErrback(node: TaskNode, failed: FailedTask): Promise<void> {
     const def = this.app.getTask(node.name);
     if (!def) return;
-    const request = { id: failed.id, task: failed.task, args: await this.#errbackArgs(failed), rootId: failed.rootId };
+    // A `lazyPayloads` errback reads the failed call's large arguments itself, if at all.
+    const args = def.options.lazyPayloads ? failed.args : await this.#errbackArgs(failed);
+    const request = { id: failed.id, task: failed.task, args, rootId: failed.rootId };
     try {
       await def.fn(request, deserializeError(failed.error), failed.traceback, ...node.args);
     } catch (e) {
@@ -356,15 +358,15 @@ async function handleCall(rt: WorkerRuntime, msg: IncomingMessage, inv: Invocati
   // Arguments stored by reference are read once (README, "Large payloads"): here when a
   // `taskReceived` receiver is to see them, else once the call is known to run (below).
   const resolving = once(() => resolveCall(backend.payloads, env));
-  if (app.signals.taskReceived.hasReceivers) {
+  const def = app.getTask(env.task);
+  if (app.signals.taskReceived.hasReceivers && !def?.options.lazyPayloads) {
     request = await withCall(request, env, resolving).catch((e: unknown) => {
       // A reference that cannot be read is the call's stored FAILURE below; the signal sees it as sent.
       if (isPayloadRefusal(e)) return request;
       throw e;
     });
-    await app.signals.taskReceived.send({ sender: env.task, request });
   }
-  const def = app.getTask(env.task);
+  if (app.signals.taskReceived.hasReceivers) await app.signals.taskReceived.send({ sender: env.task, request });
   const queueWaitMs = msg.sentAt !== undefined ? Math.max(0, now - msg.sentAt) : undefined;
   let call: Call | undefined;
   const attempt = (ctx?: TaskContext): Attempt => ({ env, request, ctx, def, lease, started: now, flow, queueWaitMs, call });
@@ -402,15 +404,16 @@ async function handleCall(rt: WorkerRuntime, msg: IncomingMessage, inv: Invocati
     await settle(rt, attempt(), failureOf(err), 0);
     return 'ack';
   }
-  // A reference that is missing or not the app's is this call's stored FAILURE.
+  // A reference that is missing or not the app's is this call's stored FAILURE. A `lazyPayloads`
+  // task reads its own, one at a time (`readPayload`): they reach it as sent.
   try {
-    call = await resolving();
+    call = def.options.lazyPayloads ? env : await resolving();
   } catch (e) {
     if (!isPayloadRefusal(e)) throw e;
     await settle(rt, attempt(), failureOf(e), 0);
     return 'ack';
   }
-  request = await withCall(request, env, resolving);
+  if (call !== env) request = await withCall(request, env, resolving);
   if (!isThrottled(def)) return execute(rt, attempt(), def, inv);
   // A rate or concurrency limit: the call waits its turn (see lib/runtime/throttle.ts) before it runs.
   const args = callArgs(call);
@@ -568,6 +571,7 @@ async function execute(rt: WorkerRuntime, base: Attempt, def: TaskDef, inv: Invo
     signal: controller.signal,
     deadline: hardAt,
     calledDirectly: false,
+    readPayload: async <T>(x: unknown) => (await readPointer(backend.payloads, x)) as T,
     retry(options?: RetryRequestOptions): never {
       throw new Retry(options);
     },

@@ -68,6 +68,14 @@ export interface TaskContext extends RequestInfo {
   updateState(state: string, meta?: unknown): Promise<void>;
   /** True when the body runs outside a worker (`task.run()` / `sig.call()`). */
   readonly calledDirectly: boolean;
+  /**
+   * The value `x` points to when it is a large payload's reference (a `lazyPayloads` task's
+   * argument, or a member of one read so), read from the payload store; any other value as it is.
+   * One level at a time: a list stored by reference comes back with its large members still
+   * references, to be read one by one.
+   * @throws CeleriacError PAYLOAD_FOREIGN, PAYLOAD_NOT_FOUND or PAYLOAD_CORRUPT (a bad reference).
+   */
+  readPayload<T = unknown>(x: unknown): Promise<T>;
 }
 
 /** State passed to `afterReturn`. */
@@ -118,6 +126,16 @@ export interface TaskOptions<A extends readonly unknown[] = readonly unknown[], 
    * message that caused this one (the previous chain step, the calling task), wins over it.
    */
   readonly fairnessKey?: (...args: A) => string;
+  /**
+   * Leave the arguments stored by reference (README, "Large payloads") as references: the body
+   * gets `{ $payload }` where the value is large and reads each when it needs it with
+   * `currentTask().readPayload(x)`, one level at a time. For a body that cannot hold every value at
+   * once, as a chord body gathering many large member results. Its hooks and signals then see
+   * the references too, as does its request when it is an inline errback. Not with `schema`,
+   * which checks values.
+   * Default false: every reader sees the values.
+   */
+  readonly lazyPayloads?: boolean;
   /** Called before the body, after `taskPrerun`. */
   readonly beforeStart?: (ctx: TaskContext) => void | Promise<void>;
   /** After SUCCESS is stored and continuations are published, before `taskSuccess`. */

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyCanvasJson } from '../../lib/canvas/json';
-import { chord, createApp, group } from '../../lib/index';
+import { chord, createApp, currentTask, group } from '../../lib/index';
 import { type LocalRuntime, startLocal } from '../../lib/local';
 import type { PayloadStore } from '../../lib/ports';
 import { workerTargets } from '../adversarial/worker-targets';
@@ -54,6 +54,22 @@ describe.each(workerTargets())('readers of large arguments on $name', (target) =
   });
   const gather = app.task('gather', (xs: string[], label: string) => `${label.length}:${xs.length}`);
   app.task('echo', (x: unknown) => shape(x));
+  /** A chord body that cannot hold every member at once: it reads them one by one. */
+  const tally = app.task(
+    'tally',
+    async (xs: unknown) => {
+      const ctx = currentTask();
+      saw['tally:list'] = [...(saw['tally:list'] ?? []), Array.isArray(xs) ? `${xs.length} inline` : shape(xs)];
+      const members = await ctx.readPayload<unknown[]>(xs);
+      let total = 0;
+      for (const m of members) {
+        note('tally:member', m);
+        total += (await ctx.readPayload<string>(m)).length;
+      }
+      return total;
+    },
+    { lazyPayloads: true },
+  );
   let local: LocalRuntime;
   let store: PayloadStore;
 
@@ -123,5 +139,38 @@ describe.each(workerTargets())('readers of large arguments on $name', (target) =
     // The errback hears of the failure all the same, with the argument as it was sent.
     await local.drain();
     expect(saw.errback).toEqual(['reference']);
+  });
+
+  it('a lazyPayloads chord body gets its large member results as references and reads them one at a time', async () => {
+    clear();
+    const r = await chord(group(...Array.from({ length: 12 }, () => member.s(LARGE))), tally.s()).applyAsync();
+    expect(await r.get({ timeoutMs: 60_000 })).toBe(12 * LARGE);
+    // The list of 12 references is small: it came inline; each member came as its reference.
+    expect(saw['tally:list']).toEqual(['12 inline']);
+    expect(saw['tally:member']).toEqual(Array.from({ length: 12 }, () => 'reference'));
+  });
+
+  it('a lazyPayloads chord body whose small members are large together gets the list by one reference', async () => {
+    clear();
+    const r = await chord(group(...Array.from({ length: 12 }, () => member.s(8_000))), tally.s()).applyAsync();
+    expect(await r.get({ timeoutMs: 60_000 })).toBe(12 * 8_000);
+    expect(saw['tally:list']).toEqual(['reference']);
+    expect(saw['tally:member']).toEqual(Array.from({ length: 12 }, () => 8_000));
+  });
+});
+
+describe('lazyPayloads', () => {
+  it('cannot be combined with a schema, which checks values', () => {
+    const app = createApp({ name: 'lazy-schema' });
+    const schema = { '~standard': { version: 1, vendor: 'test', validate: (v: unknown) => ({ value: v as [string] }) } } as const;
+    expect(() => app.task('t', (x: string) => x, { lazyPayloads: true, schema })).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTIONS', message: expect.stringContaining('lazyPayloads and schema') }),
+    );
+  });
+
+  it('readPayload gives any other value as it is, in a worker or called directly', async () => {
+    const app = createApp({ name: 'lazy-direct' });
+    const t = app.task('t', (x: number) => currentTask().readPayload<number>(x), { lazyPayloads: true });
+    expect(await t.run(7)).toBe(7);
   });
 });
