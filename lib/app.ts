@@ -173,7 +173,10 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
     if (options.concurrency !== undefined) checkConcurrency(name, options.concurrency as number);
     if (options.lazyPayloads && options.schema !== undefined) {
       // The schema would check `{ $payload }` references, not the values they stand for.
-      throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `task "${name}": lazyPayloads and schema cannot be combined (a schema checks values)`);
+      throw new CeleriacError(
+        ErrorCodes.INVALID_OPTIONS,
+        `task "${name}": lazyPayloads and schema cannot be combined (a schema checks values)`,
+      );
     }
     this.#tasks.set(name, { name, fn, options });
     this.#owners = undefined;

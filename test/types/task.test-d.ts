@@ -97,3 +97,20 @@ describe('replace', () => {
     currentTask().replace(add);
   });
 });
+
+describe('large payloads read lazily', () => {
+  it('readPayload gives the type asked for, and lazyPayloads is a task option', () => {
+    app.task(
+      'lazyTotal',
+      async (parts: unknown) => {
+        const ctx = currentTask();
+        expectTypeOf(ctx.readPayload<unknown[]>(parts)).toEqualTypeOf<Promise<unknown[]>>();
+        expectTypeOf(ctx.readPayload(parts)).toEqualTypeOf<Promise<unknown>>();
+        return (await ctx.readPayload<string>(parts)).length;
+      },
+      { lazyPayloads: true },
+    );
+    // @ts-expect-error: a boolean
+    app.task('lazyBad', (x: number) => x, { lazyPayloads: 'yes' });
+  });
+});
