@@ -29,7 +29,8 @@ export interface StartLocalOptions {
   /**
    * `localstack` mode: per-service endpoints, over `endpoint` (as `AWS_ENDPOINT_URL_<SERVICE>` over
    * `AWS_ENDPOINT_URL`). `s3` holds the large payloads (README, "Large payloads"), in bucket
-   * `celeriac-payloads`, created at start.
+   * `celeriac-payloads`, created at start; without it, S3 is at `endpoint` unless only `sqs` and
+   * `dynamodb` are named (then no payload store: an oversized value fails as without a bucket).
    */
   readonly endpoints?: { readonly sqs?: string; readonly dynamodb?: string; readonly s3?: string };
   /** Region in SQS records (`eventSourceARN`, `awsRegion`) and bus events. Default `us-east-1`. */

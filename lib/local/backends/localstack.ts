@@ -6,6 +6,7 @@
 import type { AwsBackend } from '../../adapters/aws';
 import { serializeError } from '../../protocol/failure';
 import type { LocalQueue } from '../queues';
+import type { StartLocalOptions } from '../types';
 import { type AwsServices, startAwsBackend } from './aws';
 import type { BackendContext, LocalBackend } from './backend';
 
@@ -14,14 +15,18 @@ const DEFAULT_ENDPOINT = 'http://localhost:4566';
 
 /** Starts `localstack` mode's backend on `options.endpoint(s)`, with the app's queues purged. */
 export function startLocalstackBackend(ctx: BackendContext): Promise<LocalBackend> {
-  return startAwsBackend(ctx, { kind: 'localstack', startServices: localstackServices, prepare: purgeQueues });
+  return startAwsBackend(ctx, { kind: 'localstack', startServices: (ctx) => localstackServices(ctx.options), prepare: purgeQueues });
 }
 
 /** The configured endpoints: per service over `endpoint` (as `AWS_ENDPOINT_URL_<SERVICE>` over `AWS_ENDPOINT_URL`). */
-function localstackServices(ctx: BackendContext): Promise<AwsServices> {
-  const endpoint = ctx.options.endpoint ?? DEFAULT_ENDPOINT;
-  const per = ctx.options.endpoints;
-  return Promise.resolve({ dynamodb: per?.dynamodb ?? endpoint, sqs: per?.sqs ?? endpoint, s3: per?.s3 ?? endpoint });
+export function localstackServices(options: Pick<StartLocalOptions, 'endpoint' | 'endpoints'>): Promise<AwsServices> {
+  const endpoint = options.endpoint ?? DEFAULT_ENDPOINT;
+  const per = options.endpoints;
+  // S3 is where `endpoint` is (given, or LocalStack's default for every service); endpoints named
+  // for SQS and DynamoDB alone are not LocalStack's edge, and payloads then stay unconfigured.
+  const onEdge = options.endpoint !== undefined || (per?.sqs === undefined && per?.dynamodb === undefined);
+  const s3 = per?.s3 ?? (onEdge ? endpoint : undefined);
+  return Promise.resolve({ dynamodb: per?.dynamodb ?? endpoint, sqs: per?.sqs ?? endpoint, ...(s3 !== undefined ? { s3 } : {}) });
 }
 
 /** A shared LocalStack keeps queues between runs: start from empty ones (a purge that fails is logged, not fatal). */
