@@ -68,7 +68,7 @@ export function createWorker(
   const handle = async (event: SQSEvent, context: LambdaContextLike | undefined): Promise<SQSBatchResponse> => {
     const rt = await getRuntime();
     const remaining = context?.getRemainingTimeInMillis?.();
-    const deadline = remaining === undefined ? Number.POSITIVE_INFINITY : rt.backend.clock.now() + remaining;
+    const inv = { deadline: remaining === undefined ? Number.POSITIVE_INFINITY : rt.backend.clock.now() + remaining };
     const records = event.Records ?? [];
     const failures: { itemIdentifier: string }[] = [];
     const aliases = rt.backend.queueAliases;
@@ -96,7 +96,7 @@ export function createWorker(
           sentAt: sentAtOf(attrs?.SentTimestamp),
           awsTraceHeader: attrs?.AWSTraceHeader,
         };
-        const d = await processMessage(rt, msg, { deadline });
+        const d = await processMessage(rt, msg, inv);
         if (d === 'retry') failures.push({ itemIdentifier: r.messageId });
       }
     };

@@ -86,6 +86,7 @@ export interface IncomingMessage {
 /** `ack` = done with it (delete); `retry` = let the transport redeliver it (batch item failure). */
 export type Disposition = 'ack' | 'retry';
 
+/** One invocation (one batch): the same object for each of its records. */
 export interface InvocationInfo {
   /** Epoch ms when the invocation is killed (Lambda deadline); Infinity when unbounded. */
   readonly deadline: number;
@@ -557,8 +558,10 @@ async function execute(rt: WorkerRuntime, base: Attempt, def: TaskDef, inv: Invo
   const h = env.headers;
   const limits = limitsOf(started, h.timeLimit?.[0] ?? def.options.timeLimit, h.timeLimit?.[1] ?? def.options.softTimeLimit, inv);
   const { hardAt } = limits;
-  if (limits.hardIsDeadline && hardAt <= started) {
+  if (limits.hardIsDeadline && (hardAt <= started || deadlinesReached.has(inv))) {
     // No time left in this invocation to even start: a later one runs it (not a failure of the task).
+    // "Left" is what the deadline timer says as well as the clock: a timer may fire a few ms before
+    // the clock reaches it, and a body started in that gap would only be cut (its effects run twice).
     app.logger.warn('no time left in the invocation to start the task; returned for redelivery', { task: env.task, id: env.id });
     return 'retry';
   }
@@ -611,7 +614,7 @@ async function execute(rt: WorkerRuntime, base: Attempt, def: TaskDef, inv: Invo
   try {
     if (def.options.beforeStart) await runWithContext(ctx, () => def.options.beforeStart?.(ctx));
     await validateArgs(def, args);
-    const value = await runWithLimits(() => runWithContext(ctx, () => def.fn(...args)), controller, limits, env, backend.clock);
+    const value = await runWithLimits(() => runWithContext(ctx, () => def.fn(...args)), controller, limits, inv, env, backend.clock);
     outcome = { kind: 'success', value };
   } catch (e) {
     outcome = { kind: 'error', error: e };
@@ -723,6 +726,9 @@ function limitsOf(started: number, hardS: number | null | undefined, softS: numb
  */
 const deadlineCuts = new WeakSet<object>();
 
+/** The invocations whose deadline timer has fired: no task starts in them any more. */
+const deadlinesReached = new WeakSet<InvocationInfo>();
+
 function isDeadlineCut(e: unknown): boolean {
   if (typeof e !== 'object' || e === null) return false;
   return deadlineCuts.has(e) || (e instanceof Error && typeof e.cause === 'object' && e.cause !== null && deadlineCuts.has(e.cause));
@@ -736,6 +742,7 @@ async function runWithLimits(
   run: () => unknown,
   controller: AbortController,
   limits: Limits,
+  inv: InvocationInfo,
   env: Envelope,
   clock: Clock,
 ): Promise<unknown> {
@@ -772,6 +779,7 @@ async function runWithLimits(
                 ),
                 limits.hardIsDeadline,
               );
+              if (limits.hardIsDeadline) deadlinesReached.add(inv);
               if (!controller.signal.aborted) controller.abort(err);
               reject(err);
             },

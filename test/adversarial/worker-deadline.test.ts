@@ -8,7 +8,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createApp, currentTask, ErrorCodes } from '../../lib/index';
 import { type LocalRuntime, startLocal } from '../../lib/local';
 import type { ReceivedMessage } from '../../lib/ports';
-import { harness, sqsEvent } from '../helpers/harness';
+import { memoryBackend } from '../../lib/adapters/memory';
+import { createApp as createCoreApp } from '../../lib/app';
+import { createWorker } from '../../lib/worker';
+import { harness, quietLogger, sqsEvent } from '../helpers/harness';
 import { recordingLogger } from '../integration/targets';
 import { workerTargets } from './worker-targets';
 
@@ -42,6 +45,31 @@ describe('the invocation deadline never turns into a permanent failure', () => {
     for (const m of msgs) await h.backend.broker.changeVisibility('default', m.receiptHandle, 0);
     await h.drain();
     expect(await Promise.all(rs.map((r) => r.get()))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('once the deadline timer has cut a task, no other task of the batch starts, even where the app clock lags the timer', async () => {
+    // An app clock at half speed: the deadline timer fires when the clock still reads before the
+    // deadline, the widest form of a timer firing a few ms early. What starts after it is only cut.
+    const t0 = Date.now();
+    const clock = { now: () => t0 + (Date.now() - t0) / 2, sleep: (ms: number) => sleep(ms) };
+    const backend = memoryBackend({ clock, pollIntervalMs: 1 });
+    const app = createCoreApp({ name: 'lagging', backend, logger: quietLogger });
+    const handler = createWorker(app, { concurrency: 1 });
+    const ran: string[] = [];
+    const hangs = app.task('hangs', () => {
+      ran.push('hangs');
+      return new Promise(() => {});
+    });
+    const after = app.task('after', () => {
+      ran.push('after');
+    });
+    const rs = [await hangs.delay(), await after.delay()];
+    const msgs = await backend.broker.receive('default', { max: 2, visibilityTimeoutSeconds: 30, waitMs: 0 });
+    expect(msgs).toHaveLength(2);
+    const res = await handler(sqsEvent('default', msgs), { getRemainingTimeInMillis: () => 1_150 });
+    expect(ran).toEqual(['hangs']);
+    expect(res.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(msgs.map((m) => m.messageId));
+    expect(await Promise.all(rs.map((r) => r.state()))).toEqual(['PENDING', 'PENDING']);
   });
 
   it("a task that stops on its abort signal when the invocation's soft margin passes is returned for redelivery, not failed", async () => {
