@@ -5,11 +5,11 @@
  * timed on the app clock, so local mode's `tick()` does not make them fire late.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { memoryBackend } from '../../lib/adapters/memory';
+import { createApp as createCoreApp } from '../../lib/app';
 import { createApp, currentTask, ErrorCodes } from '../../lib/index';
 import { type LocalRuntime, startLocal } from '../../lib/local';
 import type { ReceivedMessage } from '../../lib/ports';
-import { memoryBackend } from '../../lib/adapters/memory';
-import { createApp as createCoreApp } from '../../lib/app';
 import { createWorker } from '../../lib/worker';
 import { harness, quietLogger, sqsEvent } from '../helpers/harness';
 import { recordingLogger } from '../integration/targets';
