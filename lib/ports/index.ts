@@ -295,6 +295,13 @@ export interface PayloadStore {
   get(ref: PayloadRef): Promise<string>;
   /** Deletes the objects (absent ones are fine); keys outside the prefix are refused (PAYLOAD_FOREIGN). */
   delete(keys: readonly string[]): Promise<void>;
+  /**
+   * Deletes every object under `<prefix>/<path>/` (a task's folder: what `forget()` removes) and
+   * nothing else: not `<prefix>/<path>x/…`, not the path's own key, not another prefix's. Returns
+   * how many objects it deleted.
+   * @throws CeleriacError INVALID_ARGS (a path that is empty or would climb out of the prefix).
+   */
+  deleteUnder(path: string): Promise<number>;
 }
 
 // ── Clock and ids ──────────────────────────────────────────────────────────────────────────

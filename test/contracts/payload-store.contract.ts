@@ -1,6 +1,7 @@
 /**
- * The PayloadStore contract: what a stored payload reference promises, held by the memory
- * adapter and by the S3 adapter against fauxqs's S3.
+ * The PayloadStore contract: what a stored payload reference promises, and what deleting a
+ * task's folder removes (all of it, nothing beside it), held by the memory adapter and by the S3
+ * adapter against fauxqs's S3.
  */
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -86,6 +87,36 @@ export function payloadStoreContract(name: string, setup: () => PayloadStoreHarn
       }
       await store.delete([]);
     }, 60_000);
+
+    it('deletes a whole folder, past 1,000 objects (more than one listing page), and counts what it deleted', async () => {
+      const refs = await Promise.all(Array.from({ length: 1_003 }, (_, i) => store.put(`folder-a/part-${i}`, String(i))));
+      const nested = await store.put('folder-a/deeper/still', '"nested"');
+      expect(await store.deleteUnder('folder-a')).toBe(1_004);
+      for (const r of [refs[0], refs[1_000], refs[1_002], nested]) {
+        await expect(store.get(r as (typeof refs)[number])).rejects.toMatchObject({ code: ErrorCodes.PAYLOAD_NOT_FOUND });
+      }
+      expect(await store.deleteUnder('folder-a')).toBe(0);
+    }, 60_000);
+
+    it('deletes nothing outside the folder: not a longer sibling, not the path’s own key, not another prefix’s same path', async () => {
+      const inside = await store.put('t-1/result-x', '"mine"');
+      const sibling = await store.put('t-10/result-x', '"sibling"');
+      const own = await store.put('t-1', '"the path itself"');
+      const theirs = await other.put('t-1/result-x', '"theirs"');
+      expect(await store.deleteUnder('t-1')).toBe(1);
+      await expect(store.get(inside)).rejects.toMatchObject({ code: ErrorCodes.PAYLOAD_NOT_FOUND });
+      expect(await store.get(sibling)).toBe('"sibling"');
+      expect(await store.get(own)).toBe('"the path itself"');
+      expect(await other.get(theirs)).toBe('"theirs"');
+    });
+
+    it('refuses to delete under a path that would climb out of the prefix or is empty, deleting nothing', async () => {
+      const kept = await store.put('kept/x', '1');
+      for (const path of ['', '/', '/abs', '..', 'a/../..', 'a//b', '.']) {
+        await expect(store.deleteUnder(path)).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARGS });
+      }
+      expect(await store.get(kept)).toBe('1');
+    });
 
     it('refuses a path that would climb out of the prefix or is empty', async () => {
       for (const path of ['', '/abs', 'a/../b', 'a//b', '.']) {

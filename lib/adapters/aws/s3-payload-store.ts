@@ -1,9 +1,9 @@
-import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { PayloadRef, PayloadStore } from '../../ports';
 import { checkOwnKey, checkPayload, payloadKey, payloadNotFound, payloadRefOf } from '../../protocol/payload';
 import { backendError, errorName } from './retry';
 
-/** S3's limit on keys per DeleteObjects request. */
+/** S3's limit on keys per DeleteObjects request (and its most per ListObjectsV2 page). */
 const DELETE_BATCH = 1_000;
 
 export interface S3PayloadStoreOptions {
@@ -57,24 +57,49 @@ export class S3PayloadStore implements PayloadStore {
 
   async delete(keys: readonly string[]): Promise<void> {
     for (const key of keys) checkOwnKey(this.prefix, key);
-    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
-      const batch = keys.slice(i, i + DELETE_BATCH);
-      let errors: readonly { Key?: string; Code?: string }[] | undefined;
+    for (let i = 0; i < keys.length; i += DELETE_BATCH) await this.#deleteBatch(keys.slice(i, i + DELETE_BATCH));
+  }
+
+  /** One ListObjectsV2 per 1,000 keys under the folder, each page deleted with one DeleteObjects. */
+  async deleteUnder(path: string): Promise<number> {
+    const folder = `${payloadKey(this.prefix, path)}/`;
+    let deleted = 0;
+    let token: string | undefined;
+    do {
+      let keys: string[];
       try {
         const out = await this.#client.send(
-          new DeleteObjectsCommand({ Bucket: this.#bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+          new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: folder, MaxKeys: DELETE_BATCH, ContinuationToken: token }),
         );
-        errors = out.Errors;
+        // S3 lists by byte prefix: every key it returns is in the folder; the check is belt and braces.
+        keys = (out.Contents ?? []).flatMap((o) => (o.Key?.startsWith(folder) ? [o.Key] : []));
+        token = out.IsTruncated ? out.NextContinuationToken : undefined;
       } catch (e) {
-        throw backendError(`deleting ${batch.length} payload(s)`, e);
+        throw backendError(`listing payloads under ${folder}`, e);
       }
-      const failed = (errors ?? []).filter((x) => x.Code !== 'NoSuchKey');
-      if (failed.length > 0) {
-        throw backendError(
-          `deleting ${failed.length} payload(s)`,
-          Object.assign(new Error(`${failed[0]?.Key}: ${failed[0]?.Code}`), { name: failed[0]?.Code ?? 'Error' }),
-        );
-      }
+      if (keys.length > 0) await this.#deleteBatch(keys);
+      deleted += keys.length;
+    } while (token !== undefined);
+    return deleted;
+  }
+
+  /** One DeleteObjects request (at most {@link DELETE_BATCH} keys, all checked as the app's). */
+  async #deleteBatch(batch: readonly string[]): Promise<void> {
+    let errors: readonly { Key?: string; Code?: string }[] | undefined;
+    try {
+      const out = await this.#client.send(
+        new DeleteObjectsCommand({ Bucket: this.#bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+      );
+      errors = out.Errors;
+    } catch (e) {
+      throw backendError(`deleting ${batch.length} payload(s)`, e);
+    }
+    const failed = (errors ?? []).filter((x) => x.Code !== 'NoSuchKey');
+    if (failed.length > 0) {
+      throw backendError(
+        `deleting ${failed.length} payload(s)`,
+        Object.assign(new Error(`${failed[0]?.Key}: ${failed[0]?.Code}`), { name: failed[0]?.Code ?? 'Error' }),
+      );
     }
   }
 }

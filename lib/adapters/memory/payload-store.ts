@@ -28,6 +28,13 @@ export class MemoryPayloadStore implements PayloadStore {
     for (const key of keys) this.#objects.delete(key);
   }
 
+  async deleteUnder(path: string): Promise<number> {
+    const folder = `${payloadKey(this.prefix, path)}/`;
+    let n = 0;
+    for (const key of [...this.#objects.keys()]) if (key.startsWith(folder) && this.#objects.delete(key)) n++;
+    return n;
+  }
+
   /** Keys stored now (tests: nothing left behind). */
   keys(): string[] {
     return [...this.#objects.keys()];
