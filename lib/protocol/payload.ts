@@ -12,6 +12,16 @@ import { assertSafeJson, JSON_LIMITS, type Json } from './json';
 import { jsonOver } from './limits';
 import { PAYLOAD_MARK, PAYLOAD_REF } from './wire';
 
+/**
+ * The one path segment of task `id`: every payload the task stores (its arguments, each attempt's;
+ * its results and errors) is under `<prefix>/<segment>/`, which is what `forget()` deletes. Any
+ * id becomes one safe segment (percent-encoded, dots too; hashed when very long).
+ */
+export function idSegment(id: string): string {
+  const s = encodeURIComponent(id).replace(/\./g, '%2E');
+  return s.length <= 300 ? s : `h-${createHash('sha256').update(id).digest('hex')}`;
+}
+
 /** The key of `path` in a store with `prefix`. Paths are the caller's (ids and a part name). */
 export function payloadKey(prefix: string, path: string): string {
   if (path === '' || path.startsWith('/') || path.split('/').some((p) => p === '' || p === '.' || p === '..')) {
@@ -111,20 +121,6 @@ export async function storeText(store: PayloadStore, path: string, text: string)
 }
 
 /**
- * The keys of the references `value` holds at the places {@link resolveValue} reads (the value
- * itself, and its direct members): for `forget()` and for cleaning up after a failed send.
- */
-export function pointerKeys(value: unknown): string[] {
-  if (isPayloadPointer(value)) return [keyOf(value)];
-  return [];
-}
-
-function keyOf(p: PayloadPointer): string {
-  const ref = p[PAYLOAD_MARK] as unknown;
-  return isPlainObject(ref) && typeof ref.key === 'string' ? ref.key : '';
-}
-
-/**
  * `value` with its references replaced by what they point to: the value itself when it is one,
  * then its direct members (an array of chord member results, the kwargs' values), at most
  * {@link RESOLVE_CONCURRENCY} fetches at once. Nothing deeper is looked at: those are the places
@@ -214,11 +210,6 @@ export async function mapBounded<T, R>(items: readonly T[], fn: (x: T) => Promis
 interface WithValues {
   readonly result?: Json;
   readonly error?: SerializedError;
-}
-
-/** The payload keys a record names (its result, its error's details): what `forget()` deletes with it. */
-export function recordPayloadKeys(rec: WithValues): string[] {
-  return [...pointerKeys(rec.result), ...pointerKeys(rec.error?.details)].filter((k) => k !== '');
 }
 
 /**

@@ -2,7 +2,7 @@ import { CeleriacError, ErrorCodes, TaskRevokedError, TimeoutError } from '../er
 import type { Backend, ResultRecord } from '../ports';
 import { deserializeError, type SerializedError } from '../protocol/failure';
 import type { Json } from '../protocol/json';
-import { mapBounded, recordPayloadKeys, resolveValues } from '../protocol/payload';
+import { idSegment, mapBounded, resolveValues } from '../protocol/payload';
 import { isReady, PROPAGATE_STATES, States, type TaskState } from './states';
 
 /** What a result handle needs from its app. */
@@ -167,17 +167,16 @@ export class AsyncResult<T = unknown> {
   }
 
   /**
-   * Deletes the stored result (and the local parents'), with the payloads it points to (README,
-   * "Large payloads"); the state reads PENDING afterwards.
+   * Deletes the stored result (and the local parents'), with every large payload the task stored
+   * (README, "Large payloads": its arguments, each attempt's, its result, its error's details) and
+   * none another task stored; the state reads PENDING afterwards. Forgetting a task that has not
+   * finished takes its large arguments from it: its next delivery fails with PAYLOAD_NOT_FOUND.
    */
   async forget(): Promise<void> {
     const backend = await this.#host.backend();
-    if (backend.payloads !== undefined) {
-      // The record names its payloads: read it first (only where payloads can exist), delete them, then it.
-      const r = await backend.store.get(this.id);
-      const keys = r === undefined ? [] : recordPayloadKeys(r).filter((k) => k.startsWith(`${backend.payloads?.prefix}/`));
-      if (keys.length > 0) await backend.payloads.delete(keys);
-    }
+    // The task's folder, not the keys its record names: the record may point at a value another
+    // task stored (a result passed through), and a crashed attempt's objects are named by no record.
+    await backend.payloads?.deleteUnder(idSegment(this.id));
     await backend.store.delete(this.id);
     if (this.parent) await this.parent.forget();
   }

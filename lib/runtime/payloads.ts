@@ -5,25 +5,20 @@
  * lib/protocol/payload.ts and lib/protocol/limits.ts; this file only says which values of a call,
  * a plan and an outcome go through them, and under which keys.
  *
- * Key layout, under the app's prefix (the payload store's): `<app>/<task id>/<part>`, part being
- * `args-<attempt>-<i>`, `kwargs-<attempt>`, `result-<token>` or `error-<token>`. One prefix per app,
- * so one lifecycle rule (expire after the results' TTL) and one IAM grant (`<app>/*`) cover it.
+ * Key layout, under the app's prefix (the payload store's): `<app>/<task id>/<part>` (the id as
+ * {@link idSegment} writes it), part being `args-<attempt>-<i>`, `kwargs-<attempt>`,
+ * `result-<token>` or `error-<token>`. One prefix per app, so one lifecycle rule (expire after the
+ * results' TTL) and one IAM grant (`<app>/*`) cover it; one folder per task, so `forget()` deletes
+ * everything a task stored, and nothing another task did, with one listing.
  */
-import { createHash } from 'node:crypto';
 import type { Backend, PayloadStore } from '../ports';
 import { type Envelope, encodeEnvelope } from '../protocol/envelope';
 import type { SerializedError } from '../protocol/failure';
 import type { Json, JsonObject } from '../protocol/json';
 import { bytesOver } from '../protocol/limits';
-import { holdsPointer, offloadText, offloadValue, resolveValue, storeText } from '../protocol/payload';
+import { holdsPointer, idSegment, offloadText, offloadValue, resolveValue, storeText } from '../protocol/payload';
 import type { Plan, PlanNode } from '../protocol/plan';
 import type { AppSettings } from './app-port';
-
-/** The part of the key naming a task id: any id becomes one safe segment. */
-export function idSegment(id: string): string {
-  const s = encodeURIComponent(id).replace(/\./g, '%2E');
-  return s.length <= 300 ? s : `h-${createHash('sha256').update(id).digest('hex')}`;
-}
 
 /** Values put by an offload, so that a send that fails can delete them. */
 export class PutKeys {

@@ -2,7 +2,8 @@
  * IAM under `celeriac up`: each function's SDK calls are checked against the policies the template
  * attaches to its role. The example stack's worker, with its role deliberately narrowed, fails as
  * the deployed worker would — AccessDenied — and `up` names the missing action and statement. Its
- * S3 calls are checked the same way: its app's prefix of the payload bucket, and nothing else.
+ * S3 calls are checked the same way: its app's prefix of the payload bucket (forget()'s listing
+ * and batch delete included), and nothing else.
  */
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, HeadBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3PayloadStore } from '../../lib/adapters/aws';
 import { EMULATOR_CLIENT_CONFIG, emulatorS3Config } from '../../lib/adapters/aws/provision';
 import { type RunningStack, startStack } from '../../lib/up/index';
 import { ensureShopAssembly } from '../deployed/shop-assembly';
@@ -88,6 +90,13 @@ describe('IAM: the worker with a narrowed role', () => {
       name: 'AccessDenied',
     });
     expect(logs.some((l) => l.includes(`called s3:PutObject on arn:aws:s3:::${bucket}/billing/iam-1`))).toBe(true);
+    // forget()'s calls, a listing of the task's folder (s3:ListBucket) and a DeleteObjects of what
+    // it lists (s3:DeleteObject per key), are within the same grant.
+    const payloads = new S3PayloadStore({ client: s3, bucket, prefix: 'shop' });
+    await payloads.put('iam-2/args-0-0', '"a"');
+    await payloads.put('iam-2/result-x', '"b"');
+    expect(await payloads.deleteUnder('iam-2')).toBe(2);
+    expect(logs.filter((l) => l.startsWith('up: IAM: AccessDenied:') && l.includes('iam-2'))).toEqual([]);
     s3.destroy();
   }, 45_000);
 });
