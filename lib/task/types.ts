@@ -73,7 +73,9 @@ export interface TaskContext extends RequestInfo {
    * argument, or a member of one read so), read from the payload store; any other value as it is.
    * One level at a time: a list stored by reference comes back with its large members still
    * references, to be read one by one.
-   * @throws CeleriacError PAYLOAD_FOREIGN, PAYLOAD_NOT_FOUND or PAYLOAD_CORRUPT (a bad reference).
+   * @throws CeleriacError PAYLOAD_FOREIGN, PAYLOAD_NOT_FOUND or PAYLOAD_CORRUPT (a bad reference);
+   *   BACKEND_UNAVAILABLE, retryable (the store did not answer). Either is the body's error, as
+   *   any call it makes: `retry.on` decides whether it is retried.
    */
   readPayload<T = unknown>(x: unknown): Promise<T>;
 }

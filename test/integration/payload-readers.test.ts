@@ -7,9 +7,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyCanvasJson } from '../../lib/canvas/json';
-import { chord, createApp, currentTask, group } from '../../lib/index';
+import { CeleriacError, chord, createApp, currentTask, group } from '../../lib/index';
 import { type LocalRuntime, startLocal } from '../../lib/local';
 import type { PayloadStore } from '../../lib/ports';
+import { idSegment } from '../../lib/protocol/payload';
 import { workerTargets } from '../adversarial/worker-targets';
 import { recordingLogger } from './targets';
 
@@ -166,6 +167,35 @@ describe('lazyPayloads', () => {
     expect(() => app.task('t', (x: string) => x, { lazyPayloads: true, schema })).toThrow(
       expect.objectContaining({ code: 'INVALID_OPTIONS', message: expect.stringContaining('lazyPayloads and schema') }),
     );
+  });
+
+  it('a read that fails in the body is the body’s error: a gone object fails the task, an unreachable store is retried by `retry.on`', async () => {
+    const app = createApp({ name: 'lazy-reads', logger: recordingLogger() });
+    let reads = 0;
+    const t = app.task('reads', (x: unknown) => currentTask().readPayload<string>(x).then((v) => v.length), {
+      lazyPayloads: true,
+      retry: { on: ['BACKEND_UNAVAILABLE'], delay: 0, jitter: false },
+    });
+    const local = await startLocal(app, { mode: 'memory' });
+    try {
+      const store = (await app.backend()).payloads as PayloadStore;
+      const get = store.get.bind(store);
+      // The first read finds the store unreachable (a retryable backend error), the next reads it.
+      (store as { get: PayloadStore['get'] }).get = async (ref) => {
+        if (reads++ === 0) throw new CeleriacError('BACKEND_UNAVAILABLE', 'S3 did not answer', { retryable: true });
+        return get(ref);
+      };
+      const ok = await t.delay(text(LARGE));
+      expect(await ok.get({ timeoutMs: 30_000 })).toBe(LARGE);
+      expect((await ok.info())?.retries).toBe(1);
+
+      // An object gone before the body reads it: its read refuses, and the body's error is the task's FAILURE.
+      const gone = await t.delay(text(LARGE, 'g'));
+      await store.deleteUnder(idSegment(gone.id));
+      await expect(gone.get({ timeoutMs: 30_000 })).rejects.toMatchObject({ code: 'PAYLOAD_NOT_FOUND' });
+    } finally {
+      await local.stop();
+    }
   });
 
   it('readPayload gives any other value as it is, in a worker or called directly', async () => {
