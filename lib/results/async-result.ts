@@ -1,6 +1,7 @@
 import { CeleriacError, ErrorCodes, TaskRevokedError, TimeoutError } from '../errors';
 import type { Backend, ResultRecord } from '../ports';
 import { deserializeError, type SerializedError } from '../protocol/failure';
+import { ID_RULE, isId } from '../protocol/ids';
 import type { Json } from '../protocol/json';
 import { idSegment, mapBounded, resolveValues } from '../protocol/payload';
 import { isReady, PROPAGATE_STATES, States, type TaskState } from './states';
@@ -171,8 +172,14 @@ export class AsyncResult<T = unknown> {
    * (README, "Large payloads": its arguments, each attempt's, its result, its error's details) and
    * none another task stored; the state reads PENDING afterwards. Forgetting a task that has not
    * finished takes its large arguments from it: its next delivery fails with PAYLOAD_NOT_FOUND.
+   * @throws CeleriacError INVALID_ARGS when the id is not a task id (empty, or in a namespace
+   *   celeriac reserves for its own records).
    */
   async forget(): Promise<void> {
+    // Only a task's record is the caller's to delete: an id outside the rule names nothing of
+    // theirs (the join, errback and replacement records share the table, in reserved namespaces).
+    if (!isId(this.id))
+      throw new CeleriacError(ErrorCodes.INVALID_ARGS, `forget(): ${JSON.stringify(this.id)} is not a task id: ${ID_RULE}`);
     const backend = await this.#host.backend();
     // The task's folder, not the keys its record names: the record may point at a value another
     // task stored (a result passed through), and a crashed attempt's objects are named by no record.

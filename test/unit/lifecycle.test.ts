@@ -383,6 +383,23 @@ describe('expires, revoke, countdown', () => {
     expect(await r.state()).toBe('PENDING');
   });
 
+  it('forget() of an id that is no task id refuses and deletes nothing (celeriac’s own records share the table)', async () => {
+    const h = harness();
+    const deleted: string[] = [];
+    const del = h.backend.store.delete.bind(h.backend.store);
+    h.backend.store.delete = (id) => {
+      deleted.push(id);
+      return del(id);
+    };
+    for (const id of ['join:3f2a', 'errback:t-1:0', 'replaced:1:t-1', 'ignored:t-1', '']) {
+      await expect(h.app.asyncResult(id).forget()).rejects.toMatchObject({
+        code: ErrorCodes.INVALID_ARGS,
+        message: expect.stringContaining('is not a task id'),
+      });
+    }
+    expect(deleted).toEqual([]);
+  });
+
   it('ignoreResult stores nothing and get() resolves at once [CALL-04]', async () => {
     const h = harness();
     const t = h.app.task('t', () => 1);
