@@ -172,10 +172,8 @@ describe('lazyPayloads', () => {
   it('a read that fails in the body is the body’s error: a gone object fails the task, an unreachable store is retried by `retry.on`', async () => {
     const app = createApp({ name: 'lazy-reads', logger: recordingLogger() });
     let reads = 0;
-    const t = app.task('reads', (x: unknown) => currentTask().readPayload<string>(x).then((v) => v.length), {
-      lazyPayloads: true,
-      retry: { on: ['BACKEND_UNAVAILABLE'], delay: 0, jitter: false },
-    });
+    const length = async (x: unknown) => (await currentTask().readPayload<string>(x)).length;
+    const t = app.task('reads', length, { lazyPayloads: true, retry: { on: ['BACKEND_UNAVAILABLE'], delay: 0, jitter: false } });
     const local = await startLocal(app, { mode: 'memory' });
     try {
       const store = (await app.backend()).payloads as PayloadStore;
