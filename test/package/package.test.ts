@@ -86,7 +86,15 @@ describe('compiled JavaScript under plain node', () => {
   for (const mode of ['memory', 'emulated'] as const) {
     it(`${mode} mode: a chain, a chord, a static link, a subscriber and a 200 KB value by reference`, async () => {
       const r = await ok(process.execPath, ['dist/src/run.js', mode], { cwd: project });
-      expect(JSON.parse(r.stdout)).toEqual({ mode, chain: 6, chord: 6, large: 200_000, byReference: true, link: 'announced 6', audited: 1 });
+      expect(JSON.parse(r.stdout)).toEqual({
+        mode,
+        chain: 6,
+        chord: 6,
+        large: 200_000,
+        byReference: true,
+        link: 'announced 6',
+        audited: 1,
+      });
     });
   }
 
