@@ -47,16 +47,23 @@ export function payloadNotFound(ref: PayloadRef): CeleriacError {
   return new CeleriacError(ErrorCodes.PAYLOAD_NOT_FOUND, `payload "${ref.key}" does not exist (deleted, expired, or never written)`);
 }
 
+/**
+ * Refuses an object of another size than `ref` names (PAYLOAD_CORRUPT), before its body is read:
+ * a reference must not make a worker load more than it says.
+ */
+export function checkPayloadSize(ref: PayloadRef, storedBytes: number): void {
+  if (storedBytes !== ref.bytes) throw payloadCorrupt(ref, `${storedBytes} bytes stored, ${ref.bytes} expected`);
+}
+
 /** `text` if it is what `ref` names; PAYLOAD_CORRUPT otherwise. */
 export function checkPayload(ref: PayloadRef, text: string): string {
-  const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes !== ref.bytes || digest(text) !== ref.sha256) {
-    throw new CeleriacError(
-      ErrorCodes.PAYLOAD_CORRUPT,
-      `payload "${ref.key}" is not the one its reference names (${bytes} bytes stored, ${ref.bytes} expected, or a different digest)`,
-    );
-  }
+  checkPayloadSize(ref, Buffer.byteLength(text, 'utf8'));
+  if (digest(text) !== ref.sha256) throw payloadCorrupt(ref, 'a different digest');
   return text;
+}
+
+function payloadCorrupt(ref: PayloadRef, why: string): CeleriacError {
+  return new CeleriacError(ErrorCodes.PAYLOAD_CORRUPT, `payload "${ref.key}" is not the one its reference names (${why})`);
 }
 
 function digest(text: string): string {

@@ -79,6 +79,16 @@ export function payloadStoreContract(name: string, setup: () => PayloadStoreHarn
       await expect(store.get(ref)).rejects.toMatchObject({ code: ErrorCodes.PAYLOAD_CORRUPT });
     });
 
+    it('refuses an object of another size than its reference names (PAYLOAD_CORRUPT, not retryable), a much larger one too', async () => {
+      const ref = await store.put('p/grown/result', '"small"');
+      await h.overwrite(store, ref.key, JSON.stringify('g'.repeat(2 * MiB)));
+      await expect(store.get(ref)).rejects.toMatchObject({
+        code: ErrorCodes.PAYLOAD_CORRUPT,
+        retryable: false,
+        message: expect.stringContaining(`${2 * MiB + 2} bytes stored, 7 expected`),
+      });
+    });
+
     it('deletes what it is told to (absent keys are fine), in batches past S3’s 1,000 per request', async () => {
       const refs = await Promise.all(Array.from({ length: 1_005 }, (_, i) => store.put(`many/${i}/args`, String(i))));
       await store.delete([...refs.map((r) => r.key), `${store.prefix}/not/there`]);

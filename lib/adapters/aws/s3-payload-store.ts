@@ -1,6 +1,13 @@
-import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import type { PayloadRef, PayloadStore } from '../../ports';
-import { checkOwnKey, checkPayload, payloadKey, payloadNotFound, payloadRefOf } from '../../protocol/payload';
+import { checkOwnKey, checkPayload, checkPayloadSize, payloadKey, payloadNotFound, payloadRefOf } from '../../protocol/payload';
 import { backendError, errorName } from './retry';
 
 /** S3's limit on keys per DeleteObjects request (and its most per ListObjectsV2 page). */
@@ -44,12 +51,22 @@ export class S3PayloadStore implements PayloadStore {
 
   async get(ref: PayloadRef): Promise<string> {
     checkOwnKey(this.prefix, ref.key);
-    let text: string;
+    let out: GetObjectCommandOutput;
     try {
-      const out = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: ref.key }));
-      text = (await out.Body?.transformToString('utf-8')) ?? '';
+      out = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: ref.key }));
     } catch (e) {
       if (errorName(e) === 'NoSuchKey' || errorName(e) === 'NotFound') throw payloadNotFound(ref);
+      throw backendError(`reading payload ${ref.key}`, e);
+    }
+    if (out.ContentLength !== undefined && out.ContentLength !== ref.bytes) {
+      // Refused unread: an object of another size than its reference says is never loaded.
+      (out.Body as { destroy?: () => void } | undefined)?.destroy?.();
+      checkPayloadSize(ref, out.ContentLength);
+    }
+    let text: string;
+    try {
+      text = (await out.Body?.transformToString('utf-8')) ?? '';
+    } catch (e) {
       throw backendError(`reading payload ${ref.key}`, e);
     }
     return checkPayload(ref, text);
