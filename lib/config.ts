@@ -144,9 +144,15 @@ export function appSettingsFromEnv(env: Readonly<Record<string, string | undefin
 export interface WorkerEnvSettings {
   /** Where task metrics go, if anywhere (`CELERIAC_METRICS_NAMESPACE`). */
   readonly metricsNamespace: string | undefined;
+  /** The function's memory, MiB, where Lambda says (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`): what bounds a call's payload reads. */
+  readonly memoryMb: number | undefined;
 }
 
-/** Reads only the keys the worker handler itself uses (`CELERIAC_METRICS_NAMESPACE`). */
+/** Reads only the keys the worker handler itself uses (`CELERIAC_METRICS_NAMESPACE`, and Lambda's `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`). */
 export function workerSettingsFromEnv(env: Readonly<Record<string, string | undefined>>): WorkerEnvSettings {
-  return { metricsNamespace: env[ENV.metricsNamespace]?.trim() || undefined };
+  const memory = Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
+  return {
+    metricsNamespace: env[ENV.metricsNamespace]?.trim() || undefined,
+    memoryMb: Number.isInteger(memory) && memory > 0 ? memory : undefined,
+  };
 }

@@ -23,6 +23,8 @@ export const ErrorCodes = {
   PAYLOAD_NOT_FOUND: 'PAYLOAD_NOT_FOUND',
   /** A stored payload's size or digest is not the one its reference names. */
   PAYLOAD_CORRUPT: 'PAYLOAD_CORRUPT',
+  /** A call's large arguments together are more than its worker may load before the body runs. */
+  PAYLOAD_OVER_BUDGET: 'PAYLOAD_OVER_BUDGET',
   TASK_NOT_REGISTERED: 'TASK_NOT_REGISTERED',
   INVALID_ARGS: 'INVALID_ARGS',
   FOREIGN_MESSAGE_UNROUTABLE: 'FOREIGN_MESSAGE_UNROUTABLE',

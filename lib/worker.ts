@@ -1,6 +1,7 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { App } from './app';
 import { workerSettingsFromEnv } from './config';
+import { payloadReadBudget } from './protocol/limits';
 import { type FaultHooks, type IncomingMessage, processMessage, WorkerRuntime, type WorkerRuntimeOptions } from './runtime/worker';
 import { runInInvocation } from './telemetry/invocation';
 import { type TaskMetricsOptions, taskMetrics } from './telemetry/metrics';
@@ -14,6 +15,13 @@ export interface WorkerOptions {
   readonly faults?: FaultHooks;
   /** See {@link WorkerRuntimeOptions.callTimeoutMs}. Default 10 s. */
   readonly callTimeoutMs?: number;
+  /**
+   * Most bytes of large payloads (README, "Large payloads") one call's arguments may load before
+   * its body runs; a call over it is a stored FAILURE `PAYLOAD_OVER_BUDGET`, not an invocation run
+   * out of memory. Default: a quarter of the function's memory (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`),
+   * unbounded where that is not set (local modes).
+   */
+  readonly maxPayloadReadBytes?: number;
   /**
    * Task metrics as EMF lines on stdout ({@link taskMetrics}), or `false` for none. Default: on
    * when the function's environment names a namespace (`CELERIAC_METRICS_NAMESPACE`, which the
@@ -47,18 +55,17 @@ export function createWorker(
   options: WorkerOptions = {},
 ): (event: SQSEvent, context?: LambdaContextLike) => Promise<SQSBatchResponse> {
   const concurrency = Math.max(1, options.concurrency ?? 10);
-  const namespace = workerSettingsFromEnv(process.env).metricsNamespace;
+  const { metricsNamespace: namespace, memoryMb } = workerSettingsFromEnv(process.env);
+  const runtimeOptions = {
+    ...(options.callTimeoutMs !== undefined ? { callTimeoutMs: options.callTimeoutMs } : {}),
+    maxPayloadReadBytes: options.maxPayloadReadBytes ?? payloadReadBudget(memoryMb),
+  };
   const metrics = options.metrics ?? (namespace !== undefined ? { namespace } : false);
   if (metrics !== false) taskMetrics(app, metrics);
   let coldStart = true;
   let runtime: Promise<WorkerRuntime> | undefined;
   const getRuntime = () => {
-    runtime ??= app
-      .backend()
-      .then(
-        (b) =>
-          new WorkerRuntime(app, b, options.faults, options.callTimeoutMs !== undefined ? { callTimeoutMs: options.callTimeoutMs } : {}),
-      );
+    runtime ??= app.backend().then((b) => new WorkerRuntime(app, b, options.faults, runtimeOptions));
     runtime.catch(() => {
       runtime = undefined;
     });

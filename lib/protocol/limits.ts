@@ -47,6 +47,18 @@ export const EVENT_RESULT_BYTES = 200_000;
  */
 export const DEFAULT_PAYLOAD_THRESHOLD_BYTES = 65_536;
 
+/**
+ * The share of a worker function's memory one call's large arguments may take when they are read
+ * before its body runs (README, "Large payloads"): a quarter, as a value read from S3 is held
+ * about three times while it is decoded and parsed, and the body still needs room of its own.
+ */
+const PAYLOAD_READ_MEMORY_SHARE = 4;
+
+/** The read budget of a call (bytes) in a function of `memoryMb` MiB; unbounded without one (local modes). */
+export function payloadReadBudget(memoryMb: number | undefined): number {
+  return memoryMb !== undefined && memoryMb > 0 ? Math.floor((memoryMb * 1_048_576) / PAYLOAD_READ_MEMORY_SHARE) : Number.POSITIVE_INFINITY;
+}
+
 /** UTF-8 byte length. */
 export function utf8Bytes(s: string): number {
   return Buffer.byteLength(s, 'utf8');

@@ -86,7 +86,12 @@ export function isPayloadRefusal(e: unknown): e is CeleriacError {
   return e instanceof CeleriacError && REFUSALS.has(e.code);
 }
 
-const REFUSALS = new Set<string>([ErrorCodes.PAYLOAD_FOREIGN, ErrorCodes.PAYLOAD_NOT_FOUND, ErrorCodes.PAYLOAD_CORRUPT]);
+const REFUSALS = new Set<string>([
+  ErrorCodes.PAYLOAD_FOREIGN,
+  ErrorCodes.PAYLOAD_NOT_FOUND,
+  ErrorCodes.PAYLOAD_CORRUPT,
+  ErrorCodes.PAYLOAD_OVER_BUDGET,
+]);
 
 /** Whether `x` is shaped as a reference (an object whose one key is `$payload`); not whether it is a valid one. */
 export function isPayloadPointer(x: unknown): x is PayloadPointer {
@@ -128,24 +133,69 @@ export async function storeText(store: PayloadStore, path: string, text: string)
 }
 
 /**
+ * How many bytes of payloads one reader may still load: a call's arguments, read before its body
+ * runs. The sizes references name are taken before they are fetched (a stored object of another
+ * size is refused unread, {@link checkPayloadSize}), so a call over it fails before it loads
+ * anything, not by running its function out of memory.
+ */
+export class ReadBudget {
+  #left: number;
+  /** @param limit bytes; `Infinity` for none. */
+  constructor(readonly limit: number) {
+    this.#left = limit;
+  }
+
+  /**
+   * Takes the sizes of `pointers` (all of them, or none).
+   * @throws CeleriacError PAYLOAD_OVER_BUDGET, not retryable: what they name does not fit.
+   */
+  take(pointers: readonly PayloadPointer[]): void {
+    if (this.limit === Number.POSITIVE_INFINITY) return;
+    let bytes = 0;
+    for (const p of pointers) {
+      const decoded = decodeWith(PAYLOAD_REF, p[PAYLOAD_MARK]);
+      // A malformed reference is refused when it is fetched; it loads nothing.
+      if (decoded.ok) bytes += decoded.value.bytes;
+    }
+    if (bytes > this.#left) {
+      throw new CeleriacError(
+        ErrorCodes.PAYLOAD_OVER_BUDGET,
+        `the call's large arguments total ${this.limit - this.#left + bytes} bytes, more than the ${this.limit} its worker may load before the body runs (a quarter of the function's memory): give the function more memory, or declare the task with lazyPayloads: true to read them one at a time`,
+      );
+    }
+    this.#left -= bytes;
+  }
+}
+
+/** No budget: every reference is read (a caller's `get()`, a subscriber). */
+const UNBOUNDED = new ReadBudget(Number.POSITIVE_INFINITY);
+
+/**
  * `value` with its references replaced by what they point to: the value itself when it is one,
  * then its direct members (an array of chord member results, the kwargs' values), at most
  * {@link RESOLVE_CONCURRENCY} fetches at once. Nothing deeper is looked at: those are the places
- * offloads write, and a plain value costs one pass over its top level.
+ * offloads write, and a plain value costs one pass over its top level. Each level's sizes are
+ * taken from `budget` before that level is fetched.
  *
  * @throws CeleriacError PAYLOAD_FOREIGN (a malformed reference, one outside the app's prefix, or
- *   one met where no payload store is configured), PAYLOAD_NOT_FOUND, PAYLOAD_CORRUPT: none
- *   retryable; a store that is unreachable throws its own (retryable) error.
+ *   one met where no payload store is configured), PAYLOAD_NOT_FOUND, PAYLOAD_CORRUPT,
+ *   PAYLOAD_OVER_BUDGET: none retryable; a store that is unreachable throws its own (retryable) error.
  */
-export async function resolveValue(store: PayloadStore | undefined, value: Json): Promise<Json> {
-  const top = isPayloadPointer(value) ? await fetchPointer(store, value) : value;
+export async function resolveValue(store: PayloadStore | undefined, value: Json, budget: ReadBudget = UNBOUNDED): Promise<Json> {
+  let top = value;
+  if (isPayloadPointer(value)) {
+    budget.take([value]);
+    top = await fetchPointer(store, value);
+  }
   if (Array.isArray(top)) {
     if (!top.some(isPayloadPointer)) return top;
+    budget.take(top.flatMap((x) => (isPayloadPointer(x) ? [x] : [])));
     return mapBounded(top, (x) => (isPayloadPointer(x) ? fetchPointer(store, x) : Promise.resolve(x)));
   }
   if (isPlainObject(top)) {
     const entries = Object.entries(top as Record<string, Json>);
     if (!entries.some(([, x]) => isPayloadPointer(x))) return top;
+    budget.take(entries.flatMap(([, x]) => (isPayloadPointer(x) ? [x] : [])));
     const values = await mapBounded(entries, ([, x]) => (isPayloadPointer(x) ? fetchPointer(store, x) : Promise.resolve(x)));
     return Object.fromEntries(entries.map(([k], i) => [k, values[i] as Json]));
   }

@@ -16,7 +16,7 @@ import { type Envelope, encodeEnvelope } from '../protocol/envelope';
 import type { SerializedError } from '../protocol/failure';
 import type { Json, JsonObject } from '../protocol/json';
 import { bytesOver } from '../protocol/limits';
-import { holdsPointer, idSegment, offloadText, offloadValue, resolveValue, storeText } from '../protocol/payload';
+import { holdsPointer, idSegment, offloadText, offloadValue, type ReadBudget, resolveValue, storeText } from '../protocol/payload';
 import type { Plan, PlanNode } from '../protocol/plan';
 import type { AppSettings } from './app-port';
 
@@ -107,26 +107,30 @@ export async function offloadPlan(backend: Backend, settings: AppSettings, plan:
   return nodes === undefined ? plan : { ...plan, nodes };
 }
 
-/** A delivered call's arguments with every reference resolved (the same arrays when it holds none). */
+/**
+ * A delivered call's arguments with every reference resolved (the same arrays when it holds
+ * none), all of them within one `budget`.
+ */
 export async function resolveCall(
   store: PayloadStore | undefined,
   env: Envelope,
+  budget?: ReadBudget,
 ): Promise<{ readonly args: readonly Json[]; readonly kwargs: JsonObject | undefined }> {
   const kwargs = env.kwargs;
-  const args = await resolveArgs(store, env.args);
+  const args = await resolveArgs(store, env.args, budget);
   if (kwargs === undefined || !holdsPointer(kwargs)) return { args, kwargs };
-  return { args, kwargs: (await resolveValue(store, kwargs)) as JsonObject };
+  return { args, kwargs: (await resolveValue(store, kwargs, budget)) as JsonObject };
 }
 
 /**
  * Positional arguments with their references resolved (the same array when none is one): a
  * call's, or a failed call's as an errback's request gives them.
  */
-export async function resolveArgs(store: PayloadStore | undefined, args: readonly Json[]): Promise<readonly Json[]> {
+export async function resolveArgs(store: PayloadStore | undefined, args: readonly Json[], budget?: ReadBudget): Promise<readonly Json[]> {
   if (!args.some(holdsPointer)) return args;
   const out: Json[] = [];
   // One argument at a time: each may be large, and each resolves its own members boundedly.
-  for (const a of args) out.push(await resolveValue(store, a));
+  for (const a of args) out.push(await resolveValue(store, a, budget));
   return out;
 }
 

@@ -26,7 +26,7 @@ import { deserializeError, type SerializedError, serializeError } from '../proto
 import { replacedKey, safeId } from '../protocol/ids';
 import { type Json, type JsonObject, toJson } from '../protocol/json';
 import { EVENT_RESULT_BYTES, jsonOver, resultTooLarge } from '../protocol/limits';
-import { isPayloadRefusal, readPointer } from '../protocol/payload';
+import { isPayloadRefusal, ReadBudget, readPointer } from '../protocol/payload';
 import { entryTasks, type Frame, isChainFrame, type Plan, planNode, type TaskNode, type WorkflowRef } from '../protocol/plan';
 import { isReady, States } from '../results/states';
 import type { PostrunPayload, RequestInfo } from '../signals';
@@ -119,6 +119,12 @@ export interface WorkerRuntimeOptions {
    * Default 10 s.
    */
   readonly callTimeoutMs?: number;
+  /**
+   * Most bytes of large payloads one call's arguments may load before its body runs (the sum of
+   * the sizes their references name); a call over it is its stored FAILURE, PAYLOAD_OVER_BUDGET.
+   * Default unbounded; `createWorker` sets a quarter of the function's memory on Lambda.
+   */
+  readonly maxPayloadReadBytes?: number;
 }
 /**
  * The `task` a refused message is stored and announced under: not the task it claims, whose
@@ -135,6 +141,8 @@ export class WorkerRuntime {
   /** Unique per worker instance: lease owners must never collide across concurrent invocations. */
   readonly instance: string;
   readonly callTimeoutMs: number;
+  /** See {@link WorkerRuntimeOptions.maxPayloadReadBytes}. */
+  readonly maxPayloadReadBytes: number;
   /** The `source` of this app's lifecycle events. */
   readonly eventSource: string;
   #seq = 0;
@@ -148,6 +156,7 @@ export class WorkerRuntime {
     this.backend = backend;
     this.faults = faults;
     this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    this.maxPayloadReadBytes = options.maxPayloadReadBytes ?? Number.POSITIVE_INFINITY;
     this.instance = backend.ids.uuid();
     this.eventSource = eventSource(app.name);
     this.engine = {
@@ -242,7 +251,7 @@ export class WorkerRuntime {
    */
   async #errbackArgs(failed: FailedTask): Promise<readonly Json[]> {
     try {
-      return await resolveArgs(this.backend.payloads, failed.args);
+      return await resolveArgs(this.backend.payloads, failed.args, new ReadBudget(this.maxPayloadReadBytes));
     } catch (e) {
       if (!isPayloadRefusal(e)) throw e;
       this.app.logger.warn("an errback gets the failed call's arguments as references: a payload could not be read", {
@@ -358,7 +367,7 @@ async function handleCall(rt: WorkerRuntime, msg: IncomingMessage, inv: Invocati
 
   // Arguments stored by reference are read once (README, "Large payloads"): here when a
   // `taskReceived` receiver is to see them, else once the call is known to run (below).
-  const resolving = once(() => resolveCall(backend.payloads, env));
+  const resolving = once(() => resolveCall(backend.payloads, env, new ReadBudget(rt.maxPayloadReadBytes)));
   const def = app.getTask(env.task);
   if (app.signals.taskReceived.hasReceivers && !def?.options.lazyPayloads) {
     request = await withCall(request, env, resolving).catch((e: unknown) => {

@@ -202,3 +202,65 @@ describe('lazyPayloads', () => {
     expect(await t.run(7)).toBe(7);
   });
 });
+
+describe('the read budget: what a call may load before its body runs', () => {
+  // A function of 1 MiB (as Lambda's AWS_LAMBDA_FUNCTION_MEMORY_SIZE says): a budget of 256 KiB.
+  const app = createApp({ name: 'budget', logger: recordingLogger() });
+  const member = app.task('member', (n: number) => text(n, 'm'));
+  const lengths = app.task('lengths', (xs: string[]) => xs.map((x) => x.length));
+  const lazyTotal = app.task(
+    'lazy-total',
+    async (xs: unknown[]) => {
+      let total = 0;
+      for (const x of xs) total += (await currentTask().readPayload<string>(x)).length;
+      return total;
+    },
+    { lazyPayloads: true },
+  );
+  const echo = app.task('echo-length', (s: string) => s.length);
+  let local: LocalRuntime;
+  beforeAll(async () => {
+    const before = process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE;
+    process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE = '1';
+    try {
+      local = await startLocal(app, { mode: 'memory' });
+    } finally {
+      if (before === undefined) delete process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE;
+      else process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE = before;
+    }
+  });
+  afterAll(async () => {
+    await local?.stop();
+  });
+
+  it('a chord body whose large members total more than a quarter of the function’s memory is a stored FAILURE, read nothing of', async () => {
+    const store = (await app.backend()).payloads as PayloadStore;
+    let reads = 0;
+    const get = store.get.bind(store);
+    (store as { get: PayloadStore['get'] }).get = (ref) => {
+      reads++;
+      return get(ref);
+    };
+    const r = await chord(group(...Array.from({ length: 3 }, () => member.s(100_000))), lengths.s()).applyAsync();
+    await expect(r.get({ timeoutMs: 30_000 })).rejects.toMatchObject({
+      code: 'PAYLOAD_OVER_BUDGET',
+      message: expect.stringContaining('total 300006 bytes, more than the 262144'),
+    });
+    expect((await r.record())?.state).toBe('FAILURE');
+    expect(reads).toBe(0);
+  });
+
+  it('within the budget the same body runs; over it a lazyPayloads body reads its members one at a time', async () => {
+    const within = await chord(group(member.s(100_000), member.s(100_000)), lengths.s()).applyAsync();
+    expect(await within.get({ timeoutMs: 30_000 })).toEqual([100_000, 100_000]);
+    const lazy = await chord(group(...Array.from({ length: 3 }, () => member.s(100_000))), lazyTotal.s()).applyAsync();
+    expect(await lazy.get({ timeoutMs: 30_000 })).toBe(300_000);
+  });
+
+  it('an argument over the budget fails its own call only: the batch neighbour runs', async () => {
+    const over = await echo.delay(text(300_000));
+    const fine = await echo.delay(text(100_000));
+    await expect(over.get({ timeoutMs: 30_000 })).rejects.toMatchObject({ code: 'PAYLOAD_OVER_BUDGET' });
+    expect(await fine.get({ timeoutMs: 30_000 })).toBe(100_000);
+  });
+});
