@@ -160,7 +160,7 @@ export class ReadBudget {
     if (bytes > this.#left) {
       throw new CeleriacError(
         ErrorCodes.PAYLOAD_OVER_BUDGET,
-        `the call's large arguments total ${this.limit - this.#left + bytes} bytes, more than the ${this.limit} its worker may load before the body runs (a quarter of the function's memory): give the function more memory, or declare the task with lazyPayloads: true to read them one at a time`,
+        `the call's large arguments total ${this.limit - this.#left + bytes} bytes, more than the ${this.limit} its worker may load before the body runs (maxPayloadReadBytes; by default a quarter of the function's memory): give the function more memory, or declare the task with lazyPayloads: true to read them one at a time`,
       );
     }
     this.#left -= bytes;
