@@ -163,19 +163,30 @@ describe('EventBridge (capture endpoint)', () => {
       expect(mine(run).map((e) => (JSON.parse(e.Detail) as { id: string }).id)).toEqual(['fine']);
     });
 
-    it('does not retry an entry rejected for good (MalformedDetail): PUBLISH_FAILED, not retryable', async () => {
-      const run = randomUUID();
-      let seen = 0;
-      bus.setFailures({
-        entry: (e) => {
-          if (!e.Detail.includes(run)) return undefined;
-          seen++;
-          return { errorCode: 'MalformedDetail' };
-        },
-      });
-      await expect(publisher().publish([event({ run, id: 'bad' })])).rejects.toMatchObject({ code: 'PUBLISH_FAILED', retryable: false });
-      expect(seen).toBe(1);
-    });
+    it.each([
+      'MalformedDetail',
+      'InvalidArgument',
+      'AccessDeniedException',
+      'InvalidAccountIdException',
+      'RedactionFailure',
+      'NotAuthorizedForSourceException',
+      'NotAuthorizedForDetailTypeException',
+    ])(
+      'does not retry an entry rejected for good (%s, non-retryable in the PutEvents reference): PUBLISH_FAILED, not retryable',
+      async (errorCode) => {
+        const run = randomUUID();
+        let seen = 0;
+        bus.setFailures({
+          entry: (e) => {
+            if (!e.Detail.includes(run)) return undefined;
+            seen++;
+            return { errorCode };
+          },
+        });
+        await expect(publisher().publish([event({ run, id: 'bad' })])).rejects.toMatchObject({ code: 'PUBLISH_FAILED', retryable: false });
+        expect(seen).toBe(1);
+      },
+    );
 
     it('rejects with PUBLISH_FAILED (retryable) when every request fails', async () => {
       bus.setFailures({ request: () => 'server' });

@@ -6,14 +6,21 @@ import { systemClock } from '../system';
 import { type BatchOutcome, Coalescer, type EntryFailure } from './coalescer';
 import { DEFAULT_RETRY, errorName, isTransient, type RetryPolicy } from './retry';
 
-/** Entry error codes that will fail again however often they are retried. */
+/**
+ * Entry error codes that will fail again however often they are retried: the PutEventsResultEntry
+ * reference's non-retryable list (AccessDeniedException, InvalidAccountIdException,
+ * InvalidArgument, MalformedDetail, RedactionFailure, NotAuthorizedForSourceException,
+ * NotAuthorizedForDetailTypeException), and a bus that does not exist or a request refused whole.
+ */
 const PERMANENT_ENTRY_ERRORS = new Set([
-  'MalformedDetail',
-  'InvalidArgument',
-  'ValidationException',
   'AccessDeniedException',
+  'InvalidAccountIdException',
+  'InvalidArgument',
+  'MalformedDetail',
+  'RedactionFailure',
   'NotAuthorizedForSourceException',
   'NotAuthorizedForDetailTypeException',
+  'ValidationException',
   'ResourceNotFoundException',
 ]);
 
