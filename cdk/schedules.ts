@@ -108,7 +108,7 @@ export class PeriodicSchedules extends Construct {
 
   constructor(scope: Construct, id: string, props: PeriodicSchedulesProps) {
     super(scope, id);
-    const retry = deliveryRetry(props);
+    const retry = deliveryRetry(props, { construct: 'PeriodicSchedules' });
     for (const p of props.periodic) {
       const queue = props.queues.get(p.queue);
       if (!queue) throw new Error(`PeriodicSchedules: periodic task "${p.name}" sends to queue "${p.queue}", which was not given`);

@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -11,15 +11,44 @@ export const MAX_TARGETS_PER_RULE = 5;
 
 /** How EventBridge and EventBridge Scheduler retry an undeliverable event before dead-lettering it. */
 export interface DeliveryRetry {
-  /** Retries before the event goes to the dead-letter queue. @default 8 */
+  /** Retries before the event goes to the dead-letter queue: a whole number, 0 to 185. @default 8 */
   readonly retryAttempts?: number;
-  /** Age after which retrying stops. @default Duration.hours(24) */
+  /** Age after which retrying stops: whole seconds, 60 s to 24 hours. @default Duration.hours(24) */
   readonly maxEventAge?: Duration;
 }
 
-/** The retry settings with their defaults: one owner for both EventBridge rules and schedules. */
-export function deliveryRetry(given: DeliveryRetry = {}): Required<DeliveryRetry> {
-  return { retryAttempts: given.retryAttempts ?? 8, maxEventAge: given.maxEventAge ?? Duration.hours(24) };
+/** EventBridge's RetryPolicy ranges (API_RetryPolicy: MaximumRetryAttempts 0–185, MaximumEventAgeInSeconds 60–86,400). */
+const MAX_RETRY_ATTEMPTS = 185;
+const MIN_EVENT_AGE_SECONDS = 60;
+const MAX_EVENT_AGE_SECONDS = 86_400;
+
+/**
+ * The retry settings with their defaults: one owner for both EventBridge rules and schedules.
+ * Values EventBridge would refuse at deploy time are refused here, at synth, naming the prop.
+ */
+export function deliveryRetry(
+  given: DeliveryRetry = {},
+  where: { readonly construct: string; readonly attempts?: string; readonly age?: string } = { construct: 'DeliveryRetry' },
+): Required<DeliveryRetry> {
+  const retryAttempts = given.retryAttempts ?? 8;
+  const maxEventAge = given.maxEventAge ?? Duration.hours(24);
+  if (
+    !Token.isUnresolved(retryAttempts) &&
+    !(Number.isInteger(retryAttempts) && retryAttempts >= 0 && retryAttempts <= MAX_RETRY_ATTEMPTS)
+  ) {
+    throw new Error(
+      `${where.construct}: ${where.attempts ?? 'retryAttempts'} must be a whole number from 0 to ${MAX_RETRY_ATTEMPTS} (EventBridge's MaximumRetryAttempts), got ${retryAttempts}`,
+    );
+  }
+  if (!Token.isUnresolved(maxEventAge)) {
+    const seconds = maxEventAge.toSeconds({ integral: false });
+    if (!(Number.isInteger(seconds) && seconds >= MIN_EVENT_AGE_SECONDS && seconds <= MAX_EVENT_AGE_SECONDS)) {
+      throw new Error(
+        `${where.construct}: ${where.age ?? 'maxEventAge'} must be whole seconds from ${MIN_EVENT_AGE_SECONDS} to ${MAX_EVENT_AGE_SECONDS} (EventBridge's MaximumEventAgeInSeconds), got ${maxEventAge.toHumanString()}`,
+      );
+    }
+  }
+  return { retryAttempts, maxEventAge };
 }
 
 /** Properties of {@link StaticRoutes}. */
@@ -51,7 +80,7 @@ export class StaticRoutes extends Construct {
   constructor(scope: Construct, id: string, props: StaticRoutesProps) {
     super(scope, id);
     this.#errorPrefix = props.errorPrefix ?? 'StaticRoutes';
-    const delivery = { deadLetterQueue: props.deadLetterQueue, ...deliveryRetry(props) };
+    const delivery = { deadLetterQueue: props.deadLetterQueue, ...deliveryRetry(props, { construct: this.#errorPrefix }) };
     for (const r of props.rules) {
       const rule = new events.Rule(this, r.name, {
         eventBus: props.bus,

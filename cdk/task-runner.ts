@@ -230,7 +230,14 @@ export class TaskRunner extends Construct {
     this.topology = buildTopology(withOverrides(props.topology, props));
     validateSubscriberSources(this.topology, props);
     const stateful = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const delivery = deliveryRetry({ retryAttempts: props.deliveryRetryAttempts, maxEventAge: props.deliveryMaxEventAge });
+    const delivery = deliveryRetry(
+      { retryAttempts: props.deliveryRetryAttempts, maxEventAge: props.deliveryMaxEventAge },
+      {
+        construct: 'TaskRunner',
+        attempts: 'deliveryRetryAttempts',
+        age: 'deliveryMaxEventAge',
+      },
+    );
 
     this.table = props.existingTable ?? createTable(this, props, stateful);
     this.payloads =

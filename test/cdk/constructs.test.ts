@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { TaskRunnerMonitoring } from '../../cdk/monitoring';
 import { consolidateProps } from '../../cdk/props';
 import { allowSchedulerToSend, createSchedulerAccess, grantLongDelays, PeriodicSchedules } from '../../cdk/schedules';
-import { StaticRoutes } from '../../cdk/static-routes';
+import { deliveryRetry, StaticRoutes } from '../../cdk/static-routes';
 import { DEFAULT_MAX_CONCURRENCY, TaskQueue } from '../../cdk/task-queue';
 import { TaskRunner } from '../../cdk/task-runner';
 import { ENV } from '../../lib/config';
@@ -112,7 +112,7 @@ describe('TaskQueue: a queue, its DLQ, a worker and the event source between the
 });
 
 describe('StaticRoutes: the topology rules on a bus', () => {
-  const make = () => {
+  const make = (retry: { retryAttempts?: number } = {}) => {
     const stack = new Stack(new App(), 'S');
     const bus = new events.EventBus(stack, 'Bus');
     const dlq = new sqs.Queue(stack, 'Dlq', { enforceSSL: true });
@@ -130,6 +130,7 @@ describe('StaticRoutes: the topology rules on a bus', () => {
       subscribers,
       deadLetterQueue: dlq,
       retryAttempts: 3,
+      ...retry,
     });
     return { stack, routes, dlq, queues };
   };
@@ -147,6 +148,26 @@ describe('StaticRoutes: the topology rules on a bus', () => {
         }),
       ]);
     }
+  });
+
+  it('refuses retry settings EventBridge would refuse at deploy (RetryPolicy: 0–185 retries, 60 s–24 h of age), at synth, naming the prop', () => {
+    expect(() => deliveryRetry({ retryAttempts: 186 })).toThrow('DeliveryRetry: retryAttempts must be a whole number from 0 to 185');
+    expect(() => deliveryRetry({ retryAttempts: 2.5 })).toThrow('retryAttempts must be a whole number');
+    expect(() => deliveryRetry({ retryAttempts: -1 })).toThrow('retryAttempts must be a whole number');
+    expect(() => deliveryRetry({ maxEventAge: Duration.seconds(30) })).toThrow(
+      'DeliveryRetry: maxEventAge must be whole seconds from 60 to 86400',
+    );
+    expect(() => deliveryRetry({ maxEventAge: Duration.days(2) })).toThrow('maxEventAge must be whole seconds from 60 to 86400');
+    expect(() => deliveryRetry({ maxEventAge: Duration.millis(60_500) })).toThrow('maxEventAge must be whole seconds');
+    expect(deliveryRetry({ retryAttempts: 0, maxEventAge: Duration.seconds(60) })).toEqual({
+      retryAttempts: 0,
+      maxEventAge: Duration.seconds(60),
+    });
+    expect(deliveryRetry({ retryAttempts: 185, maxEventAge: Duration.hours(24) }).retryAttempts).toBe(185);
+    expect(() => make({ retryAttempts: 200 })).toThrow('StaticRoutes: retryAttempts must be a whole number from 0 to 185');
+    expect(() => synth(shop, { ...inlineRunner(), deliveryMaxEventAge: Duration.days(2) })).toThrow(
+      'TaskRunner: deliveryMaxEventAge must be whole seconds from 60 to 86400',
+    );
   });
 
   it("refuses a sixth target, and names its own rules when asked for another (errors name the construct, or the caller's errorPrefix)", () => {
