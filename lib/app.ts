@@ -299,17 +299,25 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
 
   /** Publishes any canvas; used by signatures. */
   async applyCanvas(canvas: AnySignature, args: readonly unknown[], options: CallOptions): Promise<unknown> {
-    const spec = await applyCanvas(this, canvas, args, options);
-    return this.#handle(spec, options.ignoreResult ?? false);
+    return this.#handle(await applyCanvas(this, canvas, args, options), true);
   }
 
-  #handle(spec: HandleSpec, ignored: boolean): AsyncResult<unknown> | GroupResult<unknown[]> {
+  /**
+   * The handle of a published canvas. The last tasks (`last`: the handle itself, or a group's
+   * members) are ignored as the worker will drop their records: `ignoreResult` of the call, else
+   * of the task (Celery's `options.setdefault('ignore_result', task.ignore_result)`), and only
+   * where nothing continues from them; every parent has a continuation, so it keeps its record.
+   */
+  #handle(spec: HandleSpec, last: boolean): AsyncResult<unknown> | GroupResult<unknown[]> {
     const parent = spec.parent ? this.#handle(spec.parent, false) : undefined;
-    if (spec.t === 'task') return new AsyncResult(this, spec.id, parent, ignored);
+    if (spec.t === 'task') {
+      const ignored = last && (spec.ignoreResult ?? this.#tasks.get(spec.task)?.options.ignoreResult ?? false);
+      return new AsyncResult(this, spec.id, parent, ignored);
+    }
     return new GroupResult(
       this,
       spec.id,
-      spec.children.map((c) => this.#handle(c, false) as AsyncResult<unknown>),
+      spec.children.map((c) => this.#handle(c, last) as AsyncResult<unknown>),
       parent,
     );
   }

@@ -8,7 +8,18 @@ import { type AnySignature, Chain, Chord, Group, Signature } from './signature';
 
 /** The shape of the handle `applyAsync()` returns, built by the app from real result classes. */
 export type HandleSpec =
-  | { readonly t: 'task'; readonly id: string; readonly parent?: HandleSpec }
+  | {
+      readonly t: 'task';
+      readonly id: string;
+      /** The task's name: its own `ignoreResult` default applies where the call sets none. */
+      readonly task: string;
+      /**
+       * Whether the worker drops this task's record: the call's `ignoreResult`; false when a link
+       * continues from it (the record is then kept); undefined when the call says nothing.
+       */
+      readonly ignoreResult?: boolean;
+      readonly parent?: HandleSpec;
+    }
   | { readonly t: 'group'; readonly id: string; readonly children: readonly HandleSpec[]; readonly parent?: HandleSpec };
 
 export interface CompileEnv {
@@ -134,7 +145,11 @@ function compileTask(
     ...(link.length > 0 ? { link } : {}),
     ...(err.length > 0 ? { linkError: err } : {}),
   };
-  return { index: push(nodes, node, env), handle: { t: 'task', id } };
+  const ignoreResult = link.length > 0 ? false : o.ignoreResult;
+  return {
+    index: push(nodes, node, env),
+    handle: { t: 'task', id, task: s.task, ...(ignoreResult !== undefined ? { ignoreResult } : {}) },
+  };
 }
 
 function nodeOptions(o: CallOptions | Omit<CallOptions, 'link' | 'linkError'>): NodeOptions | undefined {

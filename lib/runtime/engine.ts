@@ -233,7 +233,8 @@ function taskDispatch(
     ...(o?.timeLimit !== undefined || o?.softTimeLimit !== undefined
       ? { timeLimit: [o?.timeLimit ?? null, o?.softTimeLimit ?? null] as const }
       : {}),
-    ...(o?.ignoreResult ? { ignoreResult: true } : {}),
+    // Carried when the call says either way: its `false` wins over the task's own `ignoreResult: true`.
+    ...(o?.ignoreResult !== undefined ? { ignoreResult: o.ignoreResult } : {}),
     ...(o?.headers ? { custom: o.headers } : {}),
     ...(node.replaced !== undefined ? { replaced: node.replaced } : {}),
     ...(fairnessKey !== undefined ? { fairnessKey } : {}),

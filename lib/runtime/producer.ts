@@ -1,5 +1,5 @@
 import { type CompileEnv, compile, DEFAULT_MAX_NODES, type HandleSpec } from '../canvas/compile';
-import type { AnySignature, CallOnlyOption, Signature } from '../canvas/signature';
+import { type AnySignature, type CallOnlyOption, Signature } from '../canvas/signature';
 import { CeleriacError, ErrorCodes } from '../errors';
 import type { Backend, CallClaim } from '../ports';
 import { encodePlan } from '../protocol/envelope';
@@ -108,7 +108,9 @@ function handleOf(
   idempotencyKey: string,
 ): HandleSpec {
   const rebuilt =
-    held.seed !== undefined ? compile(canvas, args, options, seededEnv(app, held.seed)).handle : ({ t: 'task', id: held.id } as const);
+    held.seed !== undefined
+      ? compile(canvas, args, options, seededEnv(app, held.seed)).handle
+      : ({ t: 'task', id: held.id, task: canvas instanceof Signature ? canvas.task : '' } as const);
   if (rebuilt.id !== held.id || (held.seed === undefined && canvas.kind !== 'task')) {
     throw new CeleriacError(
       ErrorCodes.IDEMPOTENCY_CONFLICT,
@@ -243,7 +245,7 @@ export async function validateEntries(app: RuntimeApp, plan: Plan, from: number 
     if (n.kind !== 'chord') continue;
     // The header's entry tasks are its members' first tasks, in one pass.
     for (const t of entryTasks(plan, n.header)) {
-      if (t.opts?.ignoreResult || app.getTask(t.name)?.options.ignoreResult) {
+      if (t.opts?.ignoreResult ?? app.getTask(t.name)?.options.ignoreResult) {
         throw new CeleriacError(
           ErrorCodes.INVALID_CANVAS,
           `chord header member ${t.name} ignores its result; a chord needs every header result`,

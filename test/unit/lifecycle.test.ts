@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { currentTask, ErrorCodes, Ignore, Reject } from '../../lib/index';
+import { type AsyncResult, chain, currentTask, ErrorCodes, Ignore, Reject } from '../../lib/index';
 import { isoTime } from '../../lib/signals/events';
 import { retryCountdown } from '../../lib/task/retry';
 import { harness } from '../helpers/harness';
@@ -407,6 +407,39 @@ describe('expires, revoke, countdown', () => {
     await h.drain();
     expect(await r.get()).toBeUndefined();
     expect(await r.state()).toBe('PENDING');
+  });
+
+  it('a task declared ignoreResult gives ignored handles: get() resolves at once, as for the call option [CALL-04]', async () => {
+    const h = harness();
+    let runs = 0;
+    const t = h.app.task('quiet', () => ++runs, { ignoreResult: true });
+    const r = await t.delay();
+    expect(r.ignored).toBe(true);
+    await h.drain();
+    expect(runs).toBe(1);
+    expect(await r.get({ timeoutMs: 200 })).toBeUndefined();
+    expect(await r.state()).toBe('PENDING');
+    // The call's option wins over the task's: a call that wants the result gets it.
+    const kept = await t.applyAsync([], { ignoreResult: false });
+    expect(kept.ignored).toBe(false);
+    await h.drain();
+    expect(await kept.get({ timeoutMs: 1_000 })).toBe(2);
+  });
+
+  it('a chain’s handle is ignored when its last task ignores its result; a chain call’s ignoreResult goes to its first step (as Celery)', async () => {
+    const h = harness();
+    const add = h.app.task('add', (x: number, y: number) => x + y);
+    const quiet = h.app.task('quiet-last', (x: number) => x * 10, { ignoreResult: true });
+    const r = await chain(add.s(1, 2), quiet.s()).applyAsync();
+    expect(r.ignored).toBe(true);
+    expect((r.parent as AsyncResult<number>).ignored).toBe(false);
+    await h.drain();
+    expect(await r.get({ timeoutMs: 200 })).toBeUndefined();
+    expect(await (r.parent as AsyncResult<number>).get({ timeoutMs: 1_000 })).toBe(3);
+    const firstQuiet = await chain(add.s(1, 2), add.s(4)).applyAsync([], { ignoreResult: true });
+    expect(firstQuiet.ignored).toBe(false);
+    await h.drain();
+    expect(await firstQuiet.get({ timeoutMs: 1_000 })).toBe(7);
   });
 
   it('trackStarted stores STARTED while the body runs; updateState stores a custom state', async () => {
