@@ -31,7 +31,7 @@ import { entryTasks, type Frame, isChainFrame, type Plan, planNode, type TaskNod
 import { isReady, States } from '../results/states';
 import type { PostrunPayload, RequestInfo } from '../signals';
 import { type DetailType, DetailTypes, eventSource, isoTime, type TaskEventDetail } from '../signals/events';
-import { checkArity } from '../task/arity';
+import { checkArity, declaresSeveral } from '../task/arity';
 import { calledChildren, runWithContext } from '../task/context';
 import { Replace } from '../task/replace';
 import { maxRetries, retryCountdown, shouldAutoRetry } from '../task/retry';
@@ -166,7 +166,7 @@ export class WorkerRuntime {
       chordDeadlineSeconds: app.settings.chordDeadlineSeconds,
       isInlineErrback: (node) => {
         const def = app.getTask(node.name);
-        return def !== undefined && (def.options.errbackStyle ?? (def.fn.length > 1 ? 'inline' : 'task')) === 'inline';
+        return def !== undefined && (def.options.errbackStyle ?? (declaresSeveral(def.fn) ? 'inline' : 'task')) === 'inline';
       },
       runInlineErrback: (node, failed) => this.#inlineErrback(node, failed),
       defaultFairnessKey: (task, args) => {

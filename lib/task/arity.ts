@@ -30,6 +30,19 @@ export function arityOf(fn: (...args: any[]) => unknown): Arity {
 }
 
 /**
+ * Whether `fn` declares more than one positional parameter as Celery counts them (parameters with
+ * defaults count, a rest parameter counts as any number): how a new-style errback, called inline
+ * with the failed request, is told from an old-style one. A function whose source cannot be read
+ * (bound, native) is judged by `fn.length`.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any task body
+export function declaresSeveral(fn: (...args: any[]) => unknown): boolean {
+  if (fn.length > 1) return true;
+  const max = maxParams(Function.prototype.toString.call(fn));
+  return max !== undefined && max > 1;
+}
+
+/**
  * Refuses a call whose argument count the task cannot take, with Celery's wording.
  *
  * @throws CeleriacError INVALID_ARGS
@@ -42,7 +55,7 @@ export function checkArity(name: string, fn: (...args: any[]) => unknown, given:
   throw new CeleriacError(ErrorCodes.INVALID_ARGS, `${name}() takes ${takes} argument(s) but ${given} were given; call it with ${takes}`);
 }
 
-/** Counts the top-level parameters in a function's source; undefined when it cannot tell. */
+/** Counts the top-level parameters in a function's source (`Infinity` with a rest parameter); undefined when it cannot tell. */
 function maxParams(source: string): number | undefined {
   const list = parameterList(source);
   if (list === undefined) return undefined;
@@ -63,7 +76,8 @@ function maxParams(source: string): number | undefined {
     else if (depth === 0 && c === ',') {
       // A trailing comma adds no parameter.
       if (list.slice(i + 1).trim() !== '') count++;
-    } else if (depth === 0 && c === '.' && list.startsWith('...', i)) return undefined;
+    } else if (depth === 0 && c === '.' && list.startsWith('...', i))
+      return Number.POSITIVE_INFINITY; // a rest parameter
     else if (c === '/' && (list[i + 1] === '/' || list[i + 1] === '*')) return undefined; // comments: do not guess
   }
   return count;

@@ -105,7 +105,8 @@ export interface TaskOptions<A extends readonly unknown[] = readonly unknown[], 
   /**
    * How this task is called as an errback: `inline` = called in the failing task's worker as
    * `fn(request, error, traceback, ...args)`; `task` = published with the failed id as first arg.
-   * Default, as Celery: inline when the function declares more than one parameter.
+   * Default, as Celery: inline when the function declares more than one parameter (those with
+   * defaults count, a rest parameter counts as several).
    */
   readonly errbackStyle?: 'inline' | 'task';
   /** Default `expires` (seconds) for calls of this task. */

@@ -86,6 +86,29 @@ describe('link and linkError', () => {
     expect(published).not.toContain('onErr'); // inline: no message
   });
 
+  it('an errback is new-style when it declares more than one parameter as Celery counts them: defaults count, a rest parameter counts [LINK-03]', async () => {
+    const h = harness();
+    const firsts: Record<string, unknown> = {};
+    const bad = h.app.task('bad', () => {
+      throw new RangeError('nope');
+    });
+    const withDefaults = h.app.task('with-defaults', (request: unknown, _exc: unknown = null, _tb: unknown = null) => {
+      firsts.withDefaults = request;
+    });
+    const rest = h.app.task('rest', (...args: unknown[]) => {
+      firsts.rest = args[0];
+    });
+    const oneWithDefault = h.app.task('one-default', (failed: unknown = 'none') => {
+      firsts.oneWithDefault = failed;
+    });
+    const r = await bad.applyAsync([], { linkError: [withDefaults.s(), rest.s(), oneWithDefault.s()] });
+    await h.drain();
+    expect(firsts.withDefaults).toMatchObject({ id: r.id, task: 'bad' });
+    expect(firsts.rest).toMatchObject({ id: r.id, task: 'bad' });
+    // One parameter, with a default or not, is old-style: published with the failed id.
+    expect(firsts.oneWithDefault).toBe(r.id);
+  });
+
   it('errbacks fire after FAILURE is stored and before onFailure / taskFailure [P-HOOK-02]', async () => {
     const order: string[] = [];
     const h = harness();
