@@ -408,10 +408,11 @@ async function handleCall(rt: WorkerRuntime, msg: IncomingMessage, inv: Invocati
       ErrorCodes.TASK_NOT_REGISTERED,
       `task "${env.task}" is not registered in app "${app.name}" (is the worker bundle up to date?)`,
     );
+    await settle(rt, attempt(), failureOf(err), 0);
+    // After the FAILURE is stored, as Celery's task_unknown (a receiver reads it stored).
     if (app.signals.taskUnknown.hasReceivers) {
       await app.signals.taskUnknown.send({ sender: env.task, message: msg.body, exc: err, name: env.task, id: env.id });
     }
-    await settle(rt, attempt(), failureOf(err), 0);
     return 'ack';
   }
   // A reference that is missing or not the app's is this call's stored FAILURE. A `lazyPayloads`

@@ -164,6 +164,18 @@ describe('hooks and signals fire in Celery order [P-HOOK-01/02/03]', () => {
     expect(seen).toEqual([`before:t:${r.id}`, 'after:t']);
   });
 
+  it('taskUnknown fires once the FAILURE (TASK_NOT_REGISTERED) is stored [CALL-05]', async () => {
+    const h = harness();
+    const seen: { name: string; id: string; stored: string | undefined }[] = [];
+    h.app.signals.taskUnknown.connect(async (e) => {
+      seen.push({ name: e.name, id: e.id, stored: (await h.app.asyncResult(e.id).record())?.state });
+    });
+    h.app.task('known', () => 1);
+    const r = await h.app.sendTask('nobody-registered-this', []);
+    await h.drain();
+    expect(seen).toEqual([{ name: 'nobody-registered-this', id: r.id, stored: 'FAILURE' }]);
+  });
+
   it('a failing signal receiver or hook does not change the outcome', async () => {
     const h = harness();
     h.app.signals.taskPrerun.connect(() => {
