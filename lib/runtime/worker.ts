@@ -34,7 +34,7 @@ import { type DetailType, DetailTypes, eventSource, isoTime, type TaskEventDetai
 import { checkArity, declaresSeveral } from '../task/arity';
 import { calledChildren, runWithContext } from '../task/context';
 import { Replace } from '../task/replace';
-import { maxRetries, retryCountdown, shouldAutoRetry } from '../task/retry';
+import { DEFAULT_RETRY_DELAY_SECONDS, maxRetries, retryCountdown, shouldAutoRetry } from '../task/retry';
 import type { TaskContext } from '../task/types';
 import { activeTraceHeaders, inProcessSpan, type ProcessedMessage, recordOutcome } from '../telemetry/tracing';
 import { admitFlow } from './admit';
@@ -679,7 +679,7 @@ async function execute(rt: WorkerRuntime, base: Attempt, def: TaskDef, inv: Invo
       await fail(rt, attempt, final, duration);
       return 'ack';
     }
-    await retry(rt, attempt, ctx, def, req, error, duration);
+    await retry(rt, attempt, ctx, def, req, error, duration, !(error instanceof Retry));
     return 'ack';
   }
   await fail(rt, attempt, error, duration);
@@ -1221,13 +1221,17 @@ async function retry(
   req: RetryRequestOptions,
   raised: unknown,
   duration: number,
+  auto: boolean,
 ): Promise<void> {
   const { app, backend } = rt;
   const { env, request } = a;
   const now = backend.clock.now();
   const h = env.headers;
-  const countdown =
-    req.countdown ?? (req.eta !== undefined ? Math.max(0, (req.eta.getTime() - now) / 1000) : retryCountdown(def.options.retry, h.retries));
+  // As Celery: an automatic retry (`retry.on`) waits the policy's backoff; `ctx.retry()` without a
+  // countdown or eta waits `default_retry_delay` (`retry.delay`), backoff or not.
+  const policyCountdown = () =>
+    auto ? retryCountdown(def.options.retry, h.retries) : (def.options.retry?.delay ?? DEFAULT_RETRY_DELAY_SECONDS);
+  const countdown = req.countdown ?? (req.eta !== undefined ? Math.max(0, (req.eta.getTime() - now) / 1000) : policyCountdown());
   const etaMs = now + countdown * 1000;
   const next: Envelope = {
     ...env,

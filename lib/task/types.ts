@@ -17,13 +17,16 @@ export interface RetryPolicy {
   readonly on?: readonly ErrorMatcher[];
   /** Errors never retried automatically, even when they match `on`. */
   readonly notOn?: readonly ErrorMatcher[];
-  /** `true` = base 1 s; a number = base seconds. Off: the delay is `delay`. */
+  /**
+   * `true` = base 1 s; a number = base seconds. Off: the delay is `delay`. Automatic retries only
+   * (`on`), as Celery's `retry_backoff`: `ctx.retry()` without a countdown waits `delay`.
+   */
   readonly backoff?: boolean | number;
   /** Cap of the backoff countdown, seconds. Default 600. */
   readonly backoffMax?: number;
   /** Randomise the backoff countdown (default true, as Celery). */
   readonly jitter?: boolean;
-  /** Seconds between retries without backoff (Celery's `default_retry_delay`). Default 180. */
+  /** Seconds between retries without backoff, and of `ctx.retry()` without a countdown (Celery's `default_retry_delay`). Default 180. */
   readonly delay?: number;
 }
 

@@ -280,6 +280,37 @@ describe('retries [RETRY-01..05]', () => {
     expect((await h.backend.broker.depth('default')).delayed).toBe(1);
   });
 
+  it('backoff is the automatic retry’s: ctx.retry() without a countdown waits retry.delay (default_retry_delay), as Celery', async () => {
+    const h = harness();
+    const delays: Record<string, number[]> = { auto: [], explicit: [], tuned: [] };
+    h.app.signals.beforeTaskPublish.connect((e) => void delays[e.sender]?.push(e.delaySeconds));
+    const policy = { on: [TransientError], backoff: true, jitter: false, max: 1 } as const;
+    h.app.task(
+      'auto',
+      () => {
+        throw new TransientError('flaky');
+      },
+      { retry: policy },
+    );
+    h.app.task(
+      'explicit',
+      () => {
+        if (currentTask().retries === 0) currentTask().retry();
+      },
+      { retry: policy },
+    );
+    h.app.task(
+      'tuned',
+      () => {
+        if (currentTask().retries === 0) currentTask().retry();
+      },
+      { retry: { ...policy, delay: 30 } },
+    );
+    for (const name of ['auto', 'explicit', 'tuned']) await h.app.sendTask(name);
+    await h.deliver('default');
+    expect(delays).toEqual({ auto: [0, 1], explicit: [0, 180], tuned: [0, 30] });
+  });
+
   it('backoff: min(cap, base·2^retries), jitter within 0…countdown [RETRY-05]', () => {
     expect([0, 1, 2, 3].map((n) => retryCountdown({ backoff: true, jitter: false }, n))).toEqual([1, 2, 4, 8]);
     expect(retryCountdown({ backoff: 5, jitter: false, backoffMax: 30 }, 10)).toBe(30);
