@@ -50,6 +50,8 @@ export interface EngineEnv {
   readonly runInlineErrback: (node: TaskNode, failed: FailedTask) => Promise<void>;
   /** The task's default fairness key for a call with `args` (kwargs last), if it has one (lib/runtime/fairness.ts). */
   readonly defaultFairnessKey: (task: string, args: readonly Json[]) => string | undefined;
+  /** The task's own `expires` (seconds after a call is sent), for calls that set none (Celery's `Task.expires`). */
+  readonly defaultExpires: (task: string) => number | undefined;
 }
 
 /** What errbacks learn about the failed task. */
@@ -221,6 +223,7 @@ function taskDispatch(
   if (o?.countdown !== undefined) etaMs = now + Math.max(0, o.countdown) * 1000;
   else if (o?.eta !== undefined) etaMs = Date.parse(o.eta);
   const queue = env.queueOf(node.name, o);
+  const expires = o?.expires ?? env.defaultExpires(node.name);
   const fairnessKey = o?.fairnessKey ?? flow.fairnessKey ?? env.defaultFairnessKey(node.name, node.kwargs ? [...args, node.kwargs] : args);
   const headers: EnvelopeHeaders = {
     rootId: flow.rootId,
@@ -229,7 +232,7 @@ function taskDispatch(
     queue,
     ...(origin.groupId !== undefined ? { groupId: origin.groupId, groupIndex: origin.groupIndex as number } : {}),
     ...(etaMs !== undefined && etaMs > now ? { eta: new Date(etaMs).toISOString() } : {}),
-    ...(o?.expires !== undefined ? { expires: expiresAt(o.expires, now) } : {}),
+    ...(expires !== undefined ? { expires: expiresAt(expires, now) } : {}),
     ...(o?.timeLimit !== undefined || o?.softTimeLimit !== undefined
       ? { timeLimit: [o?.timeLimit ?? null, o?.softTimeLimit ?? null] as const }
       : {}),

@@ -193,6 +193,7 @@ function engineFor(app: RuntimeApp, backend: Backend): EngineEnv {
     isInlineErrback: () => false,
     runInlineErrback: async () => {},
     defaultFairnessKey: (task, args) => taskFairnessKey(app, task, args),
+    defaultExpires: (task) => app.getTask(task)?.options.expires,
   };
 }
 

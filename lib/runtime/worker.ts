@@ -169,6 +169,7 @@ export class WorkerRuntime {
         return def !== undefined && (def.options.errbackStyle ?? (declaresSeveral(def.fn) ? 'inline' : 'task')) === 'inline';
       },
       runInlineErrback: (node, failed) => this.#inlineErrback(node, failed),
+      defaultExpires: (task) => app.getTask(task)?.options.expires,
       defaultFairnessKey: (task, args) => {
         try {
           return taskFairnessKey(app, task, args);

@@ -381,6 +381,20 @@ describe('expires, revoke, countdown', () => {
     await expect(r.get()).rejects.toMatchObject({ name: 'TaskRevokedError' });
   });
 
+  it('a task’s own expires applies to calls that set none (Celery’s Task.expires); a call’s expires wins', async () => {
+    const h = harness();
+    let runs = 0;
+    const stale = h.app.task('stale', () => ++runs, { expires: 0.05 });
+    const expired = await stale.delay();
+    const kept = await stale.applyAsync([], { expires: 60 });
+    await new Promise((r) => setTimeout(r, 120));
+    await h.drain();
+    expect(await expired.state()).toBe('REVOKED');
+    expect((await expired.record())?.revokedBy).toBe('expired');
+    expect(await kept.get({ timeoutMs: 1_000 })).toBe(1);
+    expect(runs).toBe(1);
+  });
+
   it('revoke() stops a task that has not started; its worker discards it [P-HOOK-05]', async () => {
     const h = harness();
     let ran = false;
