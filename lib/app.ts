@@ -8,6 +8,7 @@ import { type Json, type JsonObject, toJson } from './protocol/json';
 import { DEFAULT_MAX_RESULT_BYTES, DEFAULT_PAYLOAD_THRESHOLD_BYTES, SQS_MAX_MESSAGE_BYTES } from './protocol/limits';
 import { isPayloadPointer, readPointer } from './protocol/payload';
 import type { NodeOptions } from './protocol/plan';
+import { checkTimeLimits } from './protocol/time-limits';
 import { AsyncResult, GroupResult, type ResultHost } from './results/async-result';
 import { States } from './results/states';
 import type { AppTopologyInput, QueueSettings } from './routing/topology';
@@ -171,6 +172,7 @@ export class App implements RuntimeApp, CanvasHost, ResultHost {
     // Flow-control options fail here, at start-up, rather than in a worker.
     if (options.rateLimit !== undefined) startIntervalMs(name, options.rateLimit);
     if (options.concurrency !== undefined) checkConcurrency(name, options.concurrency as number);
+    checkTimeLimits(options.timeLimit, options.softTimeLimit, `task "${name}"`);
     if (options.lazyPayloads && options.schema !== undefined) {
       // The schema would check `{ $payload }` references, not the values they stand for.
       throw new CeleriacError(

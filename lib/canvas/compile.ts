@@ -3,6 +3,7 @@ import { checkFairnessKey } from '../protocol/fairness';
 import { ID_RULE, isId } from '../protocol/ids';
 import { type Json, type JsonObject, toJson } from '../protocol/json';
 import type { NodeOptions, Plan, PlanNode } from '../protocol/plan';
+import { checkTimeLimits } from '../protocol/time-limits';
 import type { CallOnlyOption, CallOptions } from './signature';
 import { type AnySignature, Chain, Chord, Group, Signature } from './signature';
 
@@ -160,6 +161,7 @@ function nodeOptions(o: CallOptions | Omit<CallOptions, 'link' | 'linkError'>): 
   if (o.expires !== undefined) out.expires = o.expires instanceof Date ? o.expires.toISOString() : o.expires;
   if (o.timeLimit !== undefined) out.timeLimit = o.timeLimit;
   if (o.softTimeLimit !== undefined) out.softTimeLimit = o.softTimeLimit;
+  checkTimeLimits(o.timeLimit, o.softTimeLimit, 'call options');
   if (o.ignoreResult !== undefined) out.ignoreResult = o.ignoreResult;
   if (o.headers !== undefined) out.headers = toJson(o.headers, 'headers') as JsonObject;
   if (o.fairnessKey !== undefined) {

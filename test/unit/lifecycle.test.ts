@@ -321,6 +321,23 @@ describe('retries [RETRY-01..05]', () => {
 });
 
 describe('time limits', () => {
+  it('a soft limit longer than the hard one is refused, on the task and on the call (Celery: ValueError at publish)', async () => {
+    const h = harness();
+    expect(() => h.app.task('bad-limits', () => 1, { timeLimit: 1, softTimeLimit: 2 })).toThrow(
+      expect.objectContaining({
+        code: ErrorCodes.INVALID_OPTIONS,
+        message: expect.stringContaining('softTimeLimit (2 s) is longer than timeLimit (1 s)'),
+      }),
+    );
+    const t = h.app.task('t', () => 1, { timeLimit: 5, softTimeLimit: 5 });
+    await expect(t.applyAsync([], { timeLimit: 3, softTimeLimit: 4 })).rejects.toMatchObject({ code: ErrorCodes.INVALID_OPTIONS });
+    await expect(t.s().set({ timeLimit: 3, softTimeLimit: 4 }).delay()).rejects.toMatchObject({ code: ErrorCodes.INVALID_OPTIONS });
+    expect(await h.backend.broker.depth('default')).toMatchObject({ visible: 0 });
+    const ok = await t.applyAsync([], { timeLimit: 4, softTimeLimit: 3 });
+    await h.drain();
+    expect(await ok.get({ timeoutMs: 1_000 })).toBe(1);
+  });
+
   it('a soft limit aborts the task signal; a task that handles it succeeds [P-LIMIT-02/03]', async () => {
     const h = harness();
     const t = h.app.task(
