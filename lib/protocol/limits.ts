@@ -26,6 +26,11 @@ export const DYNAMO_MAX_ITEM_BYTES = 409_600;
 export const EVENTS_MAX_BATCH_ENTRIES = 10;
 /** EventBridge: largest PutEvents request (sum of entry sizes), bytes. */
 export const EVENTS_MAX_BATCH_BYTES = 262_144;
+/**
+ * EventBridge: largest event pattern of a rule, in characters of its JSON text (PutRule refuses a
+ * longer one, so the topology checks its rules against it before anything is deployed or run).
+ */
+export const EVENTS_MAX_PATTERN_CHARS = 2048;
 
 /** EventBridge Scheduler: largest target input (a delayed message's body), bytes. */
 export const SCHEDULE_INPUT_MAX_BYTES = 262_144;

@@ -9,6 +9,7 @@
 import { CeleriacError, ErrorCodes } from '../errors';
 import { ID_MAX_LENGTH } from '../protocol/ids';
 import type { Json } from '../protocol/json';
+import { EVENTS_MAX_PATTERN_CHARS } from '../protocol/limits';
 import { type DetailType, DetailTypes, eventSource, type Outcome } from '../signals/events';
 import { scheduleExpressionProblem } from './schedule';
 
@@ -190,6 +191,8 @@ export const errbackCallId = (sourceId: string, errback: string): string => `${s
 /**
  * Validates an app's topology and fills its defaults. Every problem is reported at once, in one
  * CeleriacError (code CONFIG_INVALID) whose `details.problems` lists them.
+ * The rules it builds are held to EventBridge's limits too (an event pattern of at most 2,048
+ * characters); being built from the rest, they are checked once the rest is valid.
  *
  * Defaults: batch size 10, batching window 0 s, function timeout 30 s, visibility timeout
  * 6 × the function timeout, maxReceiveCount 5, memory 1024 MB. A queue a task names but
@@ -389,6 +392,18 @@ export function buildTopology(input: AppTopologyInput): Topology {
 
   const source = eventSource(app);
   const rules = buildRules(app, source, links, subscribers, tasks);
+  // Sizes are known only once the rules are built; a rule over the limit would pass local mode
+  // (whose matcher has no such limit) and then fail the deploy's PutRule.
+  for (const r of rules) {
+    const size = JSON.stringify(r.eventPattern).length;
+    if (size <= EVENTS_MAX_PATTERN_CHARS) continue;
+    const fix =
+      r.target.kind === 'subscriber'
+        ? `subscribe subscriber "${r.target.subscriber}" to fewer tasks, or split it into several subscribers`
+        : 'shorten the task names';
+    problem(`rule "${r.name}" has a ${size}-character event pattern (EventBridge's limit is ${EVENTS_MAX_PATTERN_CHARS}); ${fix}`);
+  }
+  if (problems.length > 0) throw invalid(app, problems);
   const owners: Record<string, string> = {};
   for (const q of queues) if (q.tasks.length === 1) owners[q.name] = q.tasks[0] as string;
   Object.freeze(owners);

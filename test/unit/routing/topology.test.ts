@@ -454,6 +454,31 @@ describe('buildTopology: validation', () => {
     expect(problems).toEqual([expect.stringMatching(/^the linked call a+ → b+ → c+ → d+ would get a 264-character id \(limit 256\)/)]);
   });
 
+  it("a rule whose event pattern is over EventBridge's 2,048 characters (PutRule refuses it)", () => {
+    // 12 tasks with valid 180-character names: the subscriber's pattern lists all of them.
+    const names = Array.from({ length: 12 }, (_, i) => `t${i}_${'x'.repeat(176)}`);
+    const input: AppTopologyInput = {
+      app: 'shop',
+      tasks: names.map((n) => task(n)),
+      links: [],
+      subscribers: [{ name: 'wide', entry: 'src/wide.ts', tasks: names }],
+      periodic: [],
+      queues: [],
+    };
+    const size = JSON.stringify({
+      source: ['celeriac.shop'],
+      'detail-type': ['task-succeeded', 'task-failed', 'task-retried', 'task-revoked'],
+      detail: { task: names },
+    }).length;
+    expect(size).toBeGreaterThan(2048);
+    expect(problemsOf(input)).toEqual([
+      `rule "subscriber-wide" has a ${size}-character event pattern (EventBridge's limit is 2048); subscribe subscriber "wide" to fewer tasks, or split it into several subscribers`,
+    ]);
+    // Under the limit it is accepted: 10 of those tasks fit.
+    const fits = buildTopology({ ...input, subscribers: [{ name: 'wide', entry: 'src/wide.ts', tasks: names.slice(0, 10) }] });
+    expect(JSON.stringify(fits.rules[0]?.eventPattern).length).toBeLessThanOrEqual(2048);
+  });
+
   it('an app with no tasks, and parts that are not arrays', () => {
     expect(problemsOf({ app: 'a', tasks: [], links: [], subscribers: [], periodic: [], queues: [] })).toEqual([
       'the app declares no tasks; there is nothing to deploy',
