@@ -9,6 +9,7 @@
  * port 0 (a free port) and `stop()` closes it and its open connections, so neither tests nor
  * `celeriac dev` hang on exit.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
@@ -205,9 +206,12 @@ export interface CapturedEvent {
   readonly Time?: number;
   readonly Resources?: readonly string[];
   readonly EventBusName?: string;
-  /** Assigned by this endpoint for accepted entries. */
+  /** Assigned by this endpoint for accepted entries: a version 4 UUID, as EventBridge's event `id`. */
   readonly EventId: string;
 }
+
+/** The ErrorMessage of an entry refused for its reserved source. */
+const RESERVED_SOURCE_MESSAGE = 'Not authorized for the source: sources beginning with "aws." are reserved for AWS services';
 
 /** Whole-request failures: `throttle` answers 400 ThrottlingException, `server` 500 InternalException. */
 export type RequestFailure = 'throttle' | 'server';
@@ -243,12 +247,13 @@ export interface EventBridgeEndpointOptions {
  * A minimal EventBridge endpoint speaking the JSON 1.1 protocol for PutEvents, the one call
  * celeriac makes. No EventBridge emulator exists on npm; local mode uses this to capture events
  * (and feed its in-process bus), tests use it to inject partial and whole-request failures.
+ * As EventBridge, it gives each accepted event a version 4 UUID as its id, and fails an entry whose
+ * Source begins with "aws." (NotAuthorizedForSourceException), accepting the rest of the request.
  */
 export async function startEventBridgeEndpoint(opts: EventBridgeEndpointOptions = {}): Promise<EventBridgeEndpoint> {
   const events: CapturedEvent[] = [];
   const seen = new Map<string, number>();
   let requests = 0;
-  let seq = 0;
   let fail = opts.fail;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -275,6 +280,12 @@ export async function startEventBridgeEndpoint(opts: EventBridgeEndpointOptions 
     const out: ({ EventId: string } | { ErrorCode: string; ErrorMessage: string })[] = [];
     const failEntry = fail?.entry;
     for (const e of entries) {
+      // EventBridge reserves sources beginning with "aws." for AWS services' own events and fails
+      // such an entry on its own; taking it here would let local runs pass what AWS refuses.
+      if (typeof e.Source === 'string' && e.Source.startsWith('aws.')) {
+        out.push({ ErrorCode: 'NotAuthorizedForSourceException', ErrorMessage: RESERVED_SOURCE_MESSAGE });
+        continue;
+      }
       let err: ReturnType<NonNullable<EventBridgeFailures['entry']>>;
       // Attempts are only counted while entry failures are injected, so a long local run
       // does not remember every event it ever saw.
@@ -288,7 +299,8 @@ export async function startEventBridgeEndpoint(opts: EventBridgeEndpointOptions 
         out.push({ ErrorCode: err.errorCode, ErrorMessage: err.errorMessage ?? 'injected failure' });
         continue;
       }
-      const captured: CapturedEvent = { ...e, EventId: `evt-${++seq}` };
+      // A version 4 UUID, as EventBridge's event `id`: what reads ids sees the shape AWS gives.
+      const captured: CapturedEvent = { ...e, EventId: randomUUID() };
       accepted.push(captured);
       out.push({ EventId: captured.EventId });
     }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { awsBackend, awsBackendFromEnv, EventBridgePublisher } from '../../lib/adapters/aws';
 import { MemoryEventPublisher } from '../../lib/adapters/memory';
@@ -92,6 +92,46 @@ describe('EventBridge (capture endpoint)', () => {
   eventPublisherContract('EventBridgePublisher on the capture endpoint', () => {
     const backend = awsBackend(testConfig(), { endpoints: { eventbridge: bus.endpoint }, clientConfig, retry: fastRetry });
     return { publisher: backend.events, received: () => bus.events.map(toBusEvent) };
+  });
+
+  describe('capture endpoint specifics', () => {
+    const raw = () => new EventBridgeClient({ ...clientConfig, endpoint: bus.endpoint, maxAttempts: 1 });
+    const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+    it('gives every accepted event a version 4 UUID as its id, as EventBridge does', async () => {
+      const client = raw();
+      const out = await client.send(
+        new PutEventsCommand({
+          Entries: [
+            { Source: 'celeriac.shop', DetailType: 'task-succeeded', Detail: '{"id":"a"}' },
+            { Source: 'celeriac.shop', DetailType: 'task-succeeded', Detail: '{"id":"b"}' },
+          ],
+        }),
+      );
+      client.destroy();
+      const ids = (out.Entries ?? []).map((e) => e.EventId);
+      for (const id of ids) expect(id).toMatch(UUID_V4);
+      expect(new Set(ids).size).toBe(2);
+      expect(bus.events.slice(-2).map((e) => e.EventId)).toEqual(ids);
+    });
+
+    it('refuses an entry whose source begins with "aws." (reserved for AWS services), accepting the others of the request', async () => {
+      const run = randomUUID();
+      const client = raw();
+      const out = await client.send(
+        new PutEventsCommand({
+          Entries: [
+            { Source: 'aws.ec2', DetailType: 'x', Detail: JSON.stringify({ run, id: 'reserved' }) },
+            { Source: 'celeriac.shop', DetailType: 'x', Detail: JSON.stringify({ run, id: 'fine' }) },
+          ],
+        }),
+      );
+      client.destroy();
+      expect(out.FailedEntryCount).toBe(1);
+      expect(out.Entries?.[0]).toEqual({ ErrorCode: 'NotAuthorizedForSourceException', ErrorMessage: expect.stringContaining('"aws."') });
+      expect(out.Entries?.[1]?.EventId).toMatch(UUID_V4);
+      expect(bus.events.filter((e) => e.Detail.includes(run)).map((e) => e.Source)).toEqual(['celeriac.shop']);
+    });
   });
 
   describe('EventBridgePublisher specifics', () => {
