@@ -15,9 +15,10 @@
  * `pending` let `drain()` wait for it.
  */
 import type { EventBridgeEvent } from 'aws-lambda';
-import type { Broker } from '../ports';
+import type { Broker, Clock } from '../ports';
 import type { SubscriberInfo, Topology, TopologyRule } from '../routing';
 import { compilePattern, type EventMatcher, renderInputTransformer } from './eventbridge';
+import { eventBridgeTime } from './eventbridge/transformer';
 import { LOCAL_ACCOUNT } from './poller';
 
 /** A lifecycle event as EventBridge delivers it to targets. */
@@ -55,6 +56,11 @@ export interface LocalBusOptions {
   readonly loadSubscriber: (subscriber: SubscriberInfo) => Promise<SubscriberHandler | undefined>;
   readonly region?: string;
   readonly busName?: string;
+  /**
+   * What stamps the time the bus receives an event (`<aws.events.event.ingestion-time>` in input
+   * transformers): startLocal passes local time, so it follows `tick()`. Default: the wall clock.
+   */
+  readonly clock?: Pick<Clock, 'now'>;
   /** How many delivered events `events` keeps. Default 10 000. */
   readonly keep?: number;
   readonly onActivity?: () => void;
@@ -109,13 +115,16 @@ export class LocalBus {
    */
   ingest(events: readonly IncomingBusEvent[]): void {
     if (this.#stopped) return;
+    // EventBridge stamps the ingestion time itself when it takes the event in: it is not the
+    // entry's Time, which the sender chose (the worker's clock when the outcome was recorded).
+    const received = eventBridgeTime(this.#o.clock?.now() ?? Date.now());
     for (const e of events) {
       const event = this.toEventBridge(e);
       this.#log.push(event);
       const keep = this.#o.keep ?? 10_000;
       if (this.#log.length > keep * 2) this.#log.splice(0, this.#log.length - keep);
       for (const { rule, matches } of this.#rules) {
-        if (matches(event)) this.#track(this.#deliver(rule, event));
+        if (matches(event)) this.#track(this.#deliver(rule, event, received));
       }
       for (const l of this.#listeners) {
         if (l.matches === undefined || l.matches(event)) this.#track(this.#listen(l.fn, event));
@@ -154,7 +163,7 @@ export class LocalBus {
       source: e.source,
       account: LOCAL_ACCOUNT,
       // EventBridge's `time` has second precision.
-      time: new Date(Math.floor(e.time / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
+      time: eventBridgeTime(e.time),
       region: this.#o.region ?? 'us-east-1',
       resources: [...(e.resources ?? [])],
       detail: e.detail,
@@ -177,7 +186,7 @@ export class LocalBus {
     }
   }
 
-  async #deliver(rule: TopologyRule, event: LocalBusEvent): Promise<void> {
+  async #deliver(rule: TopologyRule, event: LocalBusEvent, ingestionTime: string): Promise<void> {
     // Targets run after PutEvents has answered, never inside it.
     await Promise.resolve();
     let input: string | undefined;
@@ -185,6 +194,7 @@ export class LocalBus {
       try {
         input = renderInputTransformer(rule.inputTransformer, event, {
           ruleName: rule.name,
+          ingestionTime,
           ...(this.#o.busName === undefined ? {} : { eventBusName: this.#o.busName }),
         });
       } catch (e) {

@@ -130,6 +130,7 @@ export async function startLocal(app: App, options: StartLocalOptions = {}): Pro
       broker,
       region,
       busName: local.resources.bus,
+      clock: time,
       onActivity: () => activity.bump(),
       onError: report,
       loadSubscriber: subscriberLoader(options, logger),

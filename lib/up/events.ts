@@ -7,6 +7,7 @@
  */
 import type { CapturedEvent } from '../local/emulators';
 import { compilePattern, type EventMatcher, type InputTransformer, renderInputTransformer } from '../local/eventbridge';
+import { eventBridgeTime } from '../local/eventbridge/transformer';
 import { LOCAL_ACCOUNT } from '../local/poller';
 import { TemplateError } from './template';
 
@@ -106,20 +107,24 @@ export function deliveredEvent(e: CapturedEvent, region: string): DeliveredEvent
     'detail-type': e.DetailType,
     source: e.Source,
     account: LOCAL_ACCOUNT,
-    time: new Date(e.Time === undefined ? Date.now() : e.Time * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    time: eventBridgeTime(e.Time === undefined ? Date.now() : e.Time * 1000),
     region,
     resources: e.Resources ?? [],
     detail: JSON.parse(e.Detail),
   };
 }
 
-/** What a target receives: the transformer's output, the constant input, the input path's value, or the event. */
-export function targetInput(rule: LocalRule, target: RuleTarget, event: DeliveredEvent): string {
+/**
+ * What a target receives: the transformer's output, the constant input, the input path's value, or
+ * the event. `ingestionTime` is when the bus received the event (`<aws.events.event.ingestion-time>`);
+ * without it, the event's `time` stands in.
+ */
+export function targetInput(rule: LocalRule, target: RuleTarget, event: DeliveredEvent, ingestionTime?: string): string {
   if (target.transformer !== undefined) {
     return renderInputTransformer(
       target.transformer,
       event,
-      { ruleName: rule.name, ruleArn: rule.arn, eventBusName: rule.bus },
+      { ruleName: rule.name, ruleArn: rule.arn, eventBusName: rule.bus, ...(ingestionTime === undefined ? {} : { ingestionTime }) },
       { targetId: target.id },
     );
   }
@@ -164,6 +169,9 @@ export class LocalEvents {
 
   /** Matches each event against the rules of its bus and starts the deliveries; returns at once. */
   ingest(events: readonly CapturedEvent[]): void {
+    // EventBridge stamps the ingestion time when it takes the event in, whatever Time the entry
+    // carries (the sender's choice).
+    const received = eventBridgeTime(Date.now());
     for (const e of events) {
       const event = deliveredEvent(e, this.#region);
       this.delivered.push(event);
@@ -172,7 +180,7 @@ export class LocalEvents {
       for (const rule of this.#rules) {
         if (rule.bus !== bus || !rule.matches(event)) continue;
         for (const target of rule.targets) {
-          const p = this.#deliver(rule, target, event).finally(() => this.#pending.delete(p));
+          const p = this.#deliver(rule, target, event, received).finally(() => this.#pending.delete(p));
           this.#pending.add(p);
         }
       }
@@ -203,10 +211,10 @@ export class LocalEvents {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
 
-  async #deliver(rule: LocalRule, target: RuleTarget, event: DeliveredEvent): Promise<void> {
+  async #deliver(rule: LocalRule, target: RuleTarget, event: DeliveredEvent, ingestionTime: string): Promise<void> {
     let body: string;
     try {
-      body = targetInput(rule, target, event);
+      body = targetInput(rule, target, event, ingestionTime);
     } catch (e) {
       // EventBridge cannot render the input: the event goes to the target's DLQ, or is dropped.
       return this.#fail(rule, target, JSON.stringify(event), e);

@@ -22,8 +22,20 @@ export interface TransformContext {
   readonly ruleArn?: string;
   /** Used to build the default rule ARN; `default` when omitted. */
   readonly eventBusName?: string;
-  /** ISO 8601; defaults to the event's `time`. */
+  /**
+   * When EventBridge received the event (`<aws.events.event.ingestion-time>`): ISO 8601 in UTC,
+   * to the second. A bus passes the time it took the event in, which is not the event's `time`
+   * (the sender sets that); without one, the event's `time` stands in.
+   */
   readonly ingestionTime?: string;
+}
+
+/**
+ * An instant (epoch ms) as EventBridge writes event times: ISO 8601 in UTC, to the second. For the
+ * local bus and `celeriac up` (not re-exported from `celeriac/local`).
+ */
+export function eventBridgeTime(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
 export interface ValidateInputTransformerOptions {
@@ -334,8 +346,7 @@ function predefinedValues(event: Record<string, unknown>, context: TransformCont
   const account = typeof event.account === 'string' ? event.account : '000000000000';
   // EventBridge's rule ARN: rule/<name> on the default bus, rule/<bus>/<name> on a custom one.
   const ruleArn = context.ruleArn ?? `arn:aws:events:${region}:${account}:rule/${bus === 'default' ? '' : `${bus}/`}${ruleName}`;
-  const ingestionTime =
-    context.ingestionTime ?? (typeof event.time === 'string' ? event.time : new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'));
+  const ingestionTime = context.ingestionTime ?? (typeof event.time === 'string' ? event.time : eventBridgeTime(Date.now()));
   // `aws.events.event` is the envelope without `detail`, with `detail-type` renamed `detailType`
   // (recorded AWS output); `aws.events.event.json` is the whole event.
   const envelope: Record<string, unknown> = {};
