@@ -135,9 +135,45 @@ export function targetInput(rule: LocalRule, target: RuleTarget, event: Delivere
   return JSON.stringify(event);
 }
 
+/**
+ * Thrown by {@link TargetPorts.deliver} for a target ARN that names no queue or function of the
+ * stack: the target does not exist, so the delivery is not retried. Named as Lambda and
+ * EventBridge name a missing resource.
+ */
+export class TargetNotFoundError extends Error {
+  override readonly name = 'ResourceNotFoundException';
+}
+
+/**
+ * Error names (an SDK error's `name`, or its query-protocol `Code`) of deliveries that fail until
+ * someone changes the stack: the target does not exist, or EventBridge may not reach it.
+ */
+const NOT_RETRIED = new Set([
+  'QueueDoesNotExist',
+  'AWS.SimpleQueueService.NonExistentQueue',
+  'ResourceNotFoundException',
+  'AccessDenied',
+  'AccessDeniedException',
+]);
+
+/**
+ * Whether EventBridge retries a target delivery that failed with `error`. It does not for
+ * "missing permissions to a target, or a target resource that no longer exists": those events go
+ * straight to the target's DLQ (or are dropped without one). Every other failure is retried by
+ * the target's retry policy.
+ */
+export function isRetriedDeliveryError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return true;
+  const { name, Code } = error as { name?: unknown; Code?: unknown };
+  return !(NOT_RETRIED.has(String(name)) || NOT_RETRIED.has(String(Code)));
+}
+
 /** Where targets deliver: sends to a queue ARN, or invokes a function ARN asynchronously. */
 export interface TargetPorts {
-  /** Delivers `body` to the queue or function `arn`; rejects when the delivery failed. */
+  /**
+   * Delivers `body` to the queue or function `arn`; rejects when the delivery failed, with a
+   * {@link TargetNotFoundError} when `arn` names no target (see {@link isRetriedDeliveryError}).
+   */
   deliver(arn: string, body: string): Promise<void>;
   /** Sends a message that could not be delivered to a dead-letter queue. */
   deadLetter(dlqArn: string, body: string, reason: string): Promise<void>;
@@ -226,6 +262,15 @@ export class LocalEvents {
         return;
       } catch (e) {
         last = e;
+        // A target that is gone or refuses access fails every retry until someone acts on it, so
+        // EventBridge sends the event to the DLQ at once.
+        if (!isRetriedDeliveryError(e)) {
+          this.#ports.onError(
+            `rule ${rule.name} → ${target.arn}: delivery failed, not retried (the target does not exist or denies access)`,
+            e,
+          );
+          break;
+        }
         if (attempt === 0)
           this.#ports.onError(`rule ${rule.name} → ${target.arn}: delivery failed, retrying up to ${target.maxRetries} times`, e);
         if (attempt < target.maxRetries) await new Promise((r) => setTimeout(r, this.retryDelayMs * Math.min(2 ** attempt, 50)));

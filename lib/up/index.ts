@@ -18,7 +18,7 @@ import {
 import { type Emulator, type EventBridgeEndpoint, startDynalite, startEventBridgeEndpoint, startFauxqs } from '../local/emulators';
 import { LOCAL_ACCOUNT, QueuePoller } from '../local/poller';
 import { type AssemblyStack, functionAssetDir, readAssembly } from './assembly';
-import { LocalEvents, type LocalRule, ruleFromTemplate } from './events';
+import { LocalEvents, type LocalRule, ruleFromTemplate, TargetNotFoundError } from './events';
 import { startEventsEndpoint } from './events-endpoint';
 import { type FunctionSpec, type InvokeOutcome, LocalFunction } from './functions';
 import { startGateway } from './gateway';
@@ -184,7 +184,7 @@ async function bringUp(
     const runtime = /^arn:aws:sqs:[^:]+:\d+:(.+)$/.exec(arn)?.[1];
     const q =
       queues.get(arn) ?? (runtime === undefined ? undefined : { name: runtime, url: `${sqs.endpoint}/${LOCAL_ACCOUNT}/${runtime}` });
-    if (q === undefined) throw new Error(`no queue ${arn} in this stack`);
+    if (q === undefined) throw new TargetNotFoundError(`no queue ${arn} in this stack`);
     await sqsClient.send(q.url, body, attributes);
   };
 
@@ -272,7 +272,7 @@ async function bringUp(
     if (arn.startsWith('arn:aws:sqs:')) return sendWith(arn, body);
     const fn = functionsByArn.get(arn);
     if (fn !== undefined) return invokeAsync(fn, body);
-    throw new Error(`target ${arn} is not a queue or function of this stack`);
+    throw new TargetNotFoundError(`target ${arn} is not a queue or function of this stack`);
   };
 
   // Rules and schedules.

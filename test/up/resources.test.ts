@@ -305,6 +305,48 @@ describe('AWS::Events::Rule', () => {
   });
 });
 
+describe('AWS::Events::Rule target failures', () => {
+  it('sends the event to the target DLQ at once, without retries, when the target does not exist', async () => {
+    const gone = (arn: string) => ({
+      Id: arn.split(':')[2] as string,
+      Arn: arn,
+      DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['Dlq', 'Arn'] } },
+    });
+    const s = await up(
+      {
+        Dlq: { Type: 'AWS::SQS::Queue', Properties: {} },
+        R: {
+          Type: 'AWS::Events::Rule',
+          Properties: {
+            EventPattern: { source: ['shop'] },
+            State: 'ENABLED',
+            Targets: [
+              gone('arn:aws:sqs:us-east-1:000000000000:spec-Gone'),
+              gone('arn:aws:lambda:us-east-1:000000000000:function:spec-Gone'),
+            ],
+          },
+        },
+      },
+      { outputs: { Dlq: { Value: { Ref: 'Dlq' } } } },
+    );
+    const eb = new EventBridgeClient({ ...EMULATOR_CLIENT_CONFIG, endpoint: s.endpoints.AWS_ENDPOINT_URL_EVENTBRIDGE });
+    await eb.send(new PutEventsCommand({ Entries: [{ Source: 'shop', DetailType: 'x', Detail: JSON.stringify({ id: 'o-1' }) }] }));
+    // With retries (185 by default, backing off) neither would reach the DLQ within a second.
+    const started = Date.now();
+    await s.events.idle();
+    expect(Date.now() - started).toBeLessThan(1_000);
+    const sqs = sqsOf(s);
+    const dead = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl(s, 'Dlq'), MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    expect((dead.Messages ?? []).map((m) => (JSON.parse(m.Body ?? '{}') as { detail: unknown }).detail)).toEqual([
+      { id: 'o-1' },
+      { id: 'o-1' },
+    ]);
+    expect(logs.filter((l) => l.includes('not retried'))).toHaveLength(2);
+    eb.destroy();
+    sqs.destroy();
+  });
+});
+
 describe('AWS::Scheduler::Schedule', () => {
   it('fires its expression and sends the target input to the target queue', async () => {
     const at = new Date(Date.now() + 1_500).toISOString().slice(0, 19);
