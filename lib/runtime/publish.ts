@@ -1,6 +1,7 @@
 import { CeleriacError, ErrorCodes } from '../errors';
 import type { Backend, OutgoingMessage } from '../ports';
 import { utf8Bytes } from '../protocol/limits';
+import type { PublishPayload } from '../signals';
 import { inSendSpan, type TraceHeaders } from '../telemetry/tracing';
 import type { RuntimeApp } from './app-port';
 import { type Dispatch, MAX_DELAY_SECONDS } from './engine';
@@ -40,7 +41,7 @@ async function send(app: RuntimeApp, backend: Backend, dispatches: readonly Disp
     for (let i = 0; i < dispatches.length; i++) {
       const d = dispatches[i] as Dispatch;
       if (beforeTaskPublish.hasReceivers) {
-        await beforeTaskPublish.send({ sender: d.envelope.task, body: d.envelope, queue: d.queue, delaySeconds: d.delaySeconds });
+        await beforeTaskPublish.send(publishPayload(d));
       }
       const mine = new PutKeys();
       puts.set(d.envelope.id, mine);
@@ -65,9 +66,21 @@ async function send(app: RuntimeApp, backend: Backend, dispatches: readonly Disp
   }
   if (afterTaskPublish.hasReceivers) {
     for (const d of dispatches) {
-      await afterTaskPublish.send({ sender: d.envelope.task, body: d.envelope, queue: d.queue, delaySeconds: d.delaySeconds });
+      await afterTaskPublish.send(publishPayload(d));
     }
   }
+}
+
+/** What the publish signals get: Celery's `body`, `routing_key` and `headers`, and the delay. */
+function publishPayload(d: Dispatch): PublishPayload {
+  return {
+    sender: d.envelope.task,
+    body: d.envelope,
+    queue: d.queue,
+    routingKey: d.queue,
+    headers: d.envelope.headers,
+    delaySeconds: d.delaySeconds,
+  };
 }
 
 function messageOf(d: Dispatch, body: string): OutgoingMessage {

@@ -1130,13 +1130,15 @@ async function fail(rt: WorkerRuntime, a: Attempt, error: unknown, durationMs: n
   const hooks = rejected ? undefined : def?.options;
   if (hooks?.onFailure) await guardHook(rt, 'onFailure', env, () => runWithContext(ctx, () => hooks.onFailure?.(error, ctx)));
   if (signals.taskFailure.hasReceivers) {
+    const traceback = outcome.kind === 'failure' ? outcome.traceback : undefined;
     await signals.taskFailure.send({
       sender: env.task,
       taskId: env.id,
       exception: error,
       args: ctx.args,
       kwargs: a.request.kwargs,
-      traceback: outcome.kind === 'failure' ? outcome.traceback : undefined,
+      traceback,
+      einfo: { exception: error, traceback },
     });
   }
   if (hooks?.afterReturn)
@@ -1152,7 +1154,7 @@ async function revoke(rt: WorkerRuntime, a: Attempt, outcome: Revoked): Promise<
 async function revokedSignal(rt: WorkerRuntime, a: Attempt, outcome: Revoked): Promise<void> {
   const signal = rt.app.signals.taskRevoked;
   if (signal.hasReceivers) {
-    await signal.send({ sender: a.env.task, request: a.request, terminated: false, expired: outcome.reason === 'expired' });
+    await signal.send({ sender: a.env.task, request: a.request, terminated: false, signum: null, expired: outcome.reason === 'expired' });
   }
 }
 
@@ -1253,7 +1255,12 @@ async function retry(
   const { signals } = app;
   if (def.options.onRetry) await guardHook(rt, 'onRetry', env, () => runWithContext(ctx, () => def.options.onRetry?.(reason, ctx)));
   if (signals.taskRetry.hasReceivers)
-    await signals.taskRetry.send({ sender: env.task, request, reason: raised instanceof Retry ? raised : new Retry(req) });
+    await signals.taskRetry.send({
+      sender: env.task,
+      request,
+      reason: raised instanceof Retry ? raised : new Retry(req),
+      einfo: { exception: reason, traceback: reason instanceof Error ? reason.stack : undefined },
+    });
   if (eventsOn(rt, def)) await emit(rt, env, DetailTypes.retry, { state: 'RETRY', error: serialized, durationMs: duration });
   await postrun(rt, a, raised, States.RETRY, duration);
 }

@@ -74,7 +74,16 @@ export interface PublishPayload {
   readonly sender: string;
   readonly body: Envelope;
   readonly queue: string;
+  /** Celery's `routing_key`: the logical queue the message goes to (SQS has no exchange). */
+  readonly routingKey: string;
+  /** Celery's `headers`: the message's headers (`body.headers`). */
+  readonly headers: Envelope['headers'];
   readonly delaySeconds: number;
+}
+/** Celery's `einfo`: the exception with its traceback, as one value. */
+export interface ExceptionInfo {
+  readonly exception: unknown;
+  readonly traceback: string | undefined;
 }
 export interface ReceivedPayload {
   readonly sender: string;
@@ -108,16 +117,21 @@ export interface FailurePayload {
   readonly args: readonly unknown[];
   readonly kwargs: Readonly<Record<string, unknown>> | undefined;
   readonly traceback: string | undefined;
+  readonly einfo: ExceptionInfo;
 }
 export interface RetryPayload {
   readonly sender: string;
   readonly request: RequestInfo;
   readonly reason: unknown;
+  /** The error that caused the retry (the `Retry`'s own error, else the `Retry`), with its traceback. */
+  readonly einfo: ExceptionInfo;
 }
 export interface RevokedPayload {
   readonly sender: string;
   readonly request: RequestInfo;
   readonly terminated: boolean;
+  /** Celery's signal number of a terminate; always null: a Lambda worker never kills a running body. */
+  readonly signum: null;
   readonly expired: boolean;
 }
 export interface RejectedPayload {

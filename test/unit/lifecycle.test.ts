@@ -176,6 +176,42 @@ describe('hooks and signals fire in Celery order [P-HOOK-01/02/03]', () => {
     expect(seen).toEqual([{ name: 'nobody-registered-this', id: r.id, stored: 'FAILURE' }]);
   });
 
+  it('signals carry Celery’s arguments: einfo on taskFailure and taskRetry, signum on taskRevoked, routingKey and headers on publish', async () => {
+    const h = harness();
+    const seen: Record<string, unknown> = {};
+    h.app.signals.beforeTaskPublish.connect((e) => {
+      seen.publish ??= { routingKey: e.routingKey, retries: e.headers.retries };
+    });
+    h.app.signals.taskFailure.connect((e) => {
+      seen.failure = { message: (e.einfo.exception as Error).message, same: e.einfo.traceback === e.traceback, tb: e.traceback };
+    });
+    h.app.signals.taskRetry.connect((e) => {
+      seen.retry = { message: (e.einfo.exception as Error).message, tb: e.einfo.traceback };
+    });
+    h.app.signals.taskRevoked.connect((e) => {
+      seen.revoked = { signum: e.signum, expired: e.expired };
+    });
+    const fails = h.app.task('fails', () => {
+      throw new RangeError('broken');
+    });
+    const retries = h.app.task(
+      'retries',
+      () => {
+        if (currentTask().retries === 0) throw new TransientError('again');
+      },
+      { retry: { on: [TransientError], delay: 0 } },
+    );
+    const late = h.app.task('late', () => 1);
+    await fails.delay();
+    await retries.delay();
+    await late.applyAsync([], { expires: new Date(Date.now() - 1_000) });
+    await h.drain();
+    expect(seen.publish).toEqual({ routingKey: 'default', retries: 0 });
+    expect(seen.failure).toMatchObject({ message: 'broken', same: true, tb: expect.stringContaining('RangeError: broken') });
+    expect(seen.retry).toMatchObject({ message: 'again', tb: expect.stringContaining('again') });
+    expect(seen.revoked).toEqual({ signum: null, expired: true });
+  });
+
   it('a failing signal receiver or hook does not change the outcome', async () => {
     const h = harness();
     h.app.signals.taskPrerun.connect(() => {
