@@ -88,12 +88,18 @@ export interface Task<A extends readonly unknown[], R> {
   chunks(items: readonly A[], n: number): Group<[], R[][]>;
 }
 
-/** What an inline errback learns about the failed task. */
+/** What an inline errback learns about the failed task: Celery's request of the failed call. */
 export interface ErrbackRequest {
   readonly id: string;
   readonly task: string;
   readonly args: readonly Json[];
+  readonly kwargs: JsonObject | undefined;
+  /** How many times the failed call had been retried. */
+  readonly retries: number;
   readonly rootId: string;
+  readonly parentId: string | null;
+  /** The group the failed call was a member of, if any. */
+  readonly groupId: string | undefined;
 }
 
 /** A new-style errback: `s(...extra)` builds the signature to pass as `linkError`. */

@@ -9,7 +9,7 @@ import type { Envelope, EnvelopeHeaders } from '../protocol/envelope';
 import { reprError, type SerializedError, serializeError } from '../protocol/failure';
 import { CHORD_DEADLINE_TASK } from '../protocol/flow';
 import { errbackClaimKey, joinClaimKey } from '../protocol/ids';
-import type { Json } from '../protocol/json';
+import type { Json, JsonObject } from '../protocol/json';
 import {
   type ChainFrame,
   type ChainNode,
@@ -59,6 +59,10 @@ export interface FailedTask {
   readonly id: string;
   readonly task: string;
   readonly args: readonly Json[];
+  readonly kwargs: JsonObject | undefined;
+  readonly retries: number;
+  readonly parentId: string | null;
+  readonly groupId: string | undefined;
   readonly error: SerializedError;
   readonly rootId: string;
   readonly traceback: string | undefined;
@@ -528,6 +532,11 @@ async function failJoin(
           id: first.id,
           task: first.name,
           args: first.args,
+          kwargs: first.kwargs,
+          // The body never ran: its request is the one it would have had (no retries; the header is its parent).
+          retries: 0,
+          parentId: null,
+          groupId: undefined,
           error,
           rootId: flow.rootId,
           traceback: undefined,

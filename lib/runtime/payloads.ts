@@ -108,12 +108,12 @@ export async function offloadPlan(backend: Backend, settings: AppSettings, plan:
 }
 
 /**
- * A delivered call's arguments with every reference resolved (the same arrays when it holds
- * none), all of them within one `budget`.
+ * A delivered call's arguments (or a failed call's, for its inline errback's request) with every
+ * reference resolved (the same arrays when it holds none), all of them within one `budget`.
  */
 export async function resolveCall(
   store: PayloadStore | undefined,
-  env: Envelope,
+  env: Pick<Envelope, 'args' | 'kwargs'>,
   budget?: ReadBudget,
 ): Promise<{ readonly args: readonly Json[]; readonly kwargs: JsonObject | undefined }> {
   const kwargs = env.kwargs;
@@ -122,11 +122,8 @@ export async function resolveCall(
   return { args, kwargs: (await resolveValue(store, kwargs, budget)) as JsonObject };
 }
 
-/**
- * Positional arguments with their references resolved (the same array when none is one): a
- * call's, or a failed call's as an errback's request gives them.
- */
-export async function resolveArgs(store: PayloadStore | undefined, args: readonly Json[], budget?: ReadBudget): Promise<readonly Json[]> {
+/** Positional arguments with their references resolved (the same array when none is one). */
+async function resolveArgs(store: PayloadStore | undefined, args: readonly Json[], budget?: ReadBudget): Promise<readonly Json[]> {
   if (!args.some(holdsPointer)) return args;
   const out: Json[] = [];
   // One argument at a time: each may be large, and each resolves its own members boundedly.

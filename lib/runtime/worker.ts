@@ -62,7 +62,7 @@ import {
 import { taskFairnessKey } from './fairness';
 import { callKeyOf, claimCallKey, idempotencyTtlMs } from './idempotency';
 import { deriveId } from './ids';
-import { offloadError, offloadResult, PutKeys, resolveArgs, resolveCall } from './payloads';
+import { offloadError, offloadResult, PutKeys, resolveCall } from './payloads';
 import { validateEntries } from './producer';
 import { publish } from './publish';
 import { compileReplacement, nestingOf } from './replace';
@@ -234,8 +234,17 @@ export class WorkerRuntime {
     const def = this.app.getTask(node.name);
     if (!def) return;
     // A `lazyPayloads` errback reads the failed call's large arguments itself, if at all.
-    const args = def.options.lazyPayloads ? failed.args : await this.#errbackArgs(failed);
-    const request = { id: failed.id, task: failed.task, args, rootId: failed.rootId };
+    const call = def.options.lazyPayloads ? failed : await this.#errbackCall(failed);
+    const request = {
+      id: failed.id,
+      task: failed.task,
+      args: call.args,
+      kwargs: call.kwargs,
+      retries: failed.retries,
+      rootId: failed.rootId,
+      parentId: failed.parentId,
+      groupId: failed.groupId,
+    };
     try {
       await def.fn(request, deserializeError(failed.error), failed.traceback, ...node.args);
     } catch (e) {
@@ -250,16 +259,16 @@ export class WorkerRuntime {
    * warning: the errback still hears of the failure. A read that fails otherwise is thrown before
    * the errback runs, so the redelivery that retries the outcome calls it then.
    */
-  async #errbackArgs(failed: FailedTask): Promise<readonly Json[]> {
+  async #errbackCall(failed: FailedTask): Promise<Call> {
     try {
-      return await resolveArgs(this.backend.payloads, failed.args, new ReadBudget(this.maxPayloadReadBytes));
+      return await resolveCall(this.backend.payloads, failed, new ReadBudget(this.maxPayloadReadBytes));
     } catch (e) {
       if (!isPayloadRefusal(e)) throw e;
       this.app.logger.warn("an errback gets the failed call's arguments as references: a payload could not be read", {
         failedTask: failed.id,
         error: serializeError(e),
       });
-      return failed.args;
+      return failed;
     }
   }
 }
@@ -1014,6 +1023,10 @@ async function continueOutcome(rt: WorkerRuntime, a: Attempt, flow: Flow | undef
           task: env.task,
           // As the body saw them, when it ran in this delivery (a resumed outcome's are read again).
           args: a.call?.args ?? env.args,
+          kwargs: a.call ? a.call.kwargs : env.kwargs,
+          retries: env.headers.retries,
+          parentId: env.headers.parentId,
+          groupId: env.headers.groupId,
           error: outcome.error,
           rootId: env.headers.rootId,
           traceback: outcome.traceback,

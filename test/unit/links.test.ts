@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chain, ErrorCodes } from '../../lib/index';
+import { type AsyncResult, chain, currentTask, type ErrbackRequest, ErrorCodes, group } from '../../lib/index';
 import { harness } from '../helpers/harness';
 
 describe('link and linkError', () => {
@@ -107,6 +107,37 @@ describe('link and linkError', () => {
     expect(firsts.rest).toMatchObject({ id: r.id, task: 'bad' });
     // One parameter, with a default or not, is old-style: published with the failed id.
     expect(firsts.oneWithDefault).toBe(r.id);
+  });
+
+  it('a new-style errback’s request is the failed call’s: kwargs, retries, rootId, parentId and groupId too', async () => {
+    const h = harness();
+    const requests: ErrbackRequest[] = [];
+    const bad = h.app.task(
+      'bad-kw',
+      (_n: number, _opts: { mode: string }) => {
+        if (currentTask().retries < 1) currentTask().retry({ countdown: 0 });
+        throw new RangeError('nope');
+      },
+      { retry: { delay: 0 } },
+    );
+    const onErr = h.app.errback('on-err-request', (request) => {
+      requests.push(request);
+    });
+    const g = await group(bad.s(1, { mode: 'strict' }).set({ linkError: [onErr.s()] })).applyAsync();
+    await h.drain();
+    const member = g.results[0] as AsyncResult<unknown>;
+    expect(requests).toEqual([
+      {
+        id: member.id,
+        task: 'bad-kw',
+        args: [1, { mode: 'strict' }],
+        kwargs: undefined,
+        retries: 1,
+        rootId: member.id,
+        parentId: null,
+        groupId: g.id,
+      },
+    ]);
   });
 
   it('errbacks fire after FAILURE is stored and before onFailure / taskFailure [P-HOOK-02]', async () => {
