@@ -1,5 +1,5 @@
 import { CeleriacError, ErrorCodes } from '../errors';
-import type { Json, JsonObject } from '../protocol/json';
+import { type Json, type JsonObject, toJson } from '../protocol/json';
 import type { AsyncResult, GroupResult } from '../results/async-result';
 
 /** Options of `applyAsync` and `sig.set()` (Celery's `apply_async` options, camelCased). */
@@ -50,6 +50,18 @@ export interface CallOptions {
 /** Options that belong to one call, never to a signature: they are not `set()` on a canvas. */
 export type CallOnlyOption = 'idempotencyKey' | 'idempotencyTtl';
 
+/** The parameters still open after `sig.clone(P)` prepends `P` (call arguments fill the leading ones). */
+export type AfterPrefix<A extends readonly unknown[], P extends readonly unknown[]> = P extends readonly []
+  ? A
+  : Required<A> extends readonly [unknown, ...infer T]
+    ? P extends readonly [unknown, ...infer PT]
+      ? AfterPrefix<T, PT>
+      : A
+    : A;
+
+/** The options `set()` and `clone()` merge into a signature's own. */
+export type SetOptions = Omit<CallOptions, 'link' | 'linkError' | CallOnlyOption>;
+
 /** What a canvas needs from its app to be applied. Implemented by the App. */
 export interface CanvasHost {
   applyCanvas(canvas: AnySignature, args: readonly unknown[], options: CallOptions): Promise<unknown>;
@@ -85,7 +97,7 @@ export abstract class Canvas<In extends readonly unknown[], Out, H> {
   }
 
   /** Merges options in place and returns this signature (Celery's `set`). */
-  set(options: Omit<CallOptions, 'link' | 'linkError' | CallOnlyOption>): this {
+  set(options: SetOptions): this {
     this.options = { ...this.options, ...options };
     return this;
   }
@@ -146,12 +158,20 @@ export class Signature<In extends readonly unknown[], Out> extends Canvas<In, Ou
     this.immutable = opts.immutable ?? false;
   }
 
-  override clone(): this {
-    return new Signature<In, Out>(this.host, this.task, this.args, {
+  /**
+   * A copy; this signature is not changed. With `args` and `options` it is Celery's
+   * `clone(args, **opts)` (its `partial`): `args` are prepended to the signature's own (an
+   * immutable signature keeps its own), `options` are merged over its own.
+   */
+  override clone(): this;
+  override clone<const P extends readonly unknown[]>(args: P, options?: SetOptions): Signature<AfterPrefix<In, P>, Out>;
+  override clone(args: readonly unknown[] = [], options: SetOptions = {}): Signature<readonly unknown[], Out> {
+    const extra = this.immutable ? [] : args.map((a, i) => toJson(a, `clone args[${i}]`));
+    return new Signature(this.host, this.task, extra.length > 0 ? [...extra, ...this.args] : this.args, {
       ...(this.kwargs ? { kwargs: this.kwargs } : {}),
       immutable: this.immutable,
-      options: { ...this.options },
-    }) as this;
+      options: { ...this.options, ...options },
+    });
   }
 
   /** A copy that ignores parent results and call args (Celery's `set(immutable=True)`). */

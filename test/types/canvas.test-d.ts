@@ -176,3 +176,11 @@ describe('map / starmap / chunks [P-MAP-01/02]', () => {
     chain(toStr.map([1]), upper.s());
   });
 });
+
+describe('clone(args) [SIG-01]', () => {
+  it('fills the leading parameters it is given: what is left is what a previous result or a call still fills', () => {
+    expectTypeOf(fmt.s('kg').clone([3])).toEqualTypeOf<Signature<[], string>>();
+    expectTypeOf(add.s().clone([1])).toEqualTypeOf<Signature<[y: number], number>>();
+    expectTypeOf(add.s(2).clone()).toEqualTypeOf<Signature<[x: number], number>>();
+  });
+});

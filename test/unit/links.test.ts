@@ -123,7 +123,7 @@ describe('link and linkError', () => {
     const onErr = h.app.errback('on-err-request', (request) => {
       requests.push(request);
     });
-    const g = await group(bad.s(1, { mode: 'strict' }).set({ linkError: [onErr.s()] })).applyAsync();
+    const g = await group(bad.s(1, { mode: 'strict' }).linkError(onErr.s())).applyAsync();
     await h.drain();
     const member = g.results[0] as AsyncResult<unknown>;
     expect(requests).toEqual([
@@ -216,6 +216,22 @@ describe('chain', () => {
     await h.drain();
     expect(r.id).toBe('last-one');
     expect(await r.get()).toBe(16);
+  });
+
+  it('[SIG-01] clone(args, options) is partial: args prepended, options merged, the original untouched; an immutable clone keeps its args', async () => {
+    const h = harness();
+    const sub = h.app.task('sub', (x: number, y: number) => x - y);
+    const base = sub.s(10).set({ queue: 'default' });
+    const partial = base.clone([30], { countdown: 0 });
+    expect(partial.args).toEqual([30, 10]);
+    expect(partial.options).toMatchObject({ queue: 'default', countdown: 0 });
+    expect(base.args).toEqual([10]);
+    expect(base.options).not.toHaveProperty('countdown');
+    const fixed = sub.si(5, 1).clone([99]);
+    expect(fixed.args).toEqual([5, 1]);
+    const r = await partial.delay();
+    await h.drain();
+    expect(await r.get({ timeoutMs: 1_000 })).toBe(20);
   });
 
   it('an immutable step ignores the previous result', async () => {
