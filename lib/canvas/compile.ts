@@ -142,6 +142,7 @@ function compileTask(
     args: [...args],
     ...(s.kwargs ? { kwargs: s.kwargs } : {}),
     ...(s.immutable ? { immutable: true as const } : {}),
+    ...(o.taskId !== undefined ? { named: true as const } : {}),
     ...(opts ? { opts } : {}),
     ...(link.length > 0 ? { link } : {}),
     ...(err.length > 0 ? { linkError: err } : {}),

@@ -108,6 +108,8 @@ export const TASK_NODE = record({
   kwargs: opt('kwargs', jsonObject),
   /** Immutable (`si`): parent results are not prepended. */
   immutable: opt('imm', literal(true)),
+  /** The id is the caller's own (`taskId`): a callback or errback runs under it, not a derived one. */
+  named: opt('named', literal(true)),
   opts: opt('opts', NODE_OPTIONS),
   /** Callbacks (`link`), node indexes. */
   link: opt('link', nodeIndexes),

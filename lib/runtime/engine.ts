@@ -598,7 +598,9 @@ export async function fireCallbacks(env: EngineEnv, flow: Flow, node: TaskNode, 
   for (const l of node.link ?? []) {
     const cb = planNode(flow.plan, l);
     if (cb.kind === 'task') {
-      const id = deriveId(taskId, `link:${l}`);
+      // Derived from the task it follows (each redelivery sends it under the same id), unless the
+      // caller named it (`taskId`), which Celery keeps as given.
+      const id = cb.named ? cb.id : deriveId(taskId, `link:${l}`);
       out.dispatches.push(taskDispatch(env, flow, l, cb, { value }, [], { parentId: taskId }, id));
     } else {
       await startNode(env, flow, l, { value }, [], { parentId: taskId }, out);
@@ -624,7 +626,7 @@ export async function fireErrbacks(env: EngineEnv, flow: Flow, node: TaskNode, f
         }
         continue;
       }
-      const id = deriveId(failed.id, `errback:${e}`);
+      const id = eb.named ? eb.id : deriveId(failed.id, `errback:${e}`);
       out.dispatches.push(taskDispatch(env, flow, e, eb, { value: failed.id }, [], { parentId: failed.id }, id));
     } else {
       await startNode(env, flow, e, { value: failed.id }, [], { parentId: failed.id }, out);

@@ -218,6 +218,31 @@ describe('chain', () => {
     expect(await r.get()).toBe(16);
   });
 
+  it('a callback or errback given a taskId runs under it, as Celery keeps it; an unnamed one under an id derived from its task', async () => {
+    const h = harness();
+    const ok = h.app.task('ok', () => 2);
+    const bad = h.app.task('bad-named', () => {
+      throw new RangeError('nope');
+    });
+    const double = h.app.task('double', (x: number) => x * 2);
+    const noted = h.app.task('noted', (failedId: string) => `noted ${failedId}`);
+    const ran: string[] = [];
+    h.app.signals.taskPrerun.connect((e) => {
+      if (e.sender === 'double') ran.push(e.taskId);
+    });
+    const named = await ok.applyAsync([], { link: double.s().set({ taskId: 'my-callback' }) });
+    const f = await bad.applyAsync([], { linkError: noted.s().set({ taskId: 'my-errback' }) });
+    const unnamed = await ok.applyAsync([], { link: double.s() });
+    await h.drain({ duplicate: true });
+    expect(await h.app.asyncResult('my-callback').get({ timeoutMs: 1_000 })).toBe(4);
+    expect(await h.app.asyncResult('my-errback').get({ timeoutMs: 1_000 })).toBe(`noted ${f.id}`);
+    // Each callback ran once, though every message was delivered twice.
+    expect(ran).toHaveLength(2);
+    expect(ran).toContain('my-callback');
+    const records = await Promise.all(ran.map((id) => h.app.asyncResult(id).record()));
+    expect(records.map((x) => x?.parentId).sort()).toEqual([named.id, unnamed.id].sort());
+  });
+
   it('[SIG-01] clone(args, options) is partial: args prepended, options merged, the original untouched; an immutable clone keeps its args', async () => {
     const h = harness();
     const sub = h.app.task('sub', (x: number, y: number) => x - y);
