@@ -80,6 +80,31 @@ export function reprError(s: SerializedError): string {
   return `${s.type}(${JSON.stringify(s.message)})`;
 }
 
+/**
+ * The traceback stored beside an error (a record's `traceback`), cut as its `stack` is: a message
+ * quoting a large input is repeated in the stack, and must not make the record too large to store.
+ */
+export function tracebackOf(e: unknown): string | undefined {
+  return e instanceof Error && e.stack ? truncate(e.stack, MAX_STACK) : undefined;
+}
+
+/** How much of its message an error keeps when the rest of it does not fit its record. */
+const SHRUNK_MESSAGE = 1_000;
+
+/**
+ * `e` with only what always fits a record: its type, code, retryability and the start of its
+ * message. For an error whose details, causes or stack made its record too large to store: the
+ * call still ends in its one stored FAILURE, saying what was dropped.
+ */
+export function shrinkError(e: SerializedError): SerializedError {
+  return {
+    type: e.type,
+    code: e.code,
+    retryable: e.retryable,
+    message: `${truncate(e.message, SHRUNK_MESSAGE)} (its details, causes and stack did not fit the result record and were dropped)`,
+  };
+}
+
 function truncate(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n)}…[truncated ${s.length - n} chars]` : s;
 }

@@ -102,13 +102,21 @@ function walk(v: unknown, depth: number, maxDepth: number, path: string): void {
         if (!key.isWellFormed()) {
           throw new CeleriacError(ErrorCodes.INVALID_UNICODE, `a key at ${path} has a lone surrogate (invalid UTF-16/UTF-8)`);
         }
-        walk((v as Record<string, unknown>)[key], depth + 1, maxDepth, `${path}.${key}`);
+        walk((v as Record<string, unknown>)[key], depth + 1, maxDepth, `${path}.${pathKey(key)}`);
       }
       return;
     }
     default:
       throw new CeleriacError(ErrorCodes.NOT_JSON_SERIALIZABLE, `value at ${path} is a ${typeof v}, which JSON cannot carry`);
   }
+}
+
+/** Longest key a path in an error message names as it is. */
+const PATH_KEY_CHARS = 40;
+
+/** A key as an error's path shows it: a long one by its length, so a refusal cannot grow with its input. */
+function pathKey(key: string): string {
+  return key.length <= PATH_KEY_CHARS ? key : `<key of ${key.length} chars>`;
 }
 
 /**

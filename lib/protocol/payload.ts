@@ -19,7 +19,8 @@ import { PAYLOAD_MARK, PAYLOAD_REF } from './wire';
  */
 export function idSegment(id: string): string {
   const s = encodeURIComponent(id).replace(/\./g, '%2E');
-  return s.length <= 300 ? s : `h-${createHash('sha256').update(id).digest('hex')}`;
+  // An encoded id never holds a dot, so a hashed segment starting with one is no id's folder.
+  return s.length <= 300 ? s : `.h-${createHash('sha256').update(id).digest('hex')}`;
 }
 
 /** The key of `path` in a store with `prefix`. Paths are the caller's (ids and a part name). */
@@ -64,6 +65,15 @@ export function checkPayload(ref: PayloadRef, text: string): string {
 
 function payloadCorrupt(ref: PayloadRef, why: string): CeleriacError {
   return new CeleriacError(ErrorCodes.PAYLOAD_CORRUPT, `payload "${ref.key}" is not the one its reference names (${why})`);
+}
+
+/**
+ * A short tag of `text`'s content (the start of its SHA-256), for part names: an argument stored
+ * under its call's id and its content can be rewritten only with the same bytes, so no message
+ * reusing an id can replace what another message's reference names.
+ */
+export function contentTag(text: string): string {
+  return digest(text).slice(0, 16);
 }
 
 function digest(text: string): string {

@@ -48,8 +48,17 @@ const taskName = name(1, 256);
 const queueName = name(1, 256);
 /** An idempotency key: 1-256 characters (lib/runtime/idempotency.ts scopes and stores it). */
 const idempotencyKey = name(1, 256);
-/** How long a key holds, in seconds: any positive number (lib/runtime/idempotency.ts defaults it). */
-const idempotencyTtl = leaf<number>((x) => typeof x === 'number' && Number.isFinite(x) && x > 0, 'a positive number of seconds');
+/**
+ * Longest an idempotency key may hold, seconds: 10 years. Far past any retry that makes a
+ * duplicate, and an expiry every store can write (a TTL of 1e200 s overflows DynamoDB's numbers).
+ */
+export const IDEMPOTENCY_TTL_MAX_SECONDS = 315_360_000;
+/** Whether `x` is how long a key may hold: a positive number of seconds, at most {@link IDEMPOTENCY_TTL_MAX_SECONDS}. */
+export function isIdempotencyTtl(x: unknown): x is number {
+  return typeof x === 'number' && Number.isFinite(x) && x > 0 && x <= IDEMPOTENCY_TTL_MAX_SECONDS;
+}
+/** How long a key holds (lib/runtime/idempotency.ts defaults it). */
+const idempotencyTtl = leaf<number>(isIdempotencyTtl, `a positive number of seconds, at most ${IDEMPOTENCY_TTL_MAX_SECONDS} (10 years)`);
 /** Trace context travels as written: a malformed one is ignored by the propagator (W3C), never a reason to refuse a call. */
 const traceContext = name(1, 512);
 /** A tenant's key: the message's SQS MessageGroupId (lib/protocol/fairness.ts). */

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { CeleriacError, ErrorCodes } from '../errors';
 import type { CallClaim, ResultStore } from '../ports';
+import { IDEMPOTENCY_TTL_MAX_SECONDS, isIdempotencyTtl } from '../protocol/wire';
 
 /**
  * How long a key holds when the call gives no `idempotencyTtl`: 24 hours. Long enough for the
@@ -50,8 +51,11 @@ export function checkIdempotencyKey(key: unknown): asserts key is string {
 /** Milliseconds a key holds: `ttlSeconds` (a positive number) or the default. */
 export function idempotencyTtlMs(ttlSeconds: unknown): number {
   if (ttlSeconds === undefined) return DEFAULT_IDEMPOTENCY_TTL_SECONDS * 1000;
-  if (typeof ttlSeconds !== 'number' || !Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
-    throw new CeleriacError(ErrorCodes.INVALID_OPTIONS, `idempotencyTtl must be a positive number of seconds, got ${String(ttlSeconds)}`);
+  if (!isIdempotencyTtl(ttlSeconds)) {
+    throw new CeleriacError(
+      ErrorCodes.INVALID_OPTIONS,
+      `idempotencyTtl must be a positive number of seconds, at most ${IDEMPOTENCY_TTL_MAX_SECONDS} (10 years), got ${String(ttlSeconds)}`,
+    );
   }
   return ttlSeconds * 1000;
 }

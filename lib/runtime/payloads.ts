@@ -6,17 +6,28 @@
  * a plan and an outcome go through them, and under which keys.
  *
  * Key layout, under the app's prefix (the payload store's): `<app>/<task id>/<part>` (the id as
- * {@link idSegment} writes it), part being `args-<attempt>-<i>`, `kwargs-<attempt>`,
- * `result-<token>` or `error-<token>`. One prefix per app, so one lifecycle rule (expire after the
+ * {@link idSegment} writes it), part being `args-<attempt>-<i>-<tag>`, `kwargs-<attempt>-<tag>`
+ * (the tag is the content's, {@link contentTag}), `result-<token>` or `error-<token>`. One prefix per app, so one lifecycle rule (expire after the
  * results' TTL) and one IAM grant (`<app>/*`) cover it; one folder per task, so `forget()` deletes
  * everything a task stored, and nothing another task did, with one listing.
  */
+import { CeleriacError, ErrorCodes } from '../errors';
 import type { Backend, PayloadStore } from '../ports';
+import { isPlainObject } from '../protocol/codec';
 import { type Envelope, encodeEnvelope } from '../protocol/envelope';
 import type { SerializedError } from '../protocol/failure';
 import type { Json, JsonObject } from '../protocol/json';
 import { bytesOver } from '../protocol/limits';
-import { holdsPointer, idSegment, offloadText, offloadValue, type ReadBudget, resolveValue, storeText } from '../protocol/payload';
+import {
+  contentTag,
+  holdsPointer,
+  idSegment,
+  offloadText,
+  offloadValue,
+  type ReadBudget,
+  resolveValue,
+  storeText,
+} from '../protocol/payload';
 import type { Plan, PlanNode } from '../protocol/plan';
 import type { AppSettings } from './app-port';
 
@@ -51,7 +62,7 @@ async function offloadArgs(
   for (let i = 0; i < args.length; i++) {
     const text = offloadText(args[i] as Json, threshold);
     if (text === undefined) continue;
-    const o = await storeText(store, `${seg}/args-${attempt}-${i}`, text);
+    const o = await storeText(store, `${seg}/args-${attempt}-${i}-${contentTag(text)}`, text);
     puts.add(o.put);
     outArgs ??= [...args];
     outArgs[i] = o.value;
@@ -59,7 +70,7 @@ async function offloadArgs(
   let outKwargs: JsonObject | undefined;
   const text = kwargs === undefined ? undefined : offloadText(kwargs, threshold);
   if (text !== undefined) {
-    const o = await storeText(store, `${seg}/kwargs-${attempt}`, text);
+    const o = await storeText(store, `${seg}/kwargs-${attempt}-${contentTag(text)}`, text);
     puts.add(o.put);
     outKwargs = o.value as JsonObject;
   }
@@ -119,7 +130,12 @@ export async function resolveCall(
   const kwargs = env.kwargs;
   const args = await resolveArgs(store, env.args, budget);
   if (kwargs === undefined || !holdsPointer(kwargs)) return { args, kwargs };
-  return { args, kwargs: (await resolveValue(store, kwargs, budget)) as JsonObject };
+  const resolved = await resolveValue(store, kwargs, budget);
+  // A reference standing for the kwargs must name an object, as the wire requires of kwargs inline.
+  if (!isPlainObject(resolved)) {
+    throw new CeleriacError(ErrorCodes.PAYLOAD_CORRUPT, 'the kwargs reference does not name a JSON object (kwargs are an object)');
+  }
+  return { args, kwargs: resolved as JsonObject };
 }
 
 /** Positional arguments with their references resolved (the same array when none is one). */

@@ -22,7 +22,7 @@ import {
 } from '../errors';
 import type { Backend, Clock, Lease, ReadOptions, ResultRecord, WriteResult } from '../ports';
 import { decodeContinuation, decodeEnvelope, decodePlan, type Envelope, encodeContinuation, encodePlan } from '../protocol/envelope';
-import { deserializeError, type SerializedError, serializeError } from '../protocol/failure';
+import { deserializeError, type SerializedError, serializeError, shrinkError, tracebackOf } from '../protocol/failure';
 import { replacedKey, safeId } from '../protocol/ids';
 import { type Json, type JsonObject, toJson } from '../protocol/json';
 import { EVENT_RESULT_BYTES, jsonOver, resultTooLarge } from '../protocol/limits';
@@ -646,7 +646,12 @@ async function execute(rt: WorkerRuntime, base: Attempt, def: TaskDef, inv: Invo
     let value: Json;
     const puts = new PutKeys();
     try {
-      value = await storedResult(rt, attempt, outcome.value, puts);
+      // A result nobody keeps (ignored, nothing continues from it) is stored nowhere: not
+      // offloaded, not held to a record's size. Its event carries it inline, or truncated when
+      // large, as an event does without a payload store.
+      value = ignoresResult(attempt, routeOf(rt, attempt, { kind: 'success', value: null }))
+        ? toJson(outcome.value, `result of ${env.task}`)
+        : await storedResult(rt, attempt, outcome.value, puts);
     } catch (e) {
       if (e instanceof CeleriacError && e.retryable) throw e; // the payload store is unreachable: retry the message
       await fail(rt, attempt, e, duration);
@@ -879,7 +884,7 @@ type Revoked = Extract<Outcome, { kind: 'revoked' }>;
 type Replaced = Extract<Outcome, { kind: 'replaced' }>;
 
 function failureOf(error: unknown): Outcome {
-  return { kind: 'failure', error: serializeError(error), traceback: error instanceof Error ? error.stack : undefined };
+  return { kind: 'failure', error: serializeError(error), traceback: tracebackOf(error) };
 }
 
 /** The outcome a stored ready record holds (for a delivery that finishes another's work). */
@@ -947,14 +952,34 @@ function routeOf(rt: WorkerRuntime, a: Attempt, outcome: Outcome): Route {
  * Settles an outcome: the guard write, then (if this delivery won it) the rest in the order above.
  * False when another delivery had already stored an outcome (that one finishes it).
  */
-async function settle(rt: WorkerRuntime, a: Attempt, outcome: Outcome, durationMs: number): Promise<boolean> {
+async function settle(rt: WorkerRuntime, a: Attempt, given: Outcome, durationMs: number): Promise<boolean> {
+  let outcome = given;
   const route = routeOf(rt, a, outcome);
   const pending = route.continues || route.events;
-  const record = outcome.kind === 'success' && ignoresResult(a, route) ? ignoredRecordOf(rt, a) : recordOf(rt, a, outcome, durationMs);
   // `pending` while anything is left to publish, the lifecycle event included: a redelivery
   // after a crash publishes it again. The lease also identifies our own write (see ours()).
-  // (The record is this call's own fresh object: completed in place rather than copied.)
-  const w = await rt.backend.store.writeIfNotReady(Object.assign(record, { cont: pending ? 'pending' : 'done', lease: a.lease } as const));
+  // (The record is each attempt's own fresh object: completed in place rather than copied.)
+  const recordFor = (o: Outcome) =>
+    o.kind === 'success' && ignoresResult(a, route) ? ignoredRecordOf(rt, a) : recordOf(rt, a, o, durationMs);
+  const store = (r: ResultRecord) =>
+    rt.backend.store.writeIfNotReady(Object.assign(r, { cont: pending ? 'pending' : 'done', lease: a.lease } as const));
+  let record = recordFor(outcome);
+  let w: WriteResult;
+  try {
+    w = await store(record);
+  } catch (e) {
+    // A failure too large for its record (details, causes) is still this call's one FAILURE:
+    // stored without what did not fit, rather than redelivered (and its body run) again and again.
+    if (!(outcome.kind === 'failure' && e instanceof CeleriacError && e.code === ErrorCodes.RESULT_TOO_LARGE)) throw e;
+    rt.app.logger.warn('a failure did not fit its result record; it is stored without its details, causes and traceback', {
+      task: a.env.task,
+      id: a.env.id,
+      error: e.message,
+    });
+    outcome = { kind: 'failure', error: shrinkError(outcome.error), traceback: undefined };
+    record = recordFor(outcome);
+    w = await store(record);
+  }
   if (!ours(w, a.lease)) {
     // `revoke()` stored REVOKED while this delivery ran: nobody else is left to count it into
     // its join, publish its event and mark it done, so this delivery does (as a redelivery would).
@@ -1254,17 +1279,28 @@ async function retry(
     args: req.args ? req.args.map((a, i) => toJson(a, `retry args[${i}]`)) : env.args,
     headers: { ...h, retries: h.retries + 1, ...(countdown > 0 ? { eta: new Date(etaMs).toISOString() } : { eta: undefined }) },
   };
-  await publish(app, backend, [{ envelope: next, queue: h.queue ?? app.queueOf(env.task), delaySeconds: delayFor(etaMs, now) }]);
   const reason = req.error ?? raised;
+  const traceback = tracebackOf(reason);
   // Large details go by reference, as a failure's do (the RETRY record and event carry them).
-  const serialized = await offloadError(backend, app.settings, env.id, deliveryToken(a), serializeError(reason), new PutKeys());
-  await backend.store.writeProgress({
-    ...baseRecord(env, def, app.settings.resultExtended),
-    state: States.RETRY,
-    error: serialized,
-    retries: h.retries + 1,
-    ...(reason instanceof Error && reason.stack ? { traceback: reason.stack } : {}),
-  });
+  let serialized = await offloadError(backend, app.settings, env.id, deliveryToken(a), serializeError(reason), new PutKeys());
+  const progress = (error: SerializedError, tb: string | undefined) =>
+    backend.store.writeProgress({
+      ...baseRecord(env, def, app.settings.resultExtended),
+      state: States.RETRY,
+      error,
+      retries: h.retries + 1,
+      ...(tb !== undefined ? { traceback: tb } : {}),
+    });
+  // The RETRY record first, then the retry: a write that fails then sends nothing, so a
+  // redelivery cannot publish the same retry a second time.
+  try {
+    await progress(serialized, traceback);
+  } catch (e) {
+    if (!(e instanceof CeleriacError && e.code === ErrorCodes.RESULT_TOO_LARGE)) throw e;
+    serialized = shrinkError(serialized);
+    await progress(serialized, undefined);
+  }
+  await publish(app, backend, [{ envelope: next, queue: h.queue ?? app.queueOf(env.task), delaySeconds: delayFor(etaMs, now) }]);
   const { signals } = app;
   if (def.options.onRetry) await guardHook(rt, 'onRetry', env, () => runWithContext(ctx, () => def.options.onRetry?.(reason, ctx)));
   if (signals.taskRetry.hasReceivers)
@@ -1272,7 +1308,7 @@ async function retry(
       sender: env.task,
       request,
       reason: raised instanceof Retry ? raised : new Retry(req),
-      einfo: { exception: reason, traceback: reason instanceof Error ? reason.stack : undefined },
+      einfo: { exception: reason, traceback },
     });
   if (eventsOn(rt, def)) await emit(rt, env, DetailTypes.retry, { state: 'RETRY', error: serialized, durationMs: duration });
   await postrun(rt, a, raised, States.RETRY, duration);

@@ -23,6 +23,7 @@ import { add, app, charge, report, sum } from '../../examples/shop/src/app';
 import { type AwsBackend, awsBackendFromEnv } from '../../lib/adapters/aws';
 import { loadConfig } from '../../lib/config';
 import { chain, chord, ErrorCodes, group, States } from '../../lib/index';
+import { contentTag } from '../../lib/protocol/payload';
 import { errbackCallId, linkCallId } from '../../lib/routing';
 import { type Deployment, deployedOutputsFile, openDeployment } from './deployment';
 
@@ -161,7 +162,7 @@ describe(`the shop app on ${DEPLOYED ? 'the deployment in CELERIAC_DEPLOYED_OUTP
       expect(await r.get(within())).toBe(`total=${total + 1}`);
       const first = r.parent?.parent?.id as string;
       // The argument went by reference: it is an object under the app's prefix in the stack's bucket.
-      expect(await payloadKeys(`shop/${first}/`)).toEqual([`shop/${first}/args-0-0`]);
+      expect(await payloadKeys(`shop/${first}/`)).toEqual([`shop/${first}/args-0-0-${contentTag(JSON.stringify(numbers))}`]);
       const notified = app.asyncResult<string>(linkCallId(r.id, 'notify'));
       expect(await notified.get(within())).toBe(`notified: total=${total + 1}`);
     },

@@ -10,7 +10,7 @@ import { applyCanvasJson } from '../../lib/canvas/json';
 import { CeleriacError, chord, createApp, currentTask, group } from '../../lib/index';
 import { type LocalRuntime, startLocal } from '../../lib/local';
 import type { PayloadStore } from '../../lib/ports';
-import { idSegment } from '../../lib/protocol/payload';
+import { contentTag, idSegment } from '../../lib/protocol/payload';
 import { workerTargets } from '../adversarial/worker-targets';
 import { recordingLogger } from './targets';
 
@@ -107,7 +107,10 @@ describe.each(workerTargets())('readers of large arguments on $name', (target) =
     await expect(r.get({ timeoutMs: 30_000 })).rejects.toThrow(`refused ${LARGE} characters`);
     await local.drain();
     // Both travelled by reference, stored under the call's id (reading with a wrong digest finds it).
-    for (const part of ['args-0-0', 'kwargs-0'])
+    for (const part of [
+      `args-0-0-${contentTag(JSON.stringify(big))}`,
+      `kwargs-0-${contentTag(JSON.stringify({ blob: text(LARGE, 'k') }))}`,
+    ])
       await expect(store.get({ key: `${app.name}/${r.id}/${part}`, bytes: -1, sha256: '' })).rejects.toMatchObject({
         code: 'PAYLOAD_CORRUPT',
       });

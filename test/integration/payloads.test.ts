@@ -12,7 +12,7 @@ import { CeleriacError, chain, chord, createApp, group, onTaskEvents, resolveEve
 import { type LocalRuntime, startLocal } from '../../lib/local';
 import type { Backend, PayloadRef, PayloadStore, ResultRecord } from '../../lib/ports';
 import type { Json } from '../../lib/protocol/json';
-import { idSegment } from '../../lib/protocol/payload';
+import { contentTag, idSegment } from '../../lib/protocol/payload';
 import { recordingLogger, targets } from './targets';
 
 const MiB = 1024 * 1024;
@@ -143,7 +143,8 @@ describe.each(targets())('large payloads on $name', (target) => {
     expect(await r.get({ timeoutMs: 60_000 })).toEqual(Array.from({ length: 12 }, () => 8_000));
     expect(seen.every((x) => x.type === 'string' && x.length === 8_000)).toBe(true);
     // The body's message carried its 96 KB argument by reference, stored under the body's id.
-    expect(await holds(store, `${app.name}/${r.id}/args-0-0`)).toBe(true);
+    const list = JSON.stringify(Array.from({ length: 12 }, (_, i) => text(8_000, String.fromCharCode(97 + i))));
+    expect(await holds(store, `${app.name}/${r.id}/args-0-0-${contentTag(list)}`)).toBe(true);
   });
 
   it("an error's large details are stored by reference and come back with the error", async () => {
@@ -215,9 +216,10 @@ describe.each(targets())('large payloads on $name', (target) => {
     expect(result.key.startsWith(`${folder}/result-`)).toBe(true);
     // What a worker that crashed between storing a payload and its record leaves: named by no record.
     const leftover = await store.put(`${idSegment(r.id)}/result-crashed-attempt`, '"orphan"');
-    for (const key of [`${folder}/args-0-0`, result.key, leftover.key]) expect(await holds(store, key)).toBe(true);
+    const arg = `${folder}/args-0-0-${contentTag(JSON.stringify(input))}`;
+    for (const key of [arg, result.key, leftover.key]) expect(await holds(store, key)).toBe(true);
     await r.forget();
-    for (const key of [`${folder}/args-0-0`, result.key, leftover.key]) expect(await holds(store, key)).toBe(false);
+    for (const key of [arg, result.key, leftover.key]) expect(await holds(store, key)).toBe(false);
     expect(await r.state()).toBe('PENDING');
   });
 
@@ -251,7 +253,7 @@ describe.each(targets())('large payloads on $name', (target) => {
     } finally {
       app.use(backend);
     }
-    expect(await holds(store, `${app.name}/${id}/args-0-0`)).toBe(false);
+    expect(await holds(store, `${app.name}/${id}/args-0-0-${contentTag(JSON.stringify(text(200_000)))}`)).toBe(false);
   });
 
   it('below the threshold the payload store is never called', async () => {
