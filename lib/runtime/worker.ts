@@ -512,7 +512,7 @@ async function readGuard(rt: WorkerRuntime, a: Attempt, read: ReadOptions): Prom
 
 async function ownGuard(rt: WorkerRuntime, a: Attempt, read: ReadOptions): Promise<ResultRecord | undefined> {
   const id = a.env.id;
-  if (!ignoresResult(a, routeOf(rt, a, { kind: 'success', value: null }))) return rt.backend.store.get(id, read);
+  if (!ignoresSuccess(rt, a)) return rt.backend.store.get(id, read);
   const [own, guard] = await rt.backend.store.getMany([id, ignoredResultKey(id)], read);
   return own && isReady(own.state) ? own : (guard ?? own);
 }
@@ -649,7 +649,7 @@ async function execute(rt: WorkerRuntime, base: Attempt, def: TaskDef, inv: Invo
       // A result nobody keeps (ignored, nothing continues from it) is stored nowhere: not
       // offloaded, not held to a record's size. Its event carries it inline, or truncated when
       // large, as an event does without a payload store.
-      value = ignoresResult(attempt, routeOf(rt, attempt, { kind: 'success', value: null }))
+      value = ignoresSuccess(rt, attempt)
         ? toJson(outcome.value, `result of ${env.task}`)
         : await storedResult(rt, attempt, outcome.value, puts);
     } catch (e) {
@@ -949,6 +949,32 @@ function routeOf(rt: WorkerRuntime, a: Attempt, outcome: Outcome): Route {
  */
 
 /**
+ * Writes a record holding `error` (`whole`: with its traceback). One too large for its record
+ * (details, causes) is written again with only what always fits ({@link shrinkError}): still the
+ * call's one record, rather than a redelivery that runs its body again and again. Returns the
+ * write's result and the error it stored.
+ */
+async function writeFitting<T>(
+  rt: WorkerRuntime,
+  a: Attempt,
+  error: SerializedError,
+  write: (error: SerializedError, whole: boolean) => Promise<T>,
+): Promise<{ readonly written: T; readonly error: SerializedError }> {
+  try {
+    return { written: await write(error, true), error };
+  } catch (e) {
+    if (!(e instanceof CeleriacError && e.code === ErrorCodes.RESULT_TOO_LARGE)) throw e;
+    rt.app.logger.warn('an error did not fit its result record; it is stored without its details, causes and traceback', {
+      task: a.env.task,
+      id: a.env.id,
+      error: e.message,
+    });
+    const shrunk = shrinkError(error);
+    return { written: await write(shrunk, false), error: shrunk };
+  }
+}
+
+/**
  * Settles an outcome: the guard write, then (if this delivery won it) the rest in the order above.
  * False when another delivery had already stored an outcome (that one finishes it).
  */
@@ -959,27 +985,25 @@ async function settle(rt: WorkerRuntime, a: Attempt, given: Outcome, durationMs:
   // `pending` while anything is left to publish, the lifecycle event included: a redelivery
   // after a crash publishes it again. The lease also identifies our own write (see ours()).
   // (The record is each attempt's own fresh object: completed in place rather than copied.)
-  const recordFor = (o: Outcome) =>
-    o.kind === 'success' && ignoresResult(a, route) ? ignoredRecordOf(rt, a) : recordOf(rt, a, o, durationMs);
-  const store = (r: ResultRecord) =>
-    rt.backend.store.writeIfNotReady(Object.assign(r, { cont: pending ? 'pending' : 'done', lease: a.lease } as const));
-  let record = recordFor(outcome);
-  let w: WriteResult;
-  try {
-    w = await store(record);
-  } catch (e) {
-    // A failure too large for its record (details, causes) is still this call's one FAILURE:
-    // stored without what did not fit, rather than redelivered (and its body run) again and again.
-    if (!(outcome.kind === 'failure' && e instanceof CeleriacError && e.code === ErrorCodes.RESULT_TOO_LARGE)) throw e;
-    rt.app.logger.warn('a failure did not fit its result record; it is stored without its details, causes and traceback', {
-      task: a.env.task,
-      id: a.env.id,
-      error: e.message,
-    });
-    outcome = { kind: 'failure', error: shrinkError(outcome.error), traceback: undefined };
-    record = recordFor(outcome);
-    w = await store(record);
+  const store = async (o: Outcome): Promise<{ record: ResultRecord; w: WriteResult }> => {
+    const record = o.kind === 'success' && ignoresResult(a, () => route) ? ignoredRecordOf(rt, a) : recordOf(rt, a, o, durationMs);
+    const w = await rt.backend.store.writeIfNotReady(
+      Object.assign(record, { cont: pending ? 'pending' : 'done', lease: a.lease } as const),
+    );
+    return { record, w };
+  };
+  let stored: { record: ResultRecord; w: WriteResult };
+  if (outcome.kind === 'failure') {
+    const failure = outcome;
+    const fitted = await writeFitting(rt, a, failure.error, (error, whole) =>
+      store({ kind: 'failure', error, traceback: whole ? failure.traceback : undefined }),
+    );
+    stored = fitted.written;
+    if (fitted.error !== failure.error) outcome = { kind: 'failure', error: fitted.error, traceback: undefined };
+  } else {
+    stored = await store(outcome);
   }
+  const { record, w } = stored;
   if (!ours(w, a.lease)) {
     // `revoke()` stored REVOKED while this delivery ran: nobody else is left to count it into
     // its join, publish its event and mark it done, so this delivery does (as a redelivery would).
@@ -1126,9 +1150,14 @@ function ignoredRecordOf(rt: WorkerRuntime, a: Attempt): ResultRecord {
   return { id: ignoredResultKey(a.env.id), state: States.SUCCESS, task: a.env.task, rootId: h.rootId, dateDone: rt.backend.clock.now() };
 }
 
-/** `ignoreResult` drops the record only of a task nothing continues from. */
-function ignoresResult(a: Attempt, route: Route): boolean {
-  return (a.env.headers.ignoreResult ?? a.def?.options.ignoreResult ?? false) && !route.continues;
+/** `ignoreResult` drops the record only of a task nothing continues from (its route is asked for only then). */
+function ignoresResult(a: Attempt, route: () => Route): boolean {
+  return (a.env.headers.ignoreResult ?? a.def?.options.ignoreResult ?? false) && !route().continues;
+}
+
+/** {@link ignoresResult} for a success not settled yet (the guard read, the result before it is stored). */
+function ignoresSuccess(rt: WorkerRuntime, a: Attempt): boolean {
+  return ignoresResult(a, () => routeOf(rt, a, { kind: 'success', value: null }));
 }
 
 /** Settles a success, then runs the success hooks. False when a racing duplicate stored first. */
@@ -1282,7 +1311,7 @@ async function retry(
   const reason = req.error ?? raised;
   const traceback = tracebackOf(reason);
   // Large details go by reference, as a failure's do (the RETRY record and event carry them).
-  let serialized = await offloadError(backend, app.settings, env.id, deliveryToken(a), serializeError(reason), new PutKeys());
+  const offloaded = await offloadError(backend, app.settings, env.id, deliveryToken(a), serializeError(reason), new PutKeys());
   const progress = (error: SerializedError, tb: string | undefined) =>
     backend.store.writeProgress({
       ...baseRecord(env, def, app.settings.resultExtended),
@@ -1293,13 +1322,7 @@ async function retry(
     });
   // The RETRY record first, then the retry: a write that fails then sends nothing, so a
   // redelivery cannot publish the same retry a second time.
-  try {
-    await progress(serialized, traceback);
-  } catch (e) {
-    if (!(e instanceof CeleriacError && e.code === ErrorCodes.RESULT_TOO_LARGE)) throw e;
-    serialized = shrinkError(serialized);
-    await progress(serialized, undefined);
-  }
+  const serialized = (await writeFitting(rt, a, offloaded, (error, whole) => progress(error, whole ? traceback : undefined))).error;
   await publish(app, backend, [{ envelope: next, queue: h.queue ?? app.queueOf(env.task), delaySeconds: delayFor(etaMs, now) }]);
   const { signals } = app;
   if (def.options.onRetry) await guardHook(rt, 'onRetry', env, () => runWithContext(ctx, () => def.options.onRetry?.(reason, ctx)));
